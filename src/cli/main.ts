@@ -1,0 +1,282 @@
+/**
+ * The `aidlink` command line. Output meant for people goes to stdout as tables;
+ * `--format csv` gives machine-readable output; logs go to stderr.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError, loadConfig } from '../config.js';
+import { openContext, SchemaOutOfDateError, type AppContext } from '../context.js';
+import { MappingError } from '../ingest/mapping.js';
+import { DeliveryError, decideQuarantine, findDelivery, listDeliveries, type QuarantineDecision } from '../ingest/deliveries.js';
+import { IngestError, type IngestOutcome } from '../ingest/ingest.js';
+import { ingestPath } from '../ingest/inbox.js';
+import { SOURCES, isSourceKey } from '../ingest/sources.js';
+import { parseDate } from '../ingest/normalise/date.js';
+import { migrateToLatest, MigrationError } from '../db/migrate.js';
+import type { Delivery, DeliveryStatus, SourceKey } from '../db/schema.js';
+import { log } from '../log.js';
+import { csvLine } from '../util/csv.js';
+import { createProgress } from './progress.js';
+import { table } from './format.js';
+
+const STATUSES: DeliveryStatus[] = ['staged', 'accepted', 'quarantined', 'rejected', 'discarded', 'superseded'];
+
+const actorDefault = () => `cli:${userInfo().username}`;
+
+function parseSource(v: string): SourceKey {
+  if (!isSourceKey(v)) throw new InvalidArgumentError(`must be one of ${SOURCES.join(', ')}`);
+  return v;
+}
+function parseIsoDate(v: string): string {
+  const d = parseDate(v);
+  if (!d) throw new InvalidArgumentError('must be a date such as 2026-10-31');
+  return d;
+}
+function parsePositiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+}
+function parseNonNegative(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number ≥ 0');
+  return n;
+}
+
+async function withContext<T>(fn: (ctx: AppContext) => Promise<T>, schema?: 'auto' | 'migrate' | 'none'): Promise<T> {
+  const ctx = await openContext({ schema });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const FILE_COLUMNS = ['file', 'source', 'as_of', 'status', 'rows', 'rejected_rows', 'warnings'] as const;
+
+function fileRow(d: Delivery): (string | number)[] {
+  return [d.file, d.source ?? '', d.as_of ?? '', d.status, d.row_count, d.rejected_rows, d.warning_count];
+}
+
+function describeOutcome(o: IngestOutcome): string {
+  switch (o.outcome) {
+    case 'ingested':
+    case 'rejected': {
+      const d = o.delivery;
+      const detail =
+        d.status === 'rejected'
+          ? d.error ?? ''
+          : `${d.as_of}  ${d.row_count} rows, ${d.rejected_rows} rejected, ${d.warning_count} warnings` +
+            (d.status === 'quarantined' && d.status_reason ? `\n    ${d.status_reason}` : '') +
+            (o.outcome === 'ingested' && o.resumed ? '  (resumed)' : '');
+      return `${d.status.padEnd(11)} ${o.file}  ${detail}`;
+    }
+    case 'duplicate':
+      return `${'unchanged'.padEnd(11)} ${o.file}  already delivered${o.delivery.file !== o.file ? ` as ${o.delivery.file}` : ''} (${o.delivery.status})`;
+    case 'busy':
+      return `${'busy'.padEnd(11)} ${o.file}  another process is ingesting this file now`;
+  }
+}
+
+async function runIngest(ctx: AppContext, path: string, opts: { source?: SourceKey; asOf?: string; inbox?: string }): Promise<IngestOutcome[]> {
+  const progress = createProgress();
+  let current = '';
+  let position = '';
+  const outcomes = await ingestPath(ctx.store, ctx.mapping, path, {
+    source: opts.source,
+    asOf: opts.asOf,
+    inboxRoot: opts.inbox,
+    actor: actorDefault(),
+    batchRows: ctx.config.AIDLINK_BATCH_ROWS,
+    onFile: (f, i, total) => {
+      current = f;
+      position = `${i + 1}/${total}`;
+      progress.update(`${position} ${current}`, i / total);
+    },
+    onProgress: (p) => progress.update(`${position} ${p.file}: ${p.rows.toLocaleString('en')} rows`),
+    onOutcome: (o) => {
+      progress.done();
+      process.stdout.write(describeOutcome(o) + '\n');
+    },
+  });
+  progress.done();
+  const count = (pred: (o: IngestOutcome) => boolean) => outcomes.filter(pred).length;
+  const status = (s: DeliveryStatus) => count((o) => (o.outcome === 'ingested' || o.outcome === 'rejected') && o.delivery.status === s);
+  process.stdout.write(
+    `\n${outcomes.length} file(s): ${status('accepted')} accepted, ${status('quarantined')} quarantined, ` +
+      `${status('rejected')} rejected, ${count((o) => o.outcome === 'duplicate')} already delivered` +
+      (count((o) => o.outcome === 'busy') ? `, ${count((o) => o.outcome === 'busy')} busy elsewhere` : '') +
+      '\n',
+  );
+  if (status('rejected') > 0) process.stdout.write('See why with: aidlink problems <file>\n');
+  return outcomes;
+}
+
+const program = new Command()
+  .name('aidlink')
+  .description('Medical-assistance data integration: ingest agency exports, match identities, find unclaimed assistance.')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+program
+  .command('migrate')
+  .description('bring the database schema up to date')
+  .action(async () => {
+    await withContext(async (ctx) => {
+      const applied = await migrateToLatest(ctx.store);
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'schema is up to date\n');
+    }, 'none');
+  });
+
+program
+  .command('ingest')
+  .description('ingest a delivered file, or every file under a folder (inbox/<source>/<file>)')
+  .argument('<path>', 'a file or a folder')
+  .addOption(new Option('--source <source>', 'the source, when the folder does not say it').argParser(parseSource))
+  .addOption(new Option('--as-of <date>', 'the as-of date, when neither title nor file name has it').argParser(parseIsoDate))
+  .option('--inbox <dir>', 'the inbox root that delivery names are relative to')
+  .action(async (path: string, opts: { source?: SourceKey; asOf?: string; inbox?: string }) => {
+    await withContext((ctx) => runIngest(ctx, path, opts));
+  });
+
+program
+  .command('files')
+  .description('list deliveries: file,source,as_of,status,rows,rejected_rows,warnings')
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv']).default('table'))
+  .addOption(new Option('--status <status>', 'only deliveries with this status').choices(STATUSES))
+  .action(async (opts: { format: 'table' | 'csv'; status?: DeliveryStatus }) => {
+    await withContext(async (ctx) => {
+      const rows = (await listDeliveries(ctx.store.k, opts.status)).map(fileRow);
+      if (opts.format === 'csv') process.stdout.write(csvLine(FILE_COLUMNS) + rows.map((r) => csvLine(r)).join(''));
+      else process.stdout.write(table(FILE_COLUMNS, rows, [4, 5, 6]));
+    });
+  });
+
+program
+  .command('problems')
+  .description('the problems found in one delivery, by row and column')
+  .argument('<delivery>', 'delivery id or file name as listed by `files`')
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv']).default('table'))
+  .addOption(new Option('--limit <n>', 'show at most n problems (table format)').argParser(parsePositiveInt).default(200))
+  .action(async (ref: string, opts: { format: 'table' | 'csv'; limit: number }) => {
+    await withContext(async (ctx) => {
+      const d = await findDelivery(ctx.store.k, ref);
+      if (!d) throw new DeliveryError(`no delivery ${ref}; see \`aidlink files\``);
+      const problems = await ctx.store.k
+        .selectFrom('row_problem')
+        .select(['row_no', 'severity', 'code', 'column_name', 'message'])
+        .where('delivery_id', '=', d.id)
+        .orderBy('row_no', (ob) => ob.nullsFirst())
+        .orderBy('id')
+        .execute();
+      const rows = problems.map((p) => [d.file, d.sheet ?? '', p.row_no ?? '', p.severity, p.code, p.column_name ?? '', p.message]);
+      const headers = ['file', 'sheet', 'row', 'severity', 'code', 'column', 'message'];
+      if (opts.format === 'csv') {
+        process.stdout.write(csvLine(headers) + rows.map((r) => csvLine(r)).join(''));
+        return;
+      }
+      process.stdout.write(`${d.file}: ${d.status}, ${d.row_count} rows, ${d.rejected_rows} rejected, ${d.warning_count} warnings\n`);
+      if (d.error) process.stdout.write(`${d.error}\n`);
+      process.stdout.write(table(headers.slice(2), rows.slice(0, opts.limit).map((r) => r.slice(2)), [0]));
+      if (rows.length > opts.limit) process.stdout.write(`… ${rows.length - opts.limit} more (use --format csv for all)\n`);
+    });
+  });
+
+const quarantine = program.command('quarantine').description('snapshots held because they are much smaller than the previous one');
+quarantine
+  .command('list')
+  .description('quarantined deliveries and why')
+  .action(async () => {
+    await withContext(async (ctx) => {
+      const held = await listDeliveries(ctx.store.k, 'quarantined');
+      if (held.length === 0) {
+        process.stdout.write('no quarantined deliveries\n');
+        return;
+      }
+      process.stdout.write(table(['id', 'file', 'as_of', 'rows', 'reason'], held.map((d) => [d.id, d.file, d.as_of, d.row_count, d.status_reason]), [0, 3]));
+    });
+  });
+for (const [name, decision, help] of [
+  ['release', 'release', 'accept a quarantined snapshot: its rows take effect'],
+  ['discard', 'discard', 'discard a quarantined snapshot: it never takes effect'],
+] as const) {
+  quarantine
+    .command(name)
+    .description(help)
+    .argument('<delivery>', 'delivery id or file name')
+    .option('--by <name>', 'who decided (recorded with the decision)', actorDefault())
+    .action(async (ref: string, opts: { by: string }) => {
+      await withContext(async (ctx) => {
+        const d = await findDelivery(ctx.store.k, ref);
+        if (!d) throw new DeliveryError(`no delivery ${ref}; see \`aidlink quarantine list\``);
+        const after = await decideQuarantine(ctx.store, d.id, decision as QuarantineDecision, opts.by);
+        process.stdout.write(`${after.file}: ${after.status}\n`);
+      });
+    });
+}
+
+program
+  .command('demo-data')
+  .description('write a synthetic county (never real data) in the forms of the spec, damage included')
+  .requiredOption('--persons <n>', 'people in the county', parsePositiveInt)
+  .requiredOption('--seed <s>', 'random seed; the same seed gives the same files', parsePositiveInt)
+  .requiredOption('--out <dir>', 'output folder: <dir>/inbox/<source>/ and <dir>/truth/')
+  .option('--damage-scale <x>', 'multiplies every damage rate (0 = clean data)', parseNonNegative, 1)
+  .option('--settlements-per-person-year <r>', 'settlement volume', parseNonNegative)
+  .action(async (opts: { persons: number; seed: number; out: string; damageScale: number; settlementsPerPersonYear?: number }) => {
+    const { generateCounty } = await import('../demo/generate.js');
+    const progress = createProgress();
+    const summary = await generateCounty({ ...opts, out: resolve(opts.out), onProgress: (m) => progress.update(m) });
+    progress.done();
+    process.stdout.write(
+      `wrote ${summary.files} files, ${summary.rows.toLocaleString('en')} data rows for ${summary.persons.toLocaleString('en')} persons to ${opts.out}\n` +
+        table(['source', 'files', 'rows'], Object.entries(summary.bySource).map(([s, v]) => [s, v.files, v.rows]), [1, 2]),
+    );
+  });
+
+program
+  .command('demo')
+  .description('generate a synthetic county and ingest it (on the embedded database unless DATABASE_URL is set)')
+  .option('--persons <n>', 'people in the county', parsePositiveInt, 5000)
+  .option('--seed <s>', 'random seed', parsePositiveInt, 42)
+  .action(async (opts: { persons: number; seed: number }) => {
+    const config = loadConfig();
+    const dir = resolve(join(config.AIDLINK_DATA_DIR, 'demo-county'));
+    const { generateCounty } = await import('../demo/generate.js');
+    const progress = createProgress();
+    process.stdout.write(`generating a synthetic county of ${opts.persons.toLocaleString('en')} persons in ${dir} …\n`);
+    const summary = await generateCounty({ persons: opts.persons, seed: opts.seed, out: dir, onProgress: (m) => progress.update(m) });
+    progress.done();
+    process.stdout.write(`${summary.files} files, ${summary.rows.toLocaleString('en')} rows\n\n`);
+    await withContext(async (ctx) => {
+      process.stdout.write(`ingesting into ${ctx.store.engine === 'pglite' ? `the embedded database in ${resolve(config.AIDLINK_DATA_DIR)}` : 'PostgreSQL'} …\n`);
+      const started = Date.now();
+      await runIngest(ctx, join(dir, 'inbox'), {});
+      process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. List deliveries with: npm run aidlink -- files\n`);
+    });
+  });
+
+/** Known failures print one clear line; anything else is a bug and is logged with its stack. */
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    const known = [ConfigError, MappingError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError];
+    if (known.some((k) => err instanceof k)) {
+      process.stderr.write(`aidlink: ${(err as Error).message}\n`);
+      process.exitCode = err instanceof ConfigError || err instanceof MappingError ? 2 : 1;
+      return;
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') {
+      process.stderr.write(`aidlink: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    log.error({ err }, 'command failed');
+    process.exitCode = 1;
+  }
+}
+
+await main();

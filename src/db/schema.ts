@@ -1,0 +1,188 @@
+/**
+ * Table types for Kysely, one interface per table, merged into `DB`.
+ * Raw rows are facts: `source_row` and its per-source detail tables are written
+ * once at ingest and never edited; everything downstream is derived from them.
+ */
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** `date` columns travel as ISO strings (YYYY-MM-DD): a calendar date has no time zone. */
+export type DateCol = string;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** Money in integer fen (bigint columns; the store parses int8 to number). */
+type Fen = number;
+
+export type SourceKey = 'civil' | 'rural' | 'disability' | 'settlement';
+export type DeliveryKind = 'snapshot' | 'delta';
+export type DeliveryStatus = 'staged' | 'accepted' | 'quarantined' | 'rejected' | 'discarded' | 'superseded';
+export type AsOfOrigin = 'title' | 'filename' | 'argument';
+export type Severity = 'error' | 'warning';
+
+export interface DeliveryTable {
+  id: Generated<number>;
+  /** Path relative to the inbox root, e.g. `civil/civil_20250131.csv`. */
+  file: string;
+  /** null only for a rejected file whose source could not be told */
+  source: SourceKey | null;
+  kind: DeliveryKind | null;
+  content_hash: string;
+  size_bytes: Fen;
+  format: 'csv' | 'xlsx' | null;
+  encoding: string | null;
+  delimiter: string | null;
+  sheet: string | null;
+  header_row: number | null;
+  headers: string[] | null;
+  /** canonical field → 0-based column index */
+  column_map: ColumnType<Record<string, number> | null, string | null, string | null>;
+  as_of: DateCol | null;
+  as_of_origin: AsOfOrigin | null;
+  received_at: Generated<Timestamp>;
+  status: DeliveryStatus;
+  status_reason: string | null;
+  superseded_by: number | null;
+  /** A staff decision on a quarantined snapshot; a fact that re-evaluation never overrides. */
+  decision: 'released' | 'discarded' | null;
+  decided_by: string | null;
+  decided_at: Timestamp | null;
+  row_count: Generated<number>;
+  rejected_rows: Generated<number>;
+  warning_count: Generated<number>;
+  /** Checkpoint: every data row up to this row number is committed. */
+  loaded_through_row: Generated<number>;
+  finished_at: Timestamp | null;
+  error: string | null;
+}
+
+export interface DeliveryEventTable {
+  id: Generated<number>;
+  delivery_id: number;
+  at: Generated<Timestamp>;
+  from_status: DeliveryStatus | null;
+  to_status: DeliveryStatus;
+  actor: string;
+  reason: string | null;
+}
+
+/** Identity fields every source shares; the matcher reads only this table. */
+export interface SourceRowTable {
+  delivery_id: number;
+  /** 1-based line (CSV) or row (XLSX) number as a person sees it, title lines counted. */
+  row_no: number;
+  source: SourceKey;
+  /** Cells as received, in the file's column order (see delivery.headers). */
+  raw: string[];
+  rejected: boolean;
+  name: string | null;
+  name_norm: string | null;
+  /** Normalised 18-character number when valid or converted; otherwise what survives (see id_status). */
+  id_number: string | null;
+  id_status: IdStatus | null;
+  gender: 'M' | 'F' | null;
+  birth_date: DateCol | null;
+  phone: string | null;
+  township: string | null;
+  village: string | null;
+  head_name: string | null;
+  head_id_number: string | null;
+  head_id_status: IdStatus | null;
+  relation: string | null;
+  household_no: string | null;
+  insurance_no: string | null;
+}
+
+export type IdStatus =
+  | 'valid'
+  | 'legacy15'
+  | 'checksum_failed'
+  | 'masked'
+  | 'spreadsheet_damaged'
+  | 'missing'
+  | 'malformed';
+
+export interface CivilRowTable {
+  delivery_id: number;
+  row_no: number;
+  category: string | null;
+  recognised_on: DateCol | null;
+  exited_on: DateCol | null;
+  member_status: 'active' | 'exited' | 'suspended' | null;
+}
+
+export interface RuralRowTable {
+  delivery_id: number;
+  row_no: number;
+  household_type: string | null;
+  registered_on: DateCol | null;
+  year_lifted: number | null;
+  monitored_since: DateCol | null;
+  risk_eliminated: boolean | null;
+  risk_eliminated_on: DateCol | null;
+}
+
+export interface DisabilityRowTable {
+  delivery_id: number;
+  row_no: number;
+  cert_no: string | null;
+  disability_kind: number | null;
+  grade: number | null;
+  issued_on: DateCol | null;
+  cert_status: 'valid' | 'cancelled' | null;
+  cancelled_on: DateCol | null;
+  address: string | null;
+}
+
+export interface SettlementRowTable {
+  delivery_id: number;
+  row_no: number;
+  settlement_id: string | null;
+  reversed_id: string | null;
+  insurance_type: string | null;
+  med_type: string | null;
+  institution_code: string | null;
+  institution_name: string | null;
+  institution_level: number | null;
+  place: 'local' | 'in_province' | 'cross_province' | null;
+  began_on: DateCol | null;
+  ended_on: DateCol | null;
+  settled_on: DateCol | null;
+  total: Fen | null;
+  self_paid: Fen | null;
+  over_limit: Fen | null;
+  in_scope: Fen | null;
+  basic_paid: Fen | null;
+  critical_paid: Fen | null;
+  assistance_paid: Fen | null;
+  other_paid: Fen | null;
+  personal_burden: Fen | null;
+  method: 'one_stop' | 'direct_out_of_area' | 'manual_claim' | null;
+}
+
+export interface RowProblemTable {
+  id: Generated<number>;
+  delivery_id: number;
+  /** null for a problem with the file as a whole */
+  row_no: number | null;
+  severity: Severity;
+  code: string;
+  /** canonical field, when the problem is about one */
+  field: string | null;
+  /** the column header as it appears in the file */
+  column_name: string | null;
+  /** Chinese, for staff and for the data-quality sheet sent back to the agency; never quotes personal data */
+  message: string;
+}
+
+export interface DB {
+  delivery: DeliveryTable;
+  delivery_event: DeliveryEventTable;
+  source_row: SourceRowTable;
+  civil_row: CivilRowTable;
+  rural_row: RuralRowTable;
+  disability_row: DisabilityRowTable;
+  settlement_row: SettlementRowTable;
+  row_problem: RowProblemTable;
+}
+
+export type Delivery = Selectable<DeliveryTable>;
+export type NewDelivery = Insertable<DeliveryTable>;
+export type RowProblem = Selectable<RowProblemTable>;

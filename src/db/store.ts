@@ -1,0 +1,173 @@
+/**
+ * One database API over two engines: PostgreSQL (pg) when DATABASE_URL is set,
+ * and an embedded PostgreSQL (PGlite) in a data directory when it is not. Same
+ * schema, same SQL. A `Tx` adds what Kysely lacks: COPY FROM STDIN for bulk loads.
+ */
+import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import type { DB } from './schema.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import { Mutex } from '../util/mutex.js';
+
+export type Engine = 'postgres' | 'pglite';
+
+export interface Tx {
+  readonly k: Kysely<DB>;
+  /** COPY `table (columns)` FROM STDIN in text format; `data` is already COPY-encoded. */
+  copyIn(table: string, columns: readonly string[], data: string): Promise<void>;
+}
+
+export interface Store {
+  readonly engine: Engine;
+  readonly k: Kysely<DB>;
+  /** Runs `fn` in one transaction on one connection; commits on success, rolls back on error. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Holds a session-level advisory lock on `key` while `fn` runs, or returns
+   * `undefined` at once when another session holds it. Only one ingest of a file
+   * runs at a time across processes; a crashed holder's lock dies with its session.
+   */
+  tryWithLock<T>(key: string, fn: () => Promise<T>): Promise<{ value: T } | undefined>;
+  close(): Promise<void>;
+}
+
+// int8 (fen, counts) as numbers: safe below 2^53 fen (90 trillion yuan);
+// date as its ISO text, never a Date shifted by the process time zone.
+const INT8 = 20;
+const DATE = 1082;
+pg.types.setTypeParser(INT8, (v) => Number(v));
+pg.types.setTypeParser(DATE, (v) => v);
+
+export interface StoreOptions {
+  databaseUrl?: string | undefined;
+  /** Data directory for the embedded engine; `memory://` for a throwaway database. */
+  dataDir?: string;
+  poolSize?: number;
+}
+
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 10);
+  return openPglite(opts.dataDir ?? '.aidlink');
+}
+
+function openPostgres(url: string, poolSize: number): Store {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'aidlink' });
+  // an idle client losing its connection must not crash the process
+  pool.on('error', () => undefined);
+  const k = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    engine: 'postgres',
+    k,
+    async transaction(fn) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('begin');
+        const tx = pgTx(client);
+        const value = await fn(tx);
+        await client.query('commit');
+        return value;
+      } catch (err) {
+        try {
+          await client.query('rollback');
+        } catch {
+          broken = true;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async tryWithLock(key, fn) {
+      const client = await pool.connect();
+      let locked = false;
+      try {
+        const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [key]);
+        locked = r.rows[0]?.ok === true;
+        if (!locked) return undefined;
+        return { value: await fn() };
+      } finally {
+        if (locked) await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(() => undefined);
+        client.release();
+      }
+    },
+    async close() {
+      await k.destroy();
+    },
+  };
+}
+
+/** A Kysely bound to one checked-out client, so builder queries join the client's transaction. */
+function pgTx(client: pg.PoolClient): Tx {
+  const single = {
+    connect: async () => ({ query: client.query.bind(client), release: () => undefined }),
+    end: async () => undefined,
+  };
+  const k = new Kysely<DB>({ dialect: new PostgresDialect({ pool: single as unknown as pg.Pool }) });
+  return {
+    k,
+    async copyIn(table, columns, data) {
+      const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
+      await pipeline(Readable.from([data]), stream);
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Store> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  let dir: string | undefined;
+  if (dataDir !== 'memory://') {
+    dir = resolve(dataDir, 'pgdata');
+    mkdirSync(join(dir, '..'), { recursive: true });
+  }
+  const db: PGlite = await PGlite.create({
+    dataDir: dir,
+    parsers: { [INT8]: (v: string) => Number(v), [DATE]: (v: string) => v },
+  });
+  // PGlite is one connection: every use, transaction or not, takes turns.
+  const mutex = new Mutex();
+  const k = new Kysely<DB>({ dialect: new PGliteDialect(db, mutex) });
+  const unlockedTx: Tx = {
+    k: new Kysely<DB>({ dialect: new PGliteDialect(db, undefined) }),
+    async copyIn(table, columns, data) {
+      await db.query(`copy ${table} (${columns.join(', ')}) from '/dev/blob'`, [], { blob: new Blob([data]) });
+    },
+  };
+  return {
+    engine: 'pglite',
+    k,
+    async transaction(fn) {
+      return mutex.run(async () => {
+        await db.exec('begin');
+        try {
+          const value = await fn(unlockedTx);
+          await db.exec('commit');
+          return value;
+        } catch (err) {
+          await db.exec('rollback');
+          throw err;
+        }
+      });
+    },
+    async tryWithLock(_key, fn) {
+      // one process owns the embedded database; nothing else can hold the lock
+      return { value: await fn() };
+    },
+    async close() {
+      await mutex.run(() => db.close());
+    },
+  };
+}
+
+/** Runs a compiled Kysely query; handy where a builder query must run through `Tx.k`. */
+export async function run<R>(k: Kysely<DB>, q: CompiledQuery<R>): Promise<R[]> {
+  return (await k.executeQuery(q)).rows;
+}
+
+export { sql };

@@ -1,0 +1,107 @@
+/**
+ * Bulk loading of parsed rows: per batch, one transaction COPYs the rows, their
+ * source details and their problems, and moves the delivery's checkpoint
+ * (`loaded_through_row`) forward. A crash loses at most the batch in flight; the
+ * next run resumes after the checkpoint, so no row is missing or doubled.
+ */
+import type { SourceKey } from '../db/schema.js';
+import { copyLine, type CopyValue } from '../db/copy.js';
+import type { Tx } from '../db/store.js';
+import type { CivilDetail, DisabilityDetail, ParsedRow, RuralDetail, SettlementDetail } from './row-parser.js';
+import type { Problem } from './problems.js';
+
+const SOURCE_ROW_COLUMNS = [
+  'delivery_id', 'row_no', 'source', 'raw', 'rejected', 'name', 'name_norm', 'id_number', 'id_status', 'gender',
+  'birth_date', 'phone', 'township', 'village', 'head_name', 'head_id_number', 'head_id_status', 'relation',
+  'household_no', 'insurance_no',
+] as const;
+
+const DETAIL_COLUMNS = {
+  civil: ['category', 'recognised_on', 'exited_on', 'member_status'] as const satisfies readonly (keyof CivilDetail)[],
+  rural: ['household_type', 'registered_on', 'year_lifted', 'monitored_since', 'risk_eliminated',
+    'risk_eliminated_on'] as const satisfies readonly (keyof RuralDetail)[],
+  disability: ['cert_no', 'disability_kind', 'grade', 'issued_on', 'cert_status', 'cancelled_on',
+    'address'] as const satisfies readonly (keyof DisabilityDetail)[],
+  settlement: ['settlement_id', 'reversed_id', 'insurance_type', 'med_type', 'institution_code', 'institution_name',
+    'institution_level', 'place', 'began_on', 'ended_on', 'settled_on', 'total', 'self_paid', 'over_limit', 'in_scope',
+    'basic_paid', 'critical_paid', 'assistance_paid', 'other_paid', 'personal_burden',
+    'method'] as const satisfies readonly (keyof SettlementDetail)[],
+};
+
+const PROBLEM_COLUMNS = ['delivery_id', 'row_no', 'severity', 'code', 'field', 'column_name', 'message'] as const;
+
+/** Every table a delivery's rows live in; deleting a delivery's rows deletes from all of them. */
+export const ROW_TABLES = ['source_row', 'civil_row', 'rural_row', 'disability_row', 'settlement_row', 'row_problem'] as const;
+
+export const detailTable = (source: SourceKey) => `${source}_row` as const;
+
+function detailValues(p: ParsedRow): CopyValue[] {
+  switch (p.source) {
+    case 'civil':
+      return DETAIL_COLUMNS.civil.map((c) => p.detail[c]);
+    case 'rural':
+      return DETAIL_COLUMNS.rural.map((c) => p.detail[c]);
+    case 'disability':
+      return DETAIL_COLUMNS.disability.map((c) => p.detail[c]);
+    case 'settlement':
+      return DETAIL_COLUMNS.settlement.map((c) => p.detail[c]);
+  }
+}
+
+export function problemLine(deliveryId: number, p: Problem): string {
+  return copyLine([deliveryId, p.rowNo, p.severity, p.code, p.field, p.column, p.message]);
+}
+
+export async function copyProblems(tx: Tx, deliveryId: number, problems: readonly Problem[]): Promise<void> {
+  if (problems.length === 0) return;
+  await tx.copyIn('row_problem', PROBLEM_COLUMNS, problems.map((p) => problemLine(deliveryId, p)).join(''));
+}
+
+/** One batch of rows, encoded for COPY as they are added. */
+export class RowBatch {
+  private rows: string[] = [];
+  private details: string[] = [];
+  private problems: string[] = [];
+  size = 0;
+  lastRowNo = 0;
+
+  constructor(
+    private readonly deliveryId: number,
+    private readonly source: SourceKey,
+  ) {}
+
+  add(p: ParsedRow): void {
+    const id = p.identity;
+    this.rows.push(
+      copyLine([
+        this.deliveryId, p.rowNo, p.source, p.raw, p.rejected, id.name, id.name_norm, id.id_number, id.id_status,
+        id.gender, id.birth_date, id.phone, id.township, id.village, id.head_name, id.head_id_number, id.head_id_status,
+        id.relation, id.household_no, id.insurance_no,
+      ]),
+    );
+    this.details.push(copyLine([this.deliveryId, p.rowNo, ...detailValues(p)]));
+    for (const prob of p.problems) this.problems.push(problemLine(this.deliveryId, prob));
+    this.size++;
+    this.lastRowNo = p.rowNo;
+  }
+
+  /** A problem found between data rows, such as the header repeated. */
+  addProblem(p: Problem): void {
+    this.problems.push(problemLine(this.deliveryId, p));
+    if (p.rowNo !== null && p.rowNo > this.lastRowNo) this.lastRowNo = p.rowNo;
+  }
+
+  get hasProblems(): boolean {
+    return this.problems.length > 0;
+  }
+
+  /** Writes the batch and the checkpoint in the caller's transaction. */
+  async write(tx: Tx, throughRow: number): Promise<void> {
+    if (this.size > 0) {
+      await tx.copyIn('source_row', SOURCE_ROW_COLUMNS, this.rows.join(''));
+      await tx.copyIn(detailTable(this.source), ['delivery_id', 'row_no', ...DETAIL_COLUMNS[this.source]], this.details.join(''));
+    }
+    if (this.problems.length > 0) await tx.copyIn('row_problem', PROBLEM_COLUMNS, this.problems.join(''));
+    await tx.k.updateTable('delivery').set({ loaded_through_row: throughRow }).where('id', '=', this.deliveryId).execute();
+  }
+}

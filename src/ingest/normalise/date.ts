@@ -1,0 +1,63 @@
+/**
+ * Calendar dates in every form the agencies send (spec §5): 2025-01-05, 2025/1/5,
+ * 20250105, 2025.01.05, 2025年1月5日, `2025-01-05 00:00:00`, ISO timestamps from
+ * spreadsheet date cells, and Excel serial day numbers (45662 = 2025-01-05).
+ * The result is an ISO date string; a calendar date carries no time zone.
+ */
+import { isValidDate } from './id-number.js';
+import { removeSpaces, toHalfWidth } from './text.js';
+
+const SEPARATED = /^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[T ]?\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const COMPACT = /^(\d{4})(\d{2})(\d{2})$/;
+const SERIAL = /^\d{1,5}(?:\.\d+)?$/;
+
+/** Excel's day 0 is 1899-12-30 once its fictitious 1900-02-29 (serial 60) is behind us. */
+const EXCEL_EPOCH_MS = Date.UTC(1899, 11, 30);
+const DAY_MS = 86_400_000;
+
+/** Dates outside these years are typing errors, not dates. */
+export const MIN_YEAR = 1880;
+export const MAX_YEAR = 2100;
+
+export function iso(y: number, m: number, d: number): string {
+  return `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+}
+
+export function excelSerialToDate(serial: number): string | null {
+  const whole = Math.floor(serial);
+  if (whole < 61) return null; // before 1900-03-01: never a real date in these files
+  const dt = new Date(EXCEL_EPOCH_MS + whole * DAY_MS);
+  return iso(dt.getUTCFullYear(), dt.getUTCMonth() + 1, dt.getUTCDate());
+}
+
+/** Parses one cell; null when it is not a date this system can read. */
+export function parseDate(text: string | null | undefined): string | null {
+  if (text == null) return null;
+  const s = removeSpaces(toHalfWidth(text));
+  if (s === '') return null;
+  let m = SEPARATED.exec(s) ?? COMPACT.exec(s);
+  if (m) {
+    const y = Number(m[1]);
+    const mo = Number(m[2]);
+    const d = Number(m[3]);
+    if (y < MIN_YEAR || y > MAX_YEAR || !isValidDate(y, mo, d)) return null;
+    return iso(y, mo, d);
+  }
+  m = SERIAL.exec(s);
+  if (m) {
+    const date = excelSerialToDate(Number(s));
+    if (date && Number(date.slice(0, 4)) <= MAX_YEAR) return date;
+  }
+  return null;
+}
+
+/** Days from `a` to `b` (ISO dates). */
+export function daysBetween(a: string, b: string): number {
+  return Math.round((Date.parse(b) - Date.parse(a)) / DAY_MS);
+}
+
+/** The last day of a month (month 1–12). */
+export function monthEnd(year: number, month: number): string {
+  const d = new Date(Date.UTC(year, month, 0));
+  return iso(year, month, d.getUTCDate());
+}

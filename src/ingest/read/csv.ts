@@ -1,0 +1,159 @@
+/**
+ * Streaming CSV (spec §3): comma- or tab-separated, UTF-8 with or without BOM or
+ * GB18030 (a superset of GBK), LF or CRLF, RFC 4180 quoting. Each record carries
+ * the editor line number it starts on, so a quoted cell spanning lines does not
+ * shift the numbers of the rows after it. Memory holds one read buffer and one chunk.
+ */
+import { TextDecoder } from 'node:util';
+import { createReadStream } from 'node:fs';
+import type { TextEncoding } from './inspect.js';
+import type { SheetReader, SheetRow } from './rows.js';
+
+const CHUNK_ROWS = 2000;
+
+export interface CsvOptions {
+  encoding: TextEncoding;
+  delimiter: ',' | '\t';
+  /** Stop after this many records (header detection needs only the top of the file). */
+  maxRows?: number;
+}
+
+/** Splits decoded text into records; feed it text, then call `end()`. */
+export class CsvTokenizer {
+  private buf = '';
+  private line = 1; // editor line number of buf[0]
+  private readonly out: SheetRow[] = [];
+
+  constructor(private readonly delimiter: string) {}
+
+  push(text: string): SheetRow[] {
+    this.buf = this.buf.length ? this.buf + text : text;
+    this.drain(false);
+    return this.out.splice(0);
+  }
+
+  end(): SheetRow[] {
+    this.drain(true);
+    return this.out.splice(0);
+  }
+
+  private drain(final: boolean): void {
+    const buf = this.buf;
+    let pos = 0;
+    let nextQuote = buf.indexOf('"'); // searched again only once passed, or lines would cost the buffer's length each
+    for (;;) {
+      const nl = buf.indexOf('\n', pos);
+      if (nl === -1 && !final) break;
+      const lineEnd = nl === -1 ? buf.length : nl;
+      if (pos >= buf.length) break;
+      if (nextQuote !== -1 && nextQuote < pos) nextQuote = buf.indexOf('"', pos);
+      if (nextQuote === -1 || nextQuote > lineEnd) {
+        // fast path: no quotes on this line
+        const text = buf.charCodeAt(lineEnd - 1) === 13 ? buf.slice(pos, lineEnd - 1) : buf.slice(pos, lineEnd);
+        this.out.push({ rowNo: this.line, cells: text.split(this.delimiter) });
+        this.line++;
+        pos = lineEnd + 1;
+        continue;
+      }
+      const rec = this.quoted(buf, pos, final);
+      if (!rec) break; // a quoted cell continues past what has arrived
+      this.out.push({ rowNo: this.line, cells: rec.cells });
+      this.line += rec.lines;
+      pos = rec.next;
+    }
+    this.buf = pos >= buf.length ? '' : buf.slice(pos);
+  }
+
+  /** Parses one record that contains quotes; undefined when it needs more text. */
+  private quoted(buf: string, start: number, final: boolean): { cells: string[]; next: number; lines: number } | undefined {
+    const d = this.delimiter;
+    const cells: string[] = [];
+    let cell = '';
+    let i = start;
+    let lines = 1;
+    let inQuotes = false;
+    let cellStart = true;
+    while (i < buf.length) {
+      const c = buf[i]!;
+      if (inQuotes) {
+        if (c === '"') {
+          if (buf[i + 1] === '"') {
+            cell += '"';
+            i += 2;
+            continue;
+          }
+          if (i + 1 >= buf.length && !final) return undefined; // "" may be split across chunks
+          inQuotes = false;
+          i++;
+          continue;
+        }
+        if (c === '\n') lines++;
+        cell += c;
+        i++;
+        continue;
+      }
+      if (c === '"' && cellStart) {
+        inQuotes = true;
+        cellStart = false;
+        i++;
+        continue;
+      }
+      if (c === d) {
+        cells.push(cell);
+        cell = '';
+        cellStart = true;
+        i++;
+        continue;
+      }
+      if (c === '\n' || (c === '\r' && buf[i + 1] === '\n')) {
+        cells.push(cell);
+        return { cells, next: c === '\n' ? i + 1 : i + 2, lines };
+      }
+      if (c === '\r' && i + 1 >= buf.length && !final) return undefined;
+      cell += c;
+      cellStart = false;
+      i++;
+    }
+    if (!final) return undefined;
+    cells.push(cell); // last record without a final newline (an unterminated quote ends here too)
+    return { cells, next: buf.length, lines };
+  }
+}
+
+export function csvReader(path: string, opts: CsvOptions): SheetReader {
+  return {
+    format: 'csv',
+    encoding: opts.encoding,
+    delimiter: opts.delimiter,
+    sheet: null,
+    chunks: () => readCsv(path, opts),
+  };
+}
+
+async function* readCsv(path: string, opts: CsvOptions): AsyncGenerator<SheetRow[]> {
+  // ignoreBOM: false strips a leading UTF-8 BOM
+  const decoder = new TextDecoder(opts.encoding, { fatal: true, ignoreBOM: false });
+  const tokenizer = new CsvTokenizer(opts.delimiter);
+  const max = opts.maxRows ?? Infinity;
+  let emitted = 0;
+  let pending: SheetRow[] = [];
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const bytes of stream as AsyncIterable<Buffer>) {
+      const rows = tokenizer.push(decoder.decode(bytes, { stream: true }));
+      pending = pending.length ? pending.concat(rows) : rows;
+      if (pending.length >= CHUNK_ROWS || emitted + pending.length >= max) {
+        const out = pending.slice(0, max - emitted);
+        emitted += out.length;
+        pending = [];
+        yield out;
+        if (emitted >= max) return;
+      }
+    }
+    tokenizer.push(decoder.decode());
+    pending = pending.concat(tokenizer.end());
+    if (pending.length) yield pending.slice(0, max - emitted);
+  } finally {
+    stream.destroy();
+  }
+}

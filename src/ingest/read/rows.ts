@@ -1,0 +1,28 @@
+/** What every reader produces: rows of text cells, numbered as a person sees them. */
+
+export interface SheetRow {
+  /** 1-based: the line number in a text editor (CSV) or the row number Excel shows (XLSX). */
+  rowNo: number;
+  cells: string[];
+  /** XLSX only: indexes of cells stored as numbers (an id number stored so has lost digits). */
+  numeric?: ReadonlySet<number>;
+}
+
+export interface SheetReader {
+  readonly format: 'csv' | 'xlsx';
+  readonly encoding: string | null;
+  readonly delimiter: string | null;
+  readonly sheet: string | null;
+  /** Rows in order, in chunks; the reader holds at most one chunk and one read buffer. */
+  chunks(): AsyncIterable<SheetRow[]>;
+}
+
+export class UnreadableFileError extends Error {
+  override name = 'UnreadableFileError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
