@@ -5,9 +5,10 @@
  * The result is an ISO date string; a calendar date carries no time zone.
  */
 import { isValidDate } from './id-number.js';
-import { removeSpaces, toHalfWidth } from './text.js';
+import { toHalfWidth } from './text.js';
 
-const SEPARATED = /^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[T ]?\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+// the time, when present, is separated by T or a space: without one, 2025/1/910:30 is ambiguous
+const SEPARATED = /^(\d{4}) ?[-/.年] ?(\d{1,2}) ?[-/.月] ?(\d{1,2}) ?日?(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const COMPACT = /^(\d{4})(\d{2})(\d{2})$/;
 const SERIAL = /^\d{1,5}(?:\.\d+)?$/;
 
@@ -33,7 +34,7 @@ export function excelSerialToDate(serial: number): string | null {
 /** Parses one cell; null when it is not a date this system can read. */
 export function parseDate(text: string | null | undefined): string | null {
   if (text == null) return null;
-  const s = removeSpaces(toHalfWidth(text));
+  const s = toHalfWidth(text).replace(/[\s\u00a0\ufeff]+/g, ' ').trim();
   if (s === '') return null;
   let m = SEPARATED.exec(s) ?? COMPACT.exec(s);
   if (m) {
