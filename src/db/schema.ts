@@ -71,6 +71,8 @@ export interface SourceRowTable {
   source: SourceKey;
   /** Cells as received, in the file's column order (see delivery.headers). */
   raw: string[];
+  /** hash of the raw cells (see ingest/row-hash.ts), for finding duplicate rows */
+  raw_hash: number;
   rejected: boolean;
   name: string | null;
   name_norm: string | null;

@@ -75,14 +75,17 @@ export async function finalizeDelivery(store: Store, deliveryId: number, actor: 
     if (d.status !== 'staged' || !d.source || !d.as_of) throw new DeliveryError(`delivery ${deliveryId} is not a staged delivery`);
     await lockSource(tx, d.source);
 
-    // the same row twice in one file (spec §5): both are rows; the second is flagged
+    // the same row twice in one file (spec §5): both are rows; the later ones are flagged.
+    // Candidates share a hash; the arrays themselves decide.
     await sql`
       insert into row_problem (delivery_id, row_no, severity, code, field, column_name, message)
       select delivery_id, row_no, 'warning', 'duplicate_row', null, null,
              '与第 ' || first_row || ' 行内容完全相同（重复行）'
       from (
-        select delivery_id, row_no, min(row_no) over (partition by md5(array_to_string(raw, chr(31), '')), raw) as first_row
-        from source_row where delivery_id = ${deliveryId}
+        select delivery_id, row_no, min(row_no) over (partition by raw_hash, raw) as first_row
+        from source_row
+        where delivery_id = ${deliveryId}
+          and raw_hash in (select raw_hash from source_row where delivery_id = ${deliveryId} group by raw_hash having count(*) > 1)
       ) r
       where row_no <> first_row`.execute(tx.k);
 

@@ -16,7 +16,7 @@ import type { Store } from '../db/store.js';
 import { log } from '../log.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
 import { deleteRows, finalizeDelivery, recordEvent } from './deliveries.js';
-import { classifyRow, findHeader, mapColumns, rowKey, HEADER_SEARCH_ROWS } from './layout.js';
+import { classifyRow, findHeader, headerShape, mapColumns, HEADER_SEARCH_ROWS } from './layout.js';
 import { copyProblems, RowBatch } from './load.js';
 import type { Mapping } from './mapping.js';
 import { file as fileProblem, UNSUPPORTED_MESSAGE, type Problem } from './problems.js';
@@ -53,6 +53,8 @@ export class IngestError extends Error {
 }
 
 const DEFAULT_BATCH_ROWS = 20_000;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * `file` as stored: the path relative to the inbox root, with forward slashes
@@ -240,7 +242,7 @@ export async function ingestFile(store: Store, mapping: Mapping, path: string, o
 
 async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: number, resumeAfter: number, file: string, opts: IngestOptions): Promise<void> {
   const parse = createRowParser({ source: t.source, mapping, headers: t.headers, columnMap: t.columnMap });
-  const headerKey = rowKey(t.headers);
+  const header = headerShape(t.headers);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   let batch = new RowBatch(deliveryId, t.source);
   let rows = 0;
@@ -256,7 +258,7 @@ async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: nu
     for await (const chunk of t.reader.chunks()) {
       for (const r of chunk) {
         if (r.rowNo <= t.headerRowNo) continue;
-        const kind = classifyRow(r.cells, headerKey, mapping.footerPrefixes);
+        const kind = classifyRow(r.cells, header, mapping.footerPrefixes);
         if (kind === 'blank' || kind === 'footer') continue;
         if (kind === 'header') {
           if (r.rowNo > resumeAfter) batch.addProblem(fileProblem.repeatedHeader(r.rowNo));
@@ -265,6 +267,9 @@ async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: nu
         rows++;
         if (r.rowNo <= resumeAfter) continue; // committed before the interruption
         batch.add(parse(r));
+        // rows arrive through microtasks, which never let the event loop read the database's
+        // replies: yield now and then, so the batch being written makes progress meanwhile
+        if (inflight && (rows & 255) === 0) await yieldToEventLoop();
         if (batch.size >= batchRows) {
           await flush(batch);
           batch = new RowBatch(deliveryId, t.source);

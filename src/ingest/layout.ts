@@ -8,7 +8,7 @@ import type { Mapping } from './mapping.js';
 import { file as fileProblem, type Problem } from './problems.js';
 import type { SheetRow } from './read/rows.js';
 import { REQUIRED_COLUMNS, SOURCES, type AnyField } from './sources.js';
-import { labelKey, toHalfWidth, removeSpaces } from './normalise/text.js';
+import { cleanText, labelKey, toHalfWidth, removeSpaces } from './normalise/text.js';
 
 export const MIN_RECOGNISED = 3;
 /** The header is looked for in this many rows at the top of the sheet. */
@@ -71,20 +71,40 @@ export function mapColumns(headers: readonly string[], mapping: Mapping, source:
 export type RowKind = 'data' | 'blank' | 'footer' | 'header';
 
 /** What a row after the header is: data, or something that is not (and is not counted). */
-export function classifyRow(cells: readonly string[], headerKey: string, footerPrefixes: readonly string[]): RowKind {
-  let nonEmpty = 0;
-  let footerLike = 0;
-  for (const c of cells) {
-    if (c === '') continue;
-    const t = removeSpaces(toHalfWidth(c));
-    if (t === '') continue;
-    nonEmpty++;
-    if (footerPrefixes.some((p) => t.startsWith(p))) footerLike++;
+export function classifyRow(cells: readonly string[], header: HeaderShape, footerPrefixes: readonly string[]): RowKind {
+  // a footer's non-empty cells all start with a footer word, so its first one does
+  let first = -1;
+  for (let i = 0; i < cells.length; i++) {
+    if (cleanText(cells[i]) !== null) {
+      first = i;
+      break;
+    }
   }
-  if (nonEmpty === 0) return 'blank';
-  if (footerLike === nonEmpty) return 'footer';
-  if (headerKey !== '' && rowKey(cells) === headerKey) return 'header';
+  if (first === -1) return 'blank';
+  const firstText = removeSpaces(toHalfWidth(cells[first]!));
+  if (footerPrefixes.some((p) => firstText.startsWith(p))) {
+    const allFooter = cells.every((c, i) => {
+      if (i <= first) return true;
+      const t = removeSpaces(toHalfWidth(c));
+      return t === '' || footerPrefixes.some((p) => t.startsWith(p));
+    });
+    if (allFooter) return 'footer';
+  }
+  // the header repeated further down (paged exports); compared in full only when its first cell matches
+  if (first === header.firstIndex && labelKey(cells[first]!) === header.firstKey && rowKey(cells) === header.key) return 'header';
   return 'data';
+}
+
+/** What a repeated header row is recognised by. */
+export interface HeaderShape {
+  key: string;
+  firstIndex: number;
+  firstKey: string;
+}
+
+export function headerShape(headers: readonly string[]): HeaderShape {
+  const firstIndex = headers.findIndex((h) => cleanText(h) !== null);
+  return { key: rowKey(headers), firstIndex, firstKey: firstIndex === -1 ? '' : labelKey(headers[firstIndex]!) };
 }
 
 /** A row's comparison key, to recognise the header repeated further down. */

@@ -27,7 +27,7 @@ import type { SheetRow } from './read/rows.js';
 import { VOCABULARY_CODE_PATTERN, type AnyField, type VocabularyName } from './sources.js';
 
 /** The identity columns of source_row, without provenance. */
-export type Identity = Omit<SourceRowTable, 'delivery_id' | 'row_no' | 'source' | 'raw' | 'rejected'>;
+export type Identity = Omit<SourceRowTable, 'delivery_id' | 'row_no' | 'source' | 'raw' | 'raw_hash' | 'rejected'>;
 type Detail<T> = Omit<T, 'delivery_id' | 'row_no'>;
 export type CivilDetail = Detail<CivilRowTable>;
 export type RuralDetail = Detail<RuralRowTable>;
@@ -54,13 +54,33 @@ export interface RowContext {
   columnMap: Partial<Record<AnyField, number>>;
 }
 
+/** A parser's context, with memos: a file repeats the same labels and dates on row after row. */
+interface ParseContext extends RowContext {
+  labels(vocab: VocabularyName, text: string): string | undefined;
+  dates(text: string): string | null;
+}
+
+const MEMO_LIMIT = 50_000;
+
+function memo<V>(compute: (key: string) => V): (key: string) => V {
+  let cache = new Map<string, V>();
+  return (key) => {
+    const hit = cache.get(key);
+    if (hit !== undefined || cache.has(key)) return hit as V;
+    const v = compute(key);
+    if (cache.size >= MEMO_LIMIT) cache = new Map(); // bounded: memory must not grow with the file
+    cache.set(key, v);
+    return v;
+  };
+}
+
 /** Reads the cells of one row by field, collecting problems as it goes. */
 class Cells {
   readonly problems: Problem[] = [];
   rejected = false;
 
   constructor(
-    private readonly ctx: RowContext,
+    private readonly ctx: ParseContext,
     private readonly row: SheetRow,
   ) {}
 
@@ -109,18 +129,28 @@ class Cells {
 
   id(field: AnyField, reportMissing: boolean, text = this.text(field)): IdParse {
     const parsed = parseIdNumber(text, this.isNumeric(field));
-    const ref = this.ref(field);
-    const problemOf: Record<IdStatus, (() => Problem) | null> = {
-      valid: null,
-      legacy15: () => cell.idLegacy15(ref),
-      checksum_failed: () => cell.idChecksumFailed(ref),
-      masked: () => cell.idMasked(ref),
-      spreadsheet_damaged: () => cell.idSpreadsheetDamaged(ref),
-      malformed: () => cell.idMalformed(ref),
-      missing: reportMissing ? () => cell.idMissing(ref) : null,
-    };
-    const p = problemOf[parsed.status];
-    if (p) this.report(p());
+    switch (parsed.status) {
+      case 'valid':
+        break;
+      case 'legacy15':
+        this.report(cell.idLegacy15(this.ref(field)));
+        break;
+      case 'checksum_failed':
+        this.report(cell.idChecksumFailed(this.ref(field)));
+        break;
+      case 'masked':
+        this.report(cell.idMasked(this.ref(field)));
+        break;
+      case 'spreadsheet_damaged':
+        this.report(cell.idSpreadsheetDamaged(this.ref(field)));
+        break;
+      case 'malformed':
+        this.report(cell.idMalformed(this.ref(field)));
+        break;
+      case 'missing':
+        if (reportMissing) this.report(cell.idMissing(this.ref(field)));
+        break;
+    }
     return parsed;
   }
 
@@ -130,7 +160,7 @@ class Cells {
       if (severity === 'error') this.required(field);
       return null;
     }
-    const d = parseDate(t);
+    const d = this.ctx.dates(t);
     if (d === null) this.report(cell.invalidDate(this.ref(field), t, severity ?? 'warning'));
     return d;
   }
@@ -158,7 +188,7 @@ class Cells {
       if (severity === 'error') this.required(field);
       return null;
     }
-    const code = lookupLabel(this.ctx.mapping, vocab, t);
+    const code = this.ctx.labels(vocab, t);
     if (code !== undefined) return code;
     // open code lists (medical type, insurance type) take any code of the right shape
     const pattern = VOCABULARY_CODE_PATTERN[vocab];
@@ -201,7 +231,7 @@ class Cells {
  * Gender and birth date: the id number is authoritative (spec §5); a column that
  * disagrees with it is a warning, and a column alone is used when the id is unusable.
  */
-function personFacts(c: Cells, ctx: RowContext, id: IdParse): Pick<Identity, 'gender' | 'birth_date'> {
+function personFacts(c: Cells, ctx: ParseContext, id: IdParse): Pick<Identity, 'gender' | 'birth_date'> {
   let gender: 'M' | 'F' | null = null;
   const genderText = c.text('gender');
   const g = parseGender(ctx.mapping, genderText);
@@ -227,7 +257,7 @@ function emptyIdentity(): Identity {
   };
 }
 
-function rosterIdentity(c: Cells, ctx: RowContext): Identity {
+function rosterIdentity(c: Cells, ctx: ParseContext): Identity {
   const name = c.name('name', 'error');
   const id = c.id('id_number', false);
   return {
@@ -244,7 +274,7 @@ function rosterIdentity(c: Cells, ctx: RowContext): Identity {
   };
 }
 
-function parseCivil(c: Cells, ctx: RowContext): { identity: Identity; detail: CivilDetail } {
+function parseCivil(c: Cells, ctx: ParseContext): { identity: Identity; detail: CivilDetail } {
   const identity = rosterIdentity(c, ctx);
   const head = c.name('head_name', null);
   identity.head_name = head?.norm ?? null;
@@ -264,7 +294,7 @@ function parseCivil(c: Cells, ctx: RowContext): { identity: Identity; detail: Ci
   return { identity, detail: { category, recognised_on: recognised, exited_on: exited, member_status: status } };
 }
 
-function parseRural(c: Cells, ctx: RowContext): { identity: Identity; detail: RuralDetail } {
+function parseRural(c: Cells, ctx: ParseContext): { identity: Identity; detail: RuralDetail } {
   const identity = rosterIdentity(c, ctx);
   identity.household_no = c.code('household_no');
   const eliminated = c.vocab('risk_eliminated', 'yes_no', 'warning');
@@ -284,7 +314,7 @@ function parseRural(c: Cells, ctx: RowContext): { identity: Identity; detail: Ru
 /** 20 characters: the 18-character id number, the kind digit (1–7) and the grade digit (1–4); 17 with a legacy id. */
 const CERT = /^([0-9X*]{18}|[0-9*]{15})([1-7])([1-4])$/;
 
-function parseDisability(c: Cells, ctx: RowContext): { identity: Identity; detail: DisabilityDetail } {
+function parseDisability(c: Cells, ctx: ParseContext): { identity: Identity; detail: DisabilityDetail } {
   const name = c.name('name', 'error');
   const certText = c.text('cert_no');
   const certNo = certText === null ? null : removeSpaces(toHalfWidth(certText)).toUpperCase();
@@ -298,7 +328,7 @@ function parseDisability(c: Cells, ctx: RowContext): { identity: Identity; detai
   // the grade column wins over the certificate's last digit (spec §4)
   let grade: number | null = null;
   const gradeText = c.text('grade');
-  const gradeCode = gradeText === null ? undefined : lookupLabel(ctx.mapping, 'grade', gradeText);
+  const gradeCode = gradeText === null ? undefined : ctx.labels('grade', gradeText);
   if (gradeCode !== undefined) {
     grade = Number(gradeCode);
     if (certGrade !== null && certGrade !== grade) c.report(cell.gradeMismatch(c.ref('grade'), grade, certGrade));
@@ -331,7 +361,7 @@ function parseDisability(c: Cells, ctx: RowContext): { identity: Identity; detai
   };
 }
 
-function parseSettlement(c: Cells, ctx: RowContext): { identity: Identity; detail: SettlementDetail } {
+function parseSettlement(c: Cells, ctx: ParseContext): { identity: Identity; detail: SettlementDetail } {
   const settlementId = c.code('settlement_id');
   if (settlementId === null) c.required('settlement_id');
   const insuranceNo = c.code('insurance_no');
@@ -388,29 +418,46 @@ function parseSettlement(c: Cells, ctx: RowContext): { identity: Identity; detai
 
 export type RowParser = (row: SheetRow) => ParsedRow;
 
-export function createRowParser(ctx: RowContext): RowParser {
+export function createRowParser(rowContext: RowContext): RowParser {
+  const labelMemos = new Map<VocabularyName, (text: string) => string | undefined>();
+  const ctx: ParseContext = {
+    ...rowContext,
+    labels(vocab, text) {
+      let m = labelMemos.get(vocab);
+      if (!m) labelMemos.set(vocab, (m = memo((t) => lookupLabel(rowContext.mapping, vocab, t))));
+      return m(text);
+    },
+    dates: memo(parseDate),
+  };
   const headerCount = ctx.headers.length;
   return (row) => {
     const c = new Cells(ctx, row);
     c.extraCells(headerCount);
-    const base = { rowNo: row.rowNo, raw: row.cells };
+    const common = { rowNo: row.rowNo, raw: row.cells, rejected: false, problems: c.problems };
     let parsed: ParsedRow;
     switch (ctx.source) {
-      case 'civil':
-        parsed = { ...base, source: 'civil', ...parseCivil(c, ctx), rejected: false, problems: [] };
+      case 'civil': {
+        const { identity, detail } = parseCivil(c, ctx);
+        parsed = { ...common, source: 'civil', identity, detail };
         break;
-      case 'rural':
-        parsed = { ...base, source: 'rural', ...parseRural(c, ctx), rejected: false, problems: [] };
+      }
+      case 'rural': {
+        const { identity, detail } = parseRural(c, ctx);
+        parsed = { ...common, source: 'rural', identity, detail };
         break;
-      case 'disability':
-        parsed = { ...base, source: 'disability', ...parseDisability(c, ctx), rejected: false, problems: [] };
+      }
+      case 'disability': {
+        const { identity, detail } = parseDisability(c, ctx);
+        parsed = { ...common, source: 'disability', identity, detail };
         break;
-      case 'settlement':
-        parsed = { ...base, source: 'settlement', ...parseSettlement(c, ctx), rejected: false, problems: [] };
+      }
+      case 'settlement': {
+        const { identity, detail } = parseSettlement(c, ctx);
+        parsed = { ...common, source: 'settlement', identity, detail };
         break;
+      }
     }
     parsed.rejected = c.rejected;
-    parsed.problems = c.problems;
     return parsed;
   };
 }

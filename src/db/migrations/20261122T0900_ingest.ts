@@ -59,6 +59,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       row_no int not null,
       source text not null,
       raw text[] not null,
+      -- a 53-bit hash of the raw cells: finding duplicate rows groups by this, not by the arrays
+      raw_hash bigint not null,
       rejected boolean not null,
       name text,
       name_norm text,

@@ -6,10 +6,14 @@ import { cleanText } from './text.js';
 export type GenderParse = { gender: 'M' | 'F' | null; known: boolean } | null;
 
 /** null: empty cell. `known: false`: a label the vocabulary does not have. */
-export function parseGender(mapping: Mapping, text: string | null | undefined): GenderParse {
+export function parseGender(
+  mapping: Mapping,
+  text: string | null | undefined,
+  lookup: (vocab: 'gender', label: string) => string | undefined = (v, l) => lookupLabel(mapping, v, l),
+): GenderParse {
   const t = cleanText(text);
   if (t === null) return null;
-  const code = lookupLabel(mapping, 'gender', t);
+  const code = lookup('gender', t);
   if (code === 'M' || code === 'F') return { gender: code, known: true };
   return { gender: null, known: code === 'unknown' };
 }

@@ -14,8 +14,16 @@ export interface MoneyParse {
 const GROUPED = /^\d{1,3}(?:,\d{3})+(?:\.\d*)?$/;
 const PLAIN = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 
+/** Yuan with exactly two decimals, as nearly every amount arrives. */
+const SIMPLE = /^(-?)(\d{1,13})\.(\d\d)$/;
+
 export function parseMoney(text: string | null | undefined): MoneyParse | null {
   if (text == null) return null;
+  const simple = SIMPLE.exec(text);
+  if (simple) {
+    const fen = Number(simple[2]) * 100 + Number(simple[3]);
+    return { fen: simple[1] && fen !== 0 ? -fen : fen, rounded: false };
+  }
   let s = removeSpaces(toHalfWidth(text)).replace(/[¥￥]|元$/g, '');
   if (s === '') return null;
   let negative = false;

@@ -20,9 +20,13 @@ export interface NameParse {
   hasUnknownChar: boolean;
 }
 
+/** Anything the normal form would change; most names have none of it. */
+const UNUSUAL = /[\s\u3000\u00a0\ufeff\u200b(（[【〔·•・.．‧･∙⋅*＊#＃？?\uff01-\uff5e]/;
+
 export function parseName(text: string | null | undefined): NameParse | null {
   const name = cleanText(text);
   if (name === null) return null;
+  if (!UNUSUAL.test(name)) return { name, norm: name, hasUnknownChar: false };
   const norm = removeSpaces(toHalfWidth(name))
     .replace(ANNOTATION, '')
     .replace(TRAILING_MARKS, '')

@@ -1,7 +1,10 @@
 /** Character-level clean-up shared by every normaliser. */
 
 /** Full-width ASCII (Ｕ+FF01–FF5E) to half-width, and the ideographic space to a space. */
+const WIDE = /[\uff01-\uff5e\u3000]/;
+
 export function toHalfWidth(s: string): string {
+  if (!WIDE.test(s)) return s; // the common case: nothing to fold
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -14,16 +17,25 @@ export function toHalfWidth(s: string): string {
 
 /** Any kind of whitespace, including the ideographic space, no-break space and BOM. */
 const ANY_SPACE = /[\s\u3000\u00a0\ufeff\u200b]+/g;
+const HAS_SPACE = /[\s\u3000\u00a0\ufeff\u200b]/;
 
 export function removeSpaces(s: string): string {
-  return s.replace(ANY_SPACE, '');
+  return HAS_SPACE.test(s) ? s.replace(ANY_SPACE, '') : s;
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0x3000 || c === 0xa0 || c === 0xfeff || c === 0x200b || c === 0x2028 || c === 0x2029;
 }
 
 /** Trims every kind of whitespace at both ends; returns null for an empty result. */
 export function cleanText(s: string | null | undefined): string | null {
-  if (s == null) return null;
-  const t = s.replace(/^[\s\u3000\u00a0\ufeff\u200b]+|[\s\u3000\u00a0\ufeff\u200b]+$/g, '');
-  return t === '' ? null : t;
+  if (s == null || s === '') return null;
+  let start = 0;
+  let end = s.length;
+  while (start < end && isSpace(s.charCodeAt(start))) start++;
+  while (end > start && isSpace(s.charCodeAt(end - 1))) end--;
+  if (start === end) return null;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
 }
 
 /**
