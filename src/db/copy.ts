@@ -57,3 +57,46 @@ export function copyLine(values: readonly CopyValue[]): string {
   for (let i = 0; i < values.length; i++) parts[i] = copyValue(values[i]);
   return parts.join('\t') + '\n';
 }
+
+/**
+ * COPY data accumulated as UTF-8 bytes in 1 MB chunks. Each line is written as
+ * soon as it is encoded, so the strings of a row die young and a batch waiting
+ * for its turn costs its bytes, not a heap of strings.
+ */
+export class CopyBuffer {
+  private readonly chunks: Buffer[] = [];
+  private buf: Buffer;
+  private pos = 0;
+  private total = 0;
+
+  constructor(private readonly chunkSize = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(chunkSize);
+  }
+
+  /** Appends text that is already COPY-encoded (one or more whole lines). */
+  append(line: string): void {
+    const max = line.length * 3; // UTF-8 bytes per UTF-16 unit, at most
+    if (this.pos + max > this.buf.length) {
+      this.seal();
+      this.buf = Buffer.allocUnsafe(Math.max(this.chunkSize, max));
+    }
+    const n = this.buf.write(line, this.pos, 'utf8');
+    this.pos += n;
+    this.total += n;
+  }
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  private seal(): void {
+    if (this.pos > 0) this.chunks.push(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+  }
+
+  /** The bytes so far, as chunks; the buffer is not to be used afterwards. */
+  take(): Buffer[] {
+    this.seal();
+    return this.chunks;
+  }
+}

@@ -20,7 +20,7 @@ export type Engine = 'postgres' | 'pglite';
 export interface Tx {
   readonly k: Kysely<DB>;
   /** COPY `table (columns)` FROM STDIN in text format; `data` is already COPY-encoded. */
-  copyIn(table: string, columns: readonly string[], data: string): Promise<void>;
+  copyIn(table: string, columns: readonly string[], data: string | readonly Buffer[]): Promise<void>;
 }
 
 export interface Store {
@@ -114,7 +114,7 @@ function pgTx(client: pg.PoolClient): Tx {
     k,
     async copyIn(table, columns, data) {
       const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
-      await pipeline(Readable.from([data]), stream);
+      await pipeline(Readable.from(typeof data === 'string' ? [data] : data), stream);
     },
   };
 }
@@ -136,7 +136,7 @@ async function openPglite(dataDir: string): Promise<Store> {
   const unlockedTx: Tx = {
     k: new Kysely<DB>({ dialect: new PGliteDialect(db, undefined) }),
     async copyIn(table, columns, data) {
-      await db.query(`copy ${table} (${columns.join(', ')}) from '/dev/blob'`, [], { blob: new Blob([data]) });
+      await db.query(`copy ${table} (${columns.join(', ')}) from '/dev/blob'`, [], { blob: new Blob(typeof data === 'string' ? [data] : [...data]) });
     },
   };
   return {

@@ -5,7 +5,7 @@
  * next run resumes after the checkpoint, so no row is missing or doubled.
  */
 import type { SourceKey } from '../db/schema.js';
-import { copyLine, copyText, copyTextArray, copyValue, type CopyValue } from '../db/copy.js';
+import { CopyBuffer, copyLine, copyText, copyTextArray, copyValue, type CopyValue } from '../db/copy.js';
 import type { Tx } from '../db/store.js';
 import type { CivilDetail, DisabilityDetail, ParsedRow, RuralDetail, SettlementDetail } from './row-parser.js';
 import type { Problem } from './problems.js';
@@ -60,9 +60,9 @@ export async function copyProblems(tx: Tx, deliveryId: number, problems: readonl
 
 /** One batch of rows, encoded for COPY as they are added. */
 export class RowBatch {
-  private rows: string[] = [];
-  private details: string[] = [];
-  private problems: string[] = [];
+  private readonly rows = new CopyBuffer();
+  private readonly details = new CopyBuffer(1 << 19);
+  private readonly problems = new CopyBuffer(1 << 16);
   size = 0;
   lastRowNo = 0;
 
@@ -79,7 +79,7 @@ export class RowBatch {
     const id = p.identity;
     const t = copyText;
     // the hot path of every load: one join per line, in SOURCE_ROW_COLUMNS order
-    this.rows.push(
+    this.rows.append(
       [
         this.idText, p.rowNo, p.source, copyTextArray(p.raw), rowHash(p.raw), p.rejected ? 't' : 'f', t(id.name),
         t(id.name_norm), t(id.id_number), t(id.id_status), t(id.gender), t(id.birth_date), t(id.phone), t(id.township),
@@ -89,29 +89,29 @@ export class RowBatch {
     );
     const detail = detailValues(p);
     for (let i = 0; i < detail.length; i++) detail[i] = copyValue(detail[i]);
-    this.details.push(this.idText + '\t' + p.rowNo + '\t' + (detail as string[]).join('\t') + '\n');
-    for (const prob of p.problems) this.problems.push(problemLine(this.deliveryId, prob));
+    this.details.append(this.idText + '\t' + p.rowNo + '\t' + (detail as string[]).join('\t') + '\n');
+    for (const prob of p.problems) this.problems.append(problemLine(this.deliveryId, prob));
     this.size++;
     this.lastRowNo = p.rowNo;
   }
 
   /** A problem found between data rows, such as the header repeated. */
   addProblem(p: Problem): void {
-    this.problems.push(problemLine(this.deliveryId, p));
+    this.problems.append(problemLine(this.deliveryId, p));
     if (p.rowNo !== null && p.rowNo > this.lastRowNo) this.lastRowNo = p.rowNo;
   }
 
   get hasProblems(): boolean {
-    return this.problems.length > 0;
+    return this.problems.bytes > 0;
   }
 
   /** Writes the batch and the checkpoint in the caller's transaction. */
   async write(tx: Tx, throughRow: number): Promise<void> {
     if (this.size > 0) {
-      await tx.copyIn('source_row', SOURCE_ROW_COLUMNS, this.rows.join(''));
-      await tx.copyIn(detailTable(this.source), ['delivery_id', 'row_no', ...DETAIL_COLUMNS[this.source]], this.details.join(''));
+      await tx.copyIn('source_row', SOURCE_ROW_COLUMNS, this.rows.take());
+      await tx.copyIn(detailTable(this.source), ['delivery_id', 'row_no', ...DETAIL_COLUMNS[this.source]], this.details.take());
     }
-    if (this.problems.length > 0) await tx.copyIn('row_problem', PROBLEM_COLUMNS, this.problems.join(''));
+    if (this.problems.bytes > 0) await tx.copyIn('row_problem', PROBLEM_COLUMNS, this.problems.take());
     await tx.k.updateTable('delivery').set({ loaded_through_row: throughRow }).where('id', '=', this.deliveryId).execute();
   }
 }
