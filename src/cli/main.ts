@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { ConfigError, loadConfig } from '../config.js';
 import { openContext, SchemaOutOfDateError, type AppContext } from '../context.js';
 import { MappingError } from '../ingest/mapping.js';
@@ -244,6 +245,9 @@ program
     const config = loadConfig();
     const dir = resolve(join(config.AIDLINK_DATA_DIR, 'demo-county'));
     const { generateCounty } = await import('../demo/generate.js');
+    // the demo's own folder: regenerated every time (the same seed gives the same files,
+    // so a second run finds every delivery already ingested)
+    await rm(dir, { recursive: true, force: true });
     const progress = createProgress();
     process.stdout.write(`generating a synthetic county of ${opts.persons.toLocaleString('en')} persons in ${dir} …\n`);
     const summary = await generateCounty({ persons: opts.persons, seed: opts.seed, out: dir, onProgress: (m) => progress.update(m) });
