@@ -1,9 +1,11 @@
-/** The synthetic sample county shipped with the spec, and its truth. */
+/** The spec's synthetic sample county (a copy kept in test/fixtures), and its truth. */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const SAMPLE_DIR = fileURLToPath(new URL('../../../shared/samples/county-small/', import.meta.url));
+export const SAMPLE_DIR = fileURLToPath(new URL('../fixtures/county-small/', import.meta.url));
 export const SAMPLE_INBOX = SAMPLE_DIR + 'inbox';
+/** The shared original the copy is taken from, when this checkout sits beside it. */
+export const SHARED_SAMPLE_DIR = fileURLToPath(new URL('../../../shared/samples/county-small/', import.meta.url));
 
 /** A small CSV reader for truth files (plain, unquoted, UTF-8). */
 export function readTruth(name: string): Record<string, string>[] {
