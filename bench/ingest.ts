@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     encoding: 'utf8',
   });
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timed.stderr)?.[1] ?? NaN);
-  const wall = /Elapsed \(wall clock\) time[^:]*: ([\d:.]+)/.exec(timed.stderr)?.[1] ?? '?';
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)/.exec(timed.stderr)?.[1] ?? '?';
 
   const copyRate = rows / copySeconds;
   const ingestRate = rows / ingestSeconds;

@@ -69,7 +69,9 @@ function memo<V>(compute: (key: string) => V): (key: string) => V {
     if (hit !== undefined || cache.has(key)) return hit as V;
     const v = compute(key);
     if (cache.size >= MEMO_LIMIT) cache = new Map(); // bounded: memory must not grow with the file
-    cache.set(key, v);
+    // a cell is a slice of the megabyte of text it was read from, and a kept slice keeps all of it:
+    // store a copy of the key
+    cache.set((' ' + key).slice(1), v);
     return v;
   };
 }
