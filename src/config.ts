@@ -28,6 +28,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Rows per COPY batch during ingest; each batch commits with a checkpoint. */
   AIDLINK_BATCH_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
+  /** Worker threads that parse rows during ingest; 0 parses in the main thread. Default: see defaultParseWorkers. */
+  AIDLINK_PARSE_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof envSchema>>;

@@ -12,6 +12,7 @@ import { MappingError } from '../ingest/mapping.js';
 import { DeliveryError, decideQuarantine, findDelivery, listDeliveries, type QuarantineDecision } from '../ingest/deliveries.js';
 import { IngestError, type IngestOutcome } from '../ingest/ingest.js';
 import { ingestPath } from '../ingest/inbox.js';
+import { defaultParseWorkers } from '../ingest/parse-pool.js';
 import { SOURCES, isSourceKey } from '../ingest/sources.js';
 import { parseDate } from '../ingest/normalise/date.js';
 import { migrateToLatest, MigrationError } from '../db/migrate.js';
@@ -90,6 +91,7 @@ async function runIngest(ctx: AppContext, path: string, opts: { source?: SourceK
     inboxRoot: opts.inbox,
     actor: actorDefault(),
     batchRows: ctx.config.AIDLINK_BATCH_ROWS,
+    parseWorkers: ctx.config.AIDLINK_PARSE_WORKERS ?? defaultParseWorkers(),
     onFile: (f, i, total) => {
       current = f;
       position = `${i + 1}/${total}`;

@@ -5,6 +5,7 @@ import type { Store } from '../db/store.js';
 import { ingestFile, type IngestOptions, type IngestOutcome } from './ingest.js';
 import type { Mapping } from './mapping.js';
 import { isSourceKey } from './sources.js';
+import { createParsePool } from './parse-pool.js';
 
 /** Lock files, hidden files and editor back-ups are never deliveries. */
 function isCandidate(name: string): boolean {
@@ -49,12 +50,18 @@ export async function ingestPath(
   const st = await stat(path);
   const files = st.isDirectory() ? await listFiles(path) : [path];
   const inboxRoot = opts.inboxRoot ?? inboxRootFor(path, st.isDirectory());
+  // one parse pool for every file: workers start once
+  const pool = opts.pool ?? createParsePool(mapping, opts.parseWorkers ?? 0);
   const outcomes: IngestOutcome[] = [];
-  for (const [i, f] of files.entries()) {
-    opts.onFile?.(f, i, files.length);
-    const o = await ingestFile(store, mapping, f, { ...opts, inboxRoot });
-    opts.onOutcome?.(o);
-    outcomes.push(o);
+  try {
+    for (const [i, f] of files.entries()) {
+      opts.onFile?.(f, i, files.length);
+      const o = await ingestFile(store, mapping, f, { ...opts, inboxRoot, pool });
+      opts.onOutcome?.(o);
+      outcomes.push(o);
+    }
+  } finally {
+    if (!opts.pool) await pool.close();
   }
   return outcomes;
 }

@@ -17,14 +17,14 @@ import { log } from '../log.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
 import { deleteRows, finalizeDelivery, recordEvent } from './deliveries.js';
 import { classifyRow, findHeader, headerShape, mapColumns, HEADER_SEARCH_ROWS } from './layout.js';
-import { copyProblems, RowBatch } from './load.js';
+import { copyProblems, RowBatch, type EncodedRows } from './load.js';
+import { createParsePool, type ParsePool } from './parse-pool.js';
 import type { Mapping } from './mapping.js';
 import { file as fileProblem, UNSUPPORTED_MESSAGE, type Problem } from './problems.js';
 import { csvReader } from './read/csv.js';
 import { inspectFile, type Inspection, type TextEncoding } from './read/inspect.js';
 import { UnreadableFileError, type SheetReader, type SheetRow } from './read/rows.js';
 import { xlsxReader, type XlsxLimits } from './read/xlsx.js';
-import { createRowParser } from './row-parser.js';
 import { isSourceKey, SOURCE_KIND, type AnyField } from './sources.js';
 
 export interface IngestOptions {
@@ -37,6 +37,10 @@ export interface IngestOptions {
   actor?: string | undefined;
   batchRows?: number | undefined;
   xlsxLimits?: XlsxLimits | undefined;
+  /** Parse workers for this file when no `pool` is given (0: parse in this thread). */
+  parseWorkers?: number | undefined;
+  /** A parse pool shared by several files (see ingestPath). */
+  pool?: ParsePool | undefined;
   onProgress?: ((p: { file: string; rows: number }) => void) | undefined;
 }
 
@@ -240,23 +244,52 @@ export async function ingestFile(store: Store, mapping: Mapping, path: string, o
   return locked?.value ?? { outcome: 'busy', file };
 }
 
+/** Rows per chunk handed to the parse pool. */
+const CHUNK_ROWS = 1000;
+
 async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: number, resumeAfter: number, file: string, opts: IngestOptions): Promise<void> {
-  const parse = createRowParser({ source: t.source, mapping, headers: t.headers, columnMap: t.columnMap });
+  const ownPool = opts.pool ? undefined : createParsePool(mapping, opts.parseWorkers ?? 0);
+  const pool = opts.pool ?? ownPool!;
+  pool.begin({ deliveryId, source: t.source, headers: t.headers, columnMap: t.columnMap });
   const header = headerShape(t.headers);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+  const chunkRows = Math.min(CHUNK_ROWS, batchRows);
+  // parsed chunks come back in the order they were submitted; a few are kept in flight
+  const maxQueued = Math.max(2, pool.workers * 3);
+  const queue: Promise<EncodedRows>[] = [];
+  let chunk: SheetRow[] = [];
   let batch = new RowBatch(deliveryId, t.source);
   let rows = 0;
   // one batch is written while the next is parsed
   let inflight: Promise<void> | undefined;
-  const flush = async (b: RowBatch) => {
+
+  const flush = async () => {
+    const b = batch;
+    batch = new RowBatch(deliveryId, t.source);
     if (inflight) await inflight;
     inflight = store.transaction((tx) => b.write(tx, b.lastRowNo));
     inflight.catch(() => undefined); // awaited below; this only keeps it from counting as unhandled
+    opts.onProgress?.({ file, rows });
+  };
+  const takeParsed = async () => {
+    batch.add(await queue.shift()!);
+    if (batch.size >= batchRows) await flush();
+  };
+  const submit = async () => {
+    if (chunk.length === 0) return;
+    const next = pool.submit(chunk);
+    next.catch(() => undefined); // awaited in turn by takeParsed
+    queue.push(next);
+    chunk = [];
+    while (queue.length >= maxQueued) await takeParsed();
+    // rows arrive through microtasks, which never let the event loop read the database's
+    // replies (or the workers'): yield now and then, so the batch being written makes progress
+    await yieldToEventLoop();
   };
 
   try {
-    for await (const chunk of t.reader.chunks()) {
-      for (const r of chunk) {
+    for await (const sheetChunk of t.reader.chunks()) {
+      for (const r of sheetChunk) {
         if (r.rowNo <= t.headerRowNo) continue;
         const kind = classifyRow(r.cells, header, mapping.footerPrefixes);
         if (kind === 'blank' || kind === 'footer') continue;
@@ -266,24 +299,21 @@ async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: nu
         }
         rows++;
         if (r.rowNo <= resumeAfter) continue; // committed before the interruption
-        batch.add(parse(r));
-        // rows arrive through microtasks, which never let the event loop read the database's
-        // replies: yield now and then, so the batch being written makes progress meanwhile
-        if (inflight && (rows & 255) === 0) await yieldToEventLoop();
-        if (batch.size >= batchRows) {
-          await flush(batch);
-          batch = new RowBatch(deliveryId, t.source);
-          opts.onProgress?.({ file, rows });
-        }
+        chunk.push(r);
+        if (chunk.length >= chunkRows) await submit();
       }
     }
+    await submit();
+    while (queue.length > 0) await takeParsed();
+    if (!batch.empty) await flush();
+    if (inflight) await inflight;
   } catch (err) {
-    if (inflight) await inflight.catch(() => undefined);
+    await Promise.allSettled([...queue, inflight]);
     if (err instanceof UnreadableFileError) throw new IngestError(`${file}: ${err.message}`);
     throw err;
+  } finally {
+    await ownPool?.close();
   }
-  if (batch.size > 0 || batch.hasProblems) await flush(batch);
-  if (inflight) await inflight;
   opts.onProgress?.({ file, rows });
 }
 

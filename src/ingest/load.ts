@@ -1,8 +1,9 @@
 /**
- * Bulk loading of parsed rows: per batch, one transaction COPYs the rows, their
- * source details and their problems, and moves the delivery's checkpoint
- * (`loaded_through_row`) forward. A crash loses at most the batch in flight; the
- * next run resumes after the checkpoint, so no row is missing or doubled.
+ * Bulk loading of parsed rows. Rows are encoded for COPY (`RowEncoder`, in a parse
+ * worker or inline), gathered in order into a `RowBatch`, and each batch is written
+ * in one transaction with the delivery's checkpoint (`loaded_through_row`). A crash
+ * loses at most the batch in flight; the next run resumes after the checkpoint, so
+ * no row is missing or doubled.
  */
 import type { SourceKey } from '../db/schema.js';
 import { CopyBuffer, copyLine, copyText, copyTextArray, copyValue, type CopyValue } from '../db/copy.js';
@@ -58,20 +59,26 @@ export async function copyProblems(tx: Tx, deliveryId: number, problems: readonl
   await tx.copyIn('row_problem', PROBLEM_COLUMNS, problems.map((p) => problemLine(deliveryId, p)).join(''));
 }
 
-/** One batch of rows, encoded for COPY as they are added. */
-export class RowBatch {
-  private readonly rows = new CopyBuffer();
-  private readonly details = new CopyBuffer(1 << 19);
-  private readonly problems = new CopyBuffer(1 << 16);
-  size = 0;
-  lastRowNo = 0;
+/** Rows encoded for COPY: what a parse worker hands back, in the order it was given them. */
+export interface EncodedRows {
+  count: number;
+  /** row number of the last row (0 when none) */
+  lastRowNo: number;
+  rows: Buffer[];
+  details: Buffer[];
+  problems: Buffer[];
+}
 
+/** Encodes parsed rows into COPY bytes for source_row, the source's detail table and row_problem. */
+export class RowEncoder {
+  private rows = new CopyBuffer(1 << 18);
+  private details = new CopyBuffer(1 << 17);
+  private problems = new CopyBuffer(1 << 14);
+  private count = 0;
+  private lastRowNo = 0;
   private readonly idText: string;
 
-  constructor(
-    private readonly deliveryId: number,
-    private readonly source: SourceKey,
-  ) {
+  constructor(private readonly deliveryId: number) {
     this.idText = String(deliveryId);
   }
 
@@ -91,27 +98,61 @@ export class RowBatch {
     for (let i = 0; i < detail.length; i++) detail[i] = copyValue(detail[i]);
     this.details.append(this.idText + '\t' + p.rowNo + '\t' + (detail as string[]).join('\t') + '\n');
     for (const prob of p.problems) this.problems.append(problemLine(this.deliveryId, prob));
-    this.size++;
+    this.count++;
     this.lastRowNo = p.rowNo;
+  }
+
+  /** The rows encoded so far; the encoder starts afresh. */
+  take(): EncodedRows {
+    const out = { count: this.count, lastRowNo: this.lastRowNo, rows: this.rows.take(), details: this.details.take(), problems: this.problems.take() };
+    this.rows = new CopyBuffer(1 << 18);
+    this.details = new CopyBuffer(1 << 17);
+    this.problems = new CopyBuffer(1 << 14);
+    this.count = 0;
+    return out;
+  }
+}
+
+/** One transaction's worth of encoded rows, in row order. */
+export class RowBatch {
+  private readonly rows: Buffer[] = [];
+  private readonly details: Buffer[] = [];
+  private readonly problems: Buffer[] = [];
+  private readonly loose = new CopyBuffer(1 << 12);
+  size = 0;
+  lastRowNo = 0;
+
+  constructor(
+    private readonly deliveryId: number,
+    private readonly source: SourceKey,
+  ) {}
+
+  add(e: EncodedRows): void {
+    this.rows.push(...e.rows);
+    this.details.push(...e.details);
+    this.problems.push(...e.problems);
+    this.size += e.count;
+    if (e.lastRowNo > this.lastRowNo) this.lastRowNo = e.lastRowNo;
   }
 
   /** A problem found between data rows, such as the header repeated. */
   addProblem(p: Problem): void {
-    this.problems.append(problemLine(this.deliveryId, p));
+    this.loose.append(problemLine(this.deliveryId, p));
     if (p.rowNo !== null && p.rowNo > this.lastRowNo) this.lastRowNo = p.rowNo;
   }
 
-  get hasProblems(): boolean {
-    return this.problems.bytes > 0;
+  get empty(): boolean {
+    return this.size === 0 && this.loose.bytes === 0;
   }
 
   /** Writes the batch and the checkpoint in the caller's transaction. */
   async write(tx: Tx, throughRow: number): Promise<void> {
     if (this.size > 0) {
-      await tx.copyIn('source_row', SOURCE_ROW_COLUMNS, this.rows.take());
-      await tx.copyIn(detailTable(this.source), ['delivery_id', 'row_no', ...DETAIL_COLUMNS[this.source]], this.details.take());
+      await tx.copyIn('source_row', SOURCE_ROW_COLUMNS, this.rows);
+      await tx.copyIn(detailTable(this.source), ['delivery_id', 'row_no', ...DETAIL_COLUMNS[this.source]], this.details);
     }
-    if (this.problems.bytes > 0) await tx.copyIn('row_problem', PROBLEM_COLUMNS, this.problems.take());
+    const problems = [...this.problems, ...this.loose.take()].filter((b) => b.length > 0);
+    if (problems.length > 0) await tx.copyIn('row_problem', PROBLEM_COLUMNS, problems);
     await tx.k.updateTable('delivery').set({ loaded_through_row: throughRow }).where('id', '=', this.deliveryId).execute();
   }
 }

@@ -44,6 +44,8 @@ export interface Mapping {
   readonly vocabularies: Readonly<Record<VocabularyName, ReadonlyMap<string, string>>>;
   readonly titleDateKeywords: readonly string[];
   readonly footerPrefixes: readonly string[];
+  /** the deployment's files merged over the default, so that parse workers load the same mapping */
+  readonly extraFiles: readonly string[];
 }
 
 function readMappingFile(path: string): MappingFile {
@@ -150,7 +152,7 @@ export function loadMapping(extra: readonly string[] | string | undefined = unde
   }
   // longest first, so 截至日期 is tried before 截至
   titleDateKeywords.sort((a, b) => b.length - a.length);
-  return { columns, aliases, vocabularies, titleDateKeywords, footerPrefixes };
+  return { columns, aliases, vocabularies, titleDateKeywords, footerPrefixes, extraFiles: [...extras] };
 }
 
 /** Looks a label up in a vocabulary; undefined when the label is unknown. */

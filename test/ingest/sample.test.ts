@@ -120,3 +120,27 @@ describe('the sample county on the embedded database', () => {
     }
   });
 });
+
+describe('parsing in worker threads', () => {
+  it('stores exactly what parsing in the main thread stores', async () => {
+    const inline = await createTestDb();
+    const threaded = await createTestDb();
+    try {
+      await ingestPath(inline.store, mapping, SAMPLE_INBOX, { parseWorkers: 0, batchRows: 700 });
+      await ingestPath(threaded.store, mapping, SAMPLE_INBOX, { parseWorkers: 2, batchRows: 700 });
+      const dump = (s: Store) =>
+        sql<{ file: string; rows: string; problems: string }>`
+          select d.file,
+                 (select md5(string_agg(r::text, '|' order by r.row_no)) from source_row r where r.delivery_id = d.id) as rows,
+                 (select md5(string_agg(concat_ws(',', p.row_no, p.code, p.column_name, p.message), '|' order by p.row_no, p.code, p.message))
+                    from row_problem p where p.delivery_id = d.id) as problems
+          from delivery d order by d.file`.execute(s.k).then((r) => r.rows);
+      const a = await dump(inline.store);
+      expect(a).toHaveLength(55);
+      expect(await dump(threaded.store)).toEqual(a);
+    } finally {
+      await inline.drop();
+      await threaded.drop();
+    }
+  });
+});
