@@ -46,6 +46,12 @@ function parseNonNegative(v: string): number {
   return n;
 }
 
+function collectRate(v: string, acc: Record<string, number>): Record<string, number> {
+  const m = /^([a-z0-9_]+)=([0-9.]+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected form=rate, e.g. id_masked=0.05');
+  return { ...acc, [m[1]!]: Number(m[2]) };
+}
+
 async function withContext<T>(fn: (ctx: AppContext) => Promise<T>, schema?: 'auto' | 'migrate' | 'none'): Promise<T> {
   const ctx = await openContext({ schema });
   try {
@@ -226,11 +232,13 @@ program
   .requiredOption('--seed <s>', 'random seed; the same seed gives the same files', parsePositiveInt)
   .requiredOption('--out <dir>', 'output folder: <dir>/inbox/<source>/ and <dir>/truth/')
   .option('--damage-scale <x>', 'multiplies every damage rate (0 = clean data)', parseNonNegative, 1)
+  .option('--damage-rate <form=rate>', 'the base rate of one damage form (repeatable; forms: src/demo/damage.ts)', collectRate, {})
   .option('--settlements-per-person-year <r>', 'settlement volume', parseNonNegative)
-  .action(async (opts: { persons: number; seed: number; out: string; damageScale: number; settlementsPerPersonYear?: number }) => {
+  .action(async (opts: { persons: number; seed: number; out: string; damageScale: number; damageRate: Record<string, number>; settlementsPerPersonYear?: number }) => {
     const { generateCounty } = await import('../demo/generate.js');
     const progress = createProgress();
-    const summary = await generateCounty({ ...opts, out: resolve(opts.out), onProgress: (m) => progress.update(m) });
+    const { damageRate, ...rest } = opts;
+    const summary = await generateCounty({ ...rest, damageRates: damageRate, out: resolve(opts.out), onProgress: (m) => progress.update(m) });
     progress.done();
     process.stdout.write(
       `wrote ${summary.files} files, ${summary.rows.toLocaleString('en')} data rows for ${summary.persons.toLocaleString('en')} persons to ${opts.out}\n` +
@@ -268,7 +276,7 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    const known = [ConfigError, MappingError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError];
+    const known = [ConfigError, MappingError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError];
     if (known.some((k) => err instanceof k)) {
       process.stderr.write(`aidlink: ${(err as Error).message}\n`);
       process.exitCode = err instanceof ConfigError || err instanceof MappingError ? 2 : 1;

@@ -177,11 +177,22 @@ export interface DamageNote {
 export class Damage {
   private readonly rates = new Map<DamageForm, Partial<Record<SourceKey, number>>>();
 
-  constructor(readonly scale: number = 1) {
+  /**
+   * @param overrides base rates replacing a form's default (still multiplied by `scale`)
+   */
+  constructor(
+    readonly scale: number = 1,
+    overrides: Partial<Record<DamageForm, number>> = {},
+  ) {
     if (!(scale >= 0) || !Number.isFinite(scale)) throw new RangeError(`damageScale must be a finite number ≥ 0, got ${scale}`);
+    for (const [form, rate] of Object.entries(overrides)) {
+      if (!(DAMAGE_FORMS as readonly string[]).includes(form)) throw new RangeError(`unknown damage form "${form}" (known: ${DAMAGE_FORMS.join(', ')})`);
+      if (!(rate >= 0 && rate <= 1)) throw new RangeError(`the rate of ${form} must be between 0 and 1, got ${rate}`);
+    }
     for (const form of DAMAGE_FORMS) {
       const spec: DamageSpec = DAMAGE[form];
-      this.rates.set(form, Object.fromEntries(spec.sources.map((source) => [source, Math.min(1, spec.rate * scale)])));
+      const base = overrides[form] ?? spec.rate;
+      this.rates.set(form, Object.fromEntries(spec.sources.map((source) => [source, Math.min(1, base * scale)])));
     }
   }
 

@@ -17,7 +17,7 @@ import { loadMapping } from '../ingest/mapping.js';
 import { SOURCES } from '../ingest/sources.js';
 import { dayOf, monthEnd, monthStart, parseMonth } from './calendar.js';
 import { civilHoldings, planCivil, writeCivil } from './civil.js';
-import { Damage } from './damage.js';
+import { Damage, type DamageForm } from './damage.js';
 import type { GenerationContext } from './delivery.js';
 import { disabilityHoldings, planDisability, writeDisability } from './disability.js';
 import { Holdings } from './holdings.js';
@@ -37,6 +37,8 @@ export interface DemoOptions {
   out: string;
   /** multiplies every damage rate of damage.ts (default 1; 0 = clean data) */
   damageScale?: number;
+  /** base rates replacing the defaults of damage.ts for some forms (still multiplied by damageScale) */
+  damageRates?: Partial<Record<DamageForm, number>>;
   /** default tuned so 5,000 persons give ~9,000 settlement rows over the default range */
   settlementsPerPersonYear?: number;
   /** months 'YYYY-MM', default '2025-01'..'2026-10' (plus a historical civil roster as of the day before `from`) */
@@ -74,7 +76,7 @@ export async function generateCounty(opts: DemoOptions): Promise<DemoSummary> {
   if (toMonth < fromMonth) throw new RangeError(`to (${opts.to}) is before from (${opts.from})`);
   const perPersonYear = opts.settlementsPerPersonYear ?? DEFAULT_SETTLEMENTS_PER_PERSON_YEAR;
   if (!(perPersonYear >= 0)) throw new RangeError(`settlementsPerPersonYear must be ≥ 0, got ${perPersonYear}`);
-  const damage = new Damage(opts.damageScale ?? 1);
+  const damage = new Damage(opts.damageScale ?? 1, opts.damageRates);
   const progress = opts.onProgress ?? (() => {});
 
   const inbox = join(out, 'inbox');

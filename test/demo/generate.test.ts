@@ -317,3 +317,14 @@ describe('writeSettlementCsv', () => {
     expect(t.data).toHaveLength(n);
   });
 });
+
+describe('damage rates set per form', () => {
+  it('replace the default before scaling, and refuse unknown forms or rates', async () => {
+    const { Damage } = await import('../../src/demo/damage.js');
+    const d = new Damage(2, { id_masked: 0.1 });
+    expect(d.rate('id_masked', 'civil')).toBeCloseTo(0.2);
+    expect(d.rate('id_masked', 'settlement')).toBe(0); // settlement files never carry masks
+    expect(() => new Damage(1, { nonsense: 0.1 } as never)).toThrow(/unknown damage form "nonsense"/);
+    expect(() => new Damage(1, { id_masked: 2 })).toThrow(/between 0 and 1/);
+  });
+});
