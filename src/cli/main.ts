@@ -20,6 +20,10 @@ import type { Delivery, DeliveryStatus, SourceKey } from '../db/schema.js';
 import { log } from '../log.js';
 import { csvLine } from '../util/csv.js';
 import { createProgress } from './progress.js';
+import { runMatch, type MatchScope } from '../match/run.js';
+import { explainLink, ExplainError } from '../match/explain.js';
+import { exportLinks, exportPersons } from '../match/export.js';
+import { confirmLink, DecisionError, mergePersons, rejectLink, splitPerson, type RowRef } from '../match/decisions.js';
 import { table } from './format.js';
 
 const STATUSES: DeliveryStatus[] = ['staged', 'accepted', 'quarantined', 'rejected', 'discarded', 'superseded'];
@@ -271,12 +275,172 @@ program
     });
   });
 
+// ── identity resolution ────────────────────────────────────────────────────
+
+async function runAndReport(ctx: AppContext, scope: MatchScope): Promise<void> {
+  const progress = createProgress();
+  const r = await runMatch(ctx.store, { scope, onProgress: (step) => progress.update(step) });
+  progress.done();
+  const s = r.stats;
+  const n = (x: number) => x.toLocaleString('en');
+  process.stdout.write(
+    `${n(s.rows)} rows (${n(s.newRows)} new): ${n(s.anchored)} linked by id number or 人员编号, ${n(s.scored)} scored — ` +
+      `${n(s.linked)} linked, ${n(s.review)} waiting for review, ${n(s.unclaimed)} without a known person\n` +
+      `${n(s.persons)} persons; ${n(s.changed)} links changed; ${s.seconds.total.toFixed(1)} s\n`,
+  );
+  if (s.review > 0) process.stdout.write('See the rows waiting for review with: aidlink review list\n');
+}
+
+function parseRowRef(v: string): { file: string; row: number } {
+  const m = /^(.+)#(\d+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected <file>#<row>, e.g. civil/civil_20250131.csv#12');
+  return { file: m[1]!, row: Number(m[2]) };
+}
+
+async function rowRef(ctx: AppContext, file: string, row: number): Promise<RowRef> {
+  const d = await findDelivery(ctx.store.k, file);
+  if (!d) throw new DeliveryError(`no delivery ${file}; see \`aidlink files\``);
+  return { deliveryId: d.id, rowNo: row };
+}
+
+program
+  .command('match')
+  .description('link the rows not yet linked to persons (identity resolution)')
+  .action(async () => {
+    await withContext((ctx) => runAndReport(ctx, { kind: 'new' }));
+  });
+
+program
+  .command('rematch')
+  .description('match again: everything, one person, or one file (the result equals an incremental match)')
+  .option('--all', 'every row')
+  .option('--person <id>', 'the rows of one person', parsePositiveInt)
+  .option('--file <file>', 'the rows of one delivery')
+  .action(async (opts: { all?: boolean; person?: number; file?: string }) => {
+    const chosen = [opts.all, opts.person, opts.file].filter((x) => x !== undefined).length;
+    if (chosen !== 1) throw new InvalidArgumentError('say exactly one of --all, --person ID, --file F');
+    const scope: MatchScope = opts.all ? { kind: 'all' } : opts.person ? { kind: 'person', personId: opts.person } : { kind: 'file', file: opts.file! };
+    await withContext((ctx) => runAndReport(ctx, scope));
+  });
+
+program
+  .command('explain-link')
+  .description('why a row belongs to its person (Chinese and English)')
+  .argument('<file>', 'delivery file name as listed by `files`')
+  .argument('<row>', 'row number', parsePositiveInt)
+  .action(async (file: string, row: number) => {
+    await withContext(async (ctx) => {
+      process.stdout.write(await explainLink(ctx.store.k, file, row));
+    });
+  });
+
+const exporter = program.command('export').description('write the person index as CSV');
+exporter
+  .command('links')
+  .description('file,sheet,row,person_id,method,score — one line per source row')
+  .requiredOption('--out <file>', 'the CSV file to write')
+  .action(async (opts: { out: string }) => {
+    await withContext(async (ctx) => {
+      const n = await exportLinks(ctx.store.k, opts.out);
+      process.stdout.write(`${n.toLocaleString('en')} links written to ${opts.out}\n`);
+    });
+  });
+exporter
+  .command('persons')
+  .description('one line per person, with the golden record (id numbers and phones masked)')
+  .requiredOption('--out <file>', 'the CSV file to write')
+  .option('--unmasked', 'write id numbers and phones in full')
+  .action(async (opts: { out: string; unmasked?: boolean }) => {
+    await withContext(async (ctx) => {
+      const n = await exportPersons(ctx.store.k, opts.out, { unmasked: opts.unmasked === true });
+      process.stdout.write(`${n.toLocaleString('en')} persons written to ${opts.out}\n`);
+    });
+  });
+
+program
+  .command('review')
+  .description('rows waiting for a staff decision about who they are')
+  .command('list')
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv']).default('table'))
+  .action(async (opts: { format: 'table' | 'csv' }) => {
+    await withContext(async (ctx) => {
+      const rows = await ctx.store.k
+        .selectFrom('row_link')
+        .innerJoin('delivery', 'delivery.id', 'row_link.delivery_id')
+        .select(['delivery.file', 'row_link.row_no', 'row_link.candidates'])
+        .where('row_link.state', '=', 'review')
+        .orderBy('delivery.file')
+        .orderBy('row_link.row_no')
+        .execute();
+      const lines = rows.map((r) => {
+        const c = (r.candidates as { person_id: number; probability: number }[] | null) ?? [];
+        return [r.file, r.row_no, c.map((x) => `${x.person_id} (${(x.probability * 100).toFixed(0)}%)`).join(' ')];
+      });
+      if (opts.format === 'csv') process.stdout.write(csvLine(['file', 'row', 'candidates']) + lines.map((l) => csvLine(l)).join(''));
+      else if (lines.length === 0) process.stdout.write('no rows waiting for review\n');
+      else process.stdout.write(table(['file', 'row', 'candidates (person, probability)'], lines, [1]));
+    });
+  });
+
+const link = program.command('link').description("staff decisions about one row's person (taken into account by every later match)");
+for (const [name, help] of [
+  ['confirm', 'this row belongs to this person'],
+  ['reject', 'this row is not this person'],
+] as const) {
+  link
+    .command(name)
+    .description(help)
+    .argument('<row>', '<file>#<row>', parseRowRef)
+    .argument('<person>', 'person id', parsePositiveInt)
+    .option('--by <name>', 'who decided', actorDefault())
+    .option('--note <text>', 'why')
+    .action(async (ref: { file: string; row: number }, person: number, opts: { by: string; note?: string }) => {
+      await withContext(async (ctx) => {
+        const row = await rowRef(ctx, ref.file, ref.row);
+        const id = name === 'confirm' ? await confirmLink(ctx.store, row, person, opts.by, opts.note) : await rejectLink(ctx.store, row, person, opts.by, opts.note);
+        process.stdout.write(`decision ${id} recorded; matching again\n`);
+        await runAndReport(ctx, { kind: 'new' });
+      });
+    });
+}
+
+const personCmd = program.command('person').description('staff decisions about persons');
+personCmd
+  .command('split')
+  .description('these rows of a person are somebody else')
+  .argument('<person>', 'person id', parsePositiveInt)
+  .argument('<rows...>', '<file>#<row> of each row that leaves')
+  .option('--by <name>', 'who decided', actorDefault())
+  .option('--note <text>', 'why')
+  .action(async (person: number, refs: string[], opts: { by: string; note?: string }) => {
+    await withContext(async (ctx) => {
+      const rows = await Promise.all(refs.map((r) => parseRowRef(r)).map((r) => rowRef(ctx, r.file, r.row)));
+      const id = await splitPerson(ctx.store, person, rows, opts.by, opts.note);
+      process.stdout.write(`decision ${id} recorded; matching again\n`);
+      await runAndReport(ctx, { kind: 'new' });
+    });
+  });
+personCmd
+  .command('merge')
+  .description('these two persons are one')
+  .argument('<into>', 'the person that stays', parsePositiveInt)
+  .argument('<other>', 'the person merged into it', parsePositiveInt)
+  .option('--by <name>', 'who decided', actorDefault())
+  .option('--note <text>', 'why')
+  .action(async (into: number, other: number, opts: { by: string; note?: string }) => {
+    await withContext(async (ctx) => {
+      const id = await mergePersons(ctx.store, into, other, opts.by, opts.note);
+      process.stdout.write(`decision ${id} recorded; matching again\n`);
+      await runAndReport(ctx, { kind: 'new' });
+    });
+  });
+
 /** Known failures print one clear line; anything else is a bug and is logged with its stack. */
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    const known = [ConfigError, MappingError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError];
+    const known = [ConfigError, MappingError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError];
     if (known.some((k) => err instanceof k)) {
       process.stderr.write(`aidlink: ${(err as Error).message}\n`);
       process.exitCode = err instanceof ConfigError || err instanceof MappingError ? 2 : 1;

@@ -2,9 +2,11 @@
 import { Migrator, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Store } from './store.js';
 import * as m20261122T0900 from './migrations/20261122T0900_ingest.js';
+import * as m20261122T2000 from './migrations/20261122T2000_match.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '20261122T0900_ingest': m20261122T0900,
+  '20261122T2000_match': m20261122T2000,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -174,6 +174,74 @@ export interface RowProblemTable {
   message: string;
 }
 
+export type LinkMethod = 'id' | 'cert_id' | 'insurance_no' | 'scored' | 'new' | 'staff' | 'pending';
+
+export interface GoldenField {
+  value: string;
+  source: SourceKey;
+  file: string;
+  row: number;
+  as_of: string;
+}
+
+export interface PersonTable {
+  id: Generated<number>;
+  person_key: string;
+  golden: ColumnType<Record<string, GoldenField>, string | undefined, string>;
+  id_number: string | null;
+  name: string | null;
+  gender: 'M' | 'F' | null;
+  birth_date: DateCol | null;
+  township: string | null;
+  village: string | null;
+  row_count: Generated<number>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+  retired_at: Timestamp | null;
+}
+
+export interface MatchRunTable {
+  id: Generated<number>;
+  kind: string;
+  started_at: Generated<Timestamp>;
+  finished_at: Timestamp | null;
+  params: ColumnType<unknown, string | null, string | null>;
+  stats: ColumnType<unknown, string | null, string | null>;
+}
+
+/** One per source row: how the matcher sees the row and which person it belongs to. */
+export interface RowLinkTable {
+  delivery_id: number;
+  row_no: number;
+  name_fold: string | null;
+  name_sound: string | null;
+  anchor_key: string | null;
+  /** null while the row waits in review */
+  person_id: number | null;
+  state: 'linked' | 'review';
+  method: LinkMethod;
+  /** match weight (log2 of the odds) of a scored link or review */
+  score: number | null;
+  evidence: ColumnType<unknown, string | null, string | null>;
+  candidates: ColumnType<unknown, string | null, string | null>;
+  run_id: number | null;
+}
+
+export interface MatchDecisionTable {
+  id: Generated<number>;
+  kind: 'confirm' | 'reject' | 'split' | 'merge';
+  delivery_id: number | null;
+  row_no: number | null;
+  person_key: string | null;
+  other_person_key: string | null;
+  rows: ColumnType<[number, number][] | null, string | null, string | null>;
+  actor: string;
+  note: string | null;
+  made_at: Generated<Timestamp>;
+  revoked_at: Timestamp | null;
+  revoked_by: string | null;
+}
+
 export interface DB {
   delivery: DeliveryTable;
   delivery_event: DeliveryEventTable;
@@ -183,6 +251,10 @@ export interface DB {
   disability_row: DisabilityRowTable;
   settlement_row: SettlementRowTable;
   row_problem: RowProblemTable;
+  person: PersonTable;
+  match_run: MatchRunTable;
+  row_link: RowLinkTable;
+  match_decision: MatchDecisionTable;
 }
 
 export type Delivery = Selectable<DeliveryTable>;

@@ -1,0 +1,50 @@
+/**
+ * The deterministic phase, set-based in SQL. A row's anchor key is a pure function
+ * of the row and of one county-wide map, so it is the same whatever order rows
+ * arrived in:
+ *
+ *   its own usable id number (valid, a converted legacy number, the id inside a
+ *   disability certificate)                                       → id:<18 digits>
+ *   else its 人员编号, when that number is seen with exactly one id → id:<that id>
+ *   else its 人员编号, when it is seen with no id at all            → ins:<人员编号>
+ *   else nothing: the row is scored (a 人员编号 seen with two different ids is
+ *   a conflict, and such rows are scored too rather than trusted)
+ */
+import { sql } from 'kysely';
+import type { Tx } from '../db/store.js';
+
+export const USABLE_ID = sql`s.id_status in ('valid', 'legacy15')`;
+
+/** Recomputes every row's anchor key; only rows whose key changes are written. Returns how many changed. */
+export async function computeAnchors(tx: Tx): Promise<number> {
+  const r = await sql`
+    with ins_ids as (
+      select s.insurance_no, min(s.id_number) as id18, count(distinct s.id_number) as ids
+      from source_row s
+      where s.insurance_no is not null and ${USABLE_ID}
+      group by s.insurance_no
+    ),
+    keyed as (
+      select l.delivery_id, l.row_no,
+        case
+          when ${USABLE_ID} then 'id:' || s.id_number
+          when s.insurance_no is not null and i.ids = 1 then 'id:' || i.id18
+          when s.insurance_no is not null and i.ids is null then 'ins:' || s.insurance_no
+        end as anchor_key
+      from row_link l
+      join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
+      left join ins_ids i on i.insurance_no = s.insurance_no
+    )
+    update row_link l set anchor_key = k.anchor_key
+    from keyed k
+    where l.delivery_id = k.delivery_id and l.row_no = k.row_no and l.anchor_key is distinct from k.anchor_key`.execute(tx.k);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+/** How an anchored row got its key, for the link's method. */
+export const ANCHOR_METHOD = sql`
+  case
+    when not ${USABLE_ID} then 'insurance_no'
+    when s.source = 'disability' then 'cert_id'
+    else 'id'
+  end`;

@@ -1,0 +1,323 @@
+/**
+ * What the scored phase reads and how it finds candidates, in SQL:
+ *
+ *   link_key      anchored row → person key (anchors.ts, decisions.ts)
+ *   person_block  person key → block keys (name forms, parts of its id, household, phone)
+ *   probe_key     probe → the same kinds of block keys, computed in JS (blockKeys)
+ *
+ * A probe's candidates are the persons sharing at least one block key with it;
+ * cost grows with the rows, not with their square. A block key shared by very many
+ * persons (a phone number of a village office) says nothing and is dropped.
+ */
+import { sql, type RawBuilder } from 'kysely';
+import type { IdStatus, SourceKey } from '../db/schema.js';
+import type { Tx } from '../db/store.js';
+import { copyLine } from '../db/copy.js';
+import type { Probe, Profile } from './compare.js';
+import { USABLE_ID } from './anchors.js';
+
+/** Relations by which a row says it is the head of household itself. */
+export const SELF_RELATIONS = ['本人', '户主', '户主本人', '自己'];
+
+/** A block key shared by more persons than this is dropped. */
+export const MAX_BLOCK_SIZE = 200;
+/** At most this many candidates per probe, those sharing most block keys first. */
+export const MAX_CANDIDATES = 100;
+
+export interface ProbeRow extends Probe {
+  deliveryId: number;
+  rowNo: number;
+  file: string;
+  source: SourceKey;
+  /** pseudo-probes: the person the row really belongs to */
+  trueKey?: string;
+}
+
+type BlockKind = 'fold' | 'sound' | 'id14' | 'id_at' | 'id_tail' | 'head' | 'household' | 'phone';
+
+/** Block keys of a probe: the same kinds person_block holds, from what survives of its id too. */
+export function blockKeys(p: Probe, sound: string | null): [BlockKind, string][] {
+  const keys: [BlockKind, string][] = [];
+  if (p.fold) keys.push(['fold', p.fold]);
+  if (sound) keys.push(['sound', sound]);
+  const v = p.idValue;
+  if (v) {
+    if (p.idStatus === 'spreadsheet_damaged' && v.length >= 14) keys.push(['id14', v.slice(0, 14)]);
+    if (p.idStatus === 'masked' && v.length === 18) {
+      const at = v.slice(0, 6) + v.slice(14);
+      if (!at.includes('*')) keys.push(['id_at', at]);
+      if (!v.slice(0, 14).includes('*')) keys.push(['id14', v.slice(0, 14)]);
+    }
+    if ((p.idStatus === 'checksum_failed' || p.idStatus === 'malformed') && v.length === 18) {
+      // one typing error leaves at least one of these three intact
+      keys.push(['id14', v.slice(0, 14)], ['id_at', v.slice(0, 6) + v.slice(14)], ['id_tail', v.slice(6)]);
+    }
+  }
+  if (p.headId) keys.push(['head', p.headId]);
+  if (p.household) keys.push(['household', p.household]);
+  if (p.phone) keys.push(['phone', p.phone]);
+  return keys;
+}
+
+/** The block keys of the rows in link_key (all of them, or only those `where` selects). */
+const BLOCKS_OF = (where: RawBuilder<unknown>) => sql`
+  select distinct k.person_key, b.kind, b.value
+  from link_key k
+  join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
+  join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
+  cross join lateral (values
+    ('fold', l.name_fold),
+    ('sound', l.name_sound),
+    ('id14', case when ${USABLE_ID} then left(s.id_number, 14) end),
+    ('id_at', case when ${USABLE_ID} then left(s.id_number, 6) || right(s.id_number, 4) end),
+    ('id_tail', case when ${USABLE_ID} then right(s.id_number, 12) end),
+    ('head', case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end),
+    ('head', case when ${USABLE_ID} then s.id_number end),
+    ('household', s.household_no),
+    ('phone', s.phone)
+  ) as b(kind, value)
+  where b.value is not null and ${where}`;
+
+async function dropBigBlocks(tx: Tx): Promise<void> {
+  await sql`
+    delete from person_block b using (
+      select kind, value from person_block group by kind, value having count(*) > ${MAX_BLOCK_SIZE}
+    ) big
+    where b.kind = big.kind and b.value = big.value`.execute(tx.k);
+}
+
+export async function buildPersonBlocks(tx: Tx): Promise<void> {
+  await sql`drop table if exists person_block`.execute(tx.k);
+  await sql`create temp table person_block on commit drop as ${BLOCKS_OF(sql`true`)}`.execute(tx.k);
+  await dropBigBlocks(tx);
+  await sql`create index person_block_key on person_block (kind, value)`.execute(tx.k);
+}
+
+/** Adds the block keys of the rows scoring has just joined to their persons (see run.ts). */
+export async function extendPersonBlocks(tx: Tx): Promise<void> {
+  await sql`
+    insert into person_block (person_key, kind, value)
+    select n.person_key, n.kind, n.value from (${BLOCKS_OF(sql`k.scored and (k.delivery_id, k.row_no) in (select delivery_id, row_no from scored_key)`)}) n
+    where not exists (select 1 from person_block b where b.person_key = n.person_key and b.kind = n.kind and b.value = n.value)`.execute(tx.k);
+  await dropBigBlocks(tx);
+}
+
+/** Candidate persons per probe (index into `probes`). */
+export async function findCandidates(tx: Tx, probes: readonly ProbeRow[], sounds: readonly (string | null)[]): Promise<Map<number, string[]>> {
+  await sql`drop table if exists probe_key`.execute(tx.k);
+  await sql`create temp table probe_key (probe_id int not null, kind text not null, value text not null) on commit drop`.execute(tx.k);
+  const lines: string[] = [];
+  probes.forEach((p, i) => {
+    for (const [kind, value] of blockKeys(p, sounds[i] ?? null)) lines.push(copyLine([i, kind, value]));
+  });
+  if (lines.length > 0) await tx.copyIn('probe_key', ['probe_id', 'kind', 'value'], lines.join(''));
+  const rows = await sql<{ probe_id: number; person_key: string }>`
+    select probe_id, person_key from (
+      select pk.probe_id, pb.person_key,
+             row_number() over (partition by pk.probe_id order by count(*) desc, pb.person_key) as rank
+      from probe_key pk
+      join person_block pb on pb.kind = pk.kind and pb.value = pk.value
+      group by pk.probe_id, pb.person_key
+    ) c
+    where rank <= ${MAX_CANDIDATES}
+    order by probe_id, rank`.execute(tx.k);
+  const out = new Map<number, string[]>();
+  for (const r of rows.rows) (out.get(r.probe_id) ?? out.set(r.probe_id, []).get(r.probe_id)!).push(r.person_key);
+  return out;
+}
+
+/** The aggregate that turns a person's rows into a profile. */
+const PROFILE_COLUMNS = sql`
+  max(case when ${USABLE_ID} then s.id_number end) as id18,
+  array_remove(array_agg(distinct case when s.id_status in ('spreadsheet_damaged', 'masked', 'checksum_failed', 'malformed') then s.id_number end), null) as partials,
+  array_remove(array_agg(distinct s.name_norm), null) as names,
+  array_remove(array_agg(distinct l.name_fold), null) as folds,
+  array_remove(array_agg(distinct s.birth_date::text), null) as births,
+  array_remove(array_agg(distinct s.gender::text), null) as genders,
+  array_remove(array_agg(distinct case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end), null) as head_ids,
+  bool_or(s.relation = any(${SELF_RELATIONS})) as is_self,
+  array_remove(array_agg(distinct s.household_no), null) as households,
+  array_remove(array_agg(distinct case when s.township is not null then s.township || '|' || coalesce(s.village, '') end), null) as places,
+  array_remove(array_agg(distinct s.phone), null) as phones`;
+
+interface ProfileRow {
+  id18: string | null;
+  partials: string[];
+  names: string[];
+  folds: string[];
+  births: string[];
+  genders: string[];
+  head_ids: string[];
+  is_self: boolean | null;
+  households: string[];
+  places: string[];
+  phones: string[];
+}
+
+function toProfile(key: string, r: ProfileRow): Profile {
+  const headIds = [...r.head_ids];
+  if (r.is_self && r.id18 && !headIds.includes(r.id18)) headIds.push(r.id18);
+  return {
+    key,
+    id18: r.id18,
+    partials: r.partials,
+    names: r.names,
+    folds: r.folds,
+    births: r.births,
+    genders: r.genders.map((g) => g.trim()),
+    headIds,
+    households: r.households,
+    places: r.places,
+    phones: r.phones,
+  };
+}
+
+export async function loadProfiles(tx: Tx, keys: readonly string[]): Promise<Map<string, Profile>> {
+  const out = new Map<string, Profile>();
+  for (let i = 0; i < keys.length; i += 5000) {
+    const part = keys.slice(i, i + 5000);
+    const rows = await sql<ProfileRow & { person_key: string }>`
+      select k.person_key, ${PROFILE_COLUMNS}
+      from link_key k
+      join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
+      join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
+      where k.person_key = any(${part})
+      group by k.person_key`.execute(tx.k);
+    for (const r of rows.rows) out.set(r.person_key, toProfile(r.person_key, r));
+  }
+  return out;
+}
+
+/** For pseudo-probes: the true person's profile without the probe's own row. */
+export async function loadLeaveOneOutProfiles(tx: Tx, probes: readonly ProbeRow[]): Promise<Map<number, Profile>> {
+  await sql`drop table if exists pseudo`.execute(tx.k);
+  await sql`create temp table pseudo (probe_id int, delivery_id int, row_no int, person_key text) on commit drop`.execute(tx.k);
+  const lines = probes.map((p, i) => copyLine([i, p.deliveryId, p.rowNo, p.trueKey ?? null])).join('');
+  if (lines) await tx.copyIn('pseudo', ['probe_id', 'delivery_id', 'row_no', 'person_key'], lines);
+  const rows = await sql<ProfileRow & { probe_id: number; person_key: string }>`
+    select p.probe_id, p.person_key, ${PROFILE_COLUMNS}
+    from pseudo p
+    join link_key k on k.person_key = p.person_key and not (k.delivery_id = p.delivery_id and k.row_no = p.row_no)
+    join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
+    join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
+    group by p.probe_id, p.person_key`.execute(tx.k);
+  return new Map(rows.rows.map((r) => [r.probe_id, toProfile(r.person_key, r)]));
+}
+
+interface ProbeSqlRow {
+  delivery_id: number;
+  row_no: number;
+  file: string;
+  source: SourceKey;
+  name_norm: string | null;
+  name_fold: string | null;
+  name_sound: string | null;
+  id_status: IdStatus | null;
+  id_number: string | null;
+  birth_date: string | null;
+  gender: string | null;
+  head_id: string | null;
+  relation: string | null;
+  household_no: string | null;
+  township: string | null;
+  village: string | null;
+  address: string | null;
+  phone: string | null;
+  true_key?: string;
+}
+
+const PROBE_COLUMNS = (forPseudo: boolean): RawBuilder<unknown> => sql`
+  l.delivery_id, l.row_no, d.file, s.source, s.name_norm, l.name_fold, l.name_sound, s.id_status, s.id_number,
+  ${forPseudo ? sql`case when d.column_map ? 'birth_date' then s.birth_date::text end` : sql`s.birth_date::text`} as birth_date,
+  ${forPseudo ? sql`case when d.column_map ? 'gender' then s.gender::text end` : sql`s.gender::text`} as gender,
+  case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end as head_id,
+  s.relation, s.household_no, s.township, s.village, dr.address, s.phone`;
+
+function toProbe(r: ProbeSqlRow, places: PlaceIndex): ProbeRow {
+  let township = r.township;
+  let village = r.village;
+  if (!township && r.address) ({ township, village } = places.parse(r.address));
+  return {
+    deliveryId: r.delivery_id,
+    rowNo: r.row_no,
+    file: r.file,
+    source: r.source,
+    name: r.name_norm,
+    fold: r.name_fold,
+    idStatus: r.id_status,
+    idValue: r.id_number,
+    birth: r.birth_date,
+    gender: r.gender === 'M' || r.gender === 'F' ? r.gender : null,
+    headId: r.head_id,
+    isSelf: r.relation !== null && SELF_RELATIONS.includes(r.relation),
+    household: r.household_no,
+    township,
+    village,
+    phone: r.phone,
+    ...(r.true_key ? { trueKey: r.true_key } : {}),
+  };
+}
+
+/** Rows without a person key: what the scored phase decides. In a stable order (file, row). */
+export async function loadFloating(tx: Tx, places: PlaceIndex): Promise<{ probes: ProbeRow[]; sounds: (string | null)[] }> {
+  const rows = await sql<ProbeSqlRow>`
+    select ${PROBE_COLUMNS(false)}
+    from row_link l
+    join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
+    join delivery d on d.id = l.delivery_id
+    left join disability_row dr on dr.delivery_id = l.delivery_id and dr.row_no = l.row_no
+    where not exists (select 1 from link_key k where k.delivery_id = l.delivery_id and k.row_no = l.row_no)
+    order by d.file, l.row_no`.execute(tx.k);
+  return { probes: rows.rows.map((r) => toProbe(r, places)), sounds: rows.rows.map((r) => r.name_sound) };
+}
+
+/**
+ * Anchored rows of persons with more than one row, from the rosters (the sources
+ * whose rows arrive damaged), in an order fixed by their content: the labelled
+ * sample that weights are estimated from.
+ */
+export async function loadPseudoSample(tx: Tx, places: PlaceIndex, size: number): Promise<{ probes: ProbeRow[]; sounds: (string | null)[] }> {
+  const rows = await sql<ProbeSqlRow>`
+    with multi as (select person_key from link_key group by person_key having count(*) >= 2)
+    select ${PROBE_COLUMNS(true)}, k.person_key as true_key
+    from link_key k
+    join multi m on m.person_key = k.person_key
+    join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
+    join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
+    join delivery d on d.id = k.delivery_id
+    left join disability_row dr on dr.delivery_id = k.delivery_id and dr.row_no = k.row_no
+    where s.source <> 'settlement' and ${USABLE_ID} and k.person_key like 'id:%'
+    order by hashtextextended(d.file || '#' || s.row_no, 7), d.file, s.row_no
+    limit ${size}`.execute(tx.k);
+  return { probes: rows.rows.map((r) => toProbe(r, places)), sounds: rows.rows.map((r) => r.name_sound) };
+}
+
+/** Townships and villages known from the rosters, to read them out of a disability address. */
+export interface PlaceIndex {
+  parse(address: string): { township: string | null; village: string | null };
+}
+
+export async function loadPlaces(tx: Tx): Promise<PlaceIndex> {
+  const rows = await sql<{ township: string; village: string | null }>`
+    select distinct township, village from source_row where township is not null`.execute(tx.k);
+  const villages = new Map<string, string[]>();
+  for (const r of rows.rows) {
+    const list = villages.get(r.township) ?? villages.set(r.township, []).get(r.township)!;
+    if (r.village && !list.includes(r.village)) list.push(r.village);
+  }
+  // longest names first, so that 新窑镇 is not read as 新窑
+  const townships = [...villages.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+  for (const list of villages.values()) list.sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+  return {
+    parse(address) {
+      for (const t of townships) {
+        const at = address.indexOf(t);
+        if (at === -1) continue;
+        const rest = address.slice(at + t.length);
+        const v = villages.get(t)!.find((name) => rest.startsWith(name)) ?? null;
+        return { township: t, village: v };
+      }
+      return { township: null, village: null };
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Persons and their golden records. A golden field is taken from the row best
+ * placed to know it, and says which row that was (source, file, row, as-of date):
+ *
+ *   id number, gender, birth date   a row with a usable id number (the number says the rest), latest first
+ *   name                            a row with a usable id number, without a lost character (?), latest first
+ *   township, village               the latest roster row that names them
+ *   household                       the latest civil row's head-of-household id, else the latest 户编号
+ *   phone                           the latest row with one
+ *
+ * Only persons whose rows changed in the run are refreshed; a person left without
+ * rows is retired (kept, so that references to it stay valid), and revived if rows
+ * come back to it.
+ */
+import { sql } from 'kysely';
+import type { Tx } from '../db/store.js';
+
+/** Refreshes counts, retirement and golden records; returns the number of live persons. */
+export async function refreshPersons(tx: Tx, runId: number): Promise<number> {
+  await sql`
+    create temp table touched on commit drop as
+    select distinct person_id as id from row_link where run_id = ${runId} and person_id is not null
+    union
+    select p.id from person p
+    left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = p.id
+    where p.row_count is distinct from coalesce(c.n, 0) or (p.retired_at is null) = (c.n is null)`.execute(tx.k);
+
+  await sql`
+    update person p
+    set row_count = coalesce(c.n, 0),
+        retired_at = case when c.n is null then coalesce(p.retired_at, now()) end,
+        updated_at = now()
+    from touched t
+    left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = t.id
+    where p.id = t.id`.execute(tx.k);
+
+  await sql`
+    with r as (
+      select l.person_id, s.source, d.file, s.row_no, d.as_of::text as as_of,
+             case when s.id_status in ('valid', 'legacy15') then s.id_number end as id18,
+             s.name_norm, s.gender::text as gender, s.birth_date::text as birth_date, s.township, s.village, s.phone,
+             case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end as head_id, s.household_no
+      from row_link l
+      join touched t on t.id = l.person_id
+      join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
+      join delivery d on d.id = l.delivery_id
+      where l.state = 'linked'
+    ),
+    id_row as (
+      select distinct on (person_id) * from r
+      order by person_id, (id18 is not null) desc, as_of desc, file desc, row_no desc
+    ),
+    name_row as (
+      select distinct on (person_id) * from r where name_norm is not null
+      order by person_id, (id18 is not null) desc, (position('?' in name_norm) = 0) desc, as_of desc, file desc, row_no desc
+    ),
+    place_row as (
+      select distinct on (person_id) * from r where township is not null
+      order by person_id, as_of desc, file desc, row_no desc
+    ),
+    phone_row as (
+      select distinct on (person_id) * from r where phone is not null
+      order by person_id, as_of desc, file desc, row_no desc
+    ),
+    household_row as (
+      select distinct on (person_id) person_id, source, file, row_no, as_of,
+             coalesce(case when head_id is not null then 'head:' || head_id end, 'no:' || household_no) as household
+      from r where head_id is not null or household_no is not null
+      order by person_id, (head_id is not null) desc, as_of desc, file desc, row_no desc
+    ),
+    golden as (
+      select t.id,
+        jsonb_strip_nulls(jsonb_build_object(
+          'id_number', case when i.id18 is not null then jsonb_build_object('value', i.id18, 'source', i.source, 'file', i.file, 'row', i.row_no, 'as_of', i.as_of) end,
+          'gender', case when i.gender is not null then jsonb_build_object('value', trim(i.gender), 'source', i.source, 'file', i.file, 'row', i.row_no, 'as_of', i.as_of) end,
+          'birth_date', case when i.birth_date is not null then jsonb_build_object('value', i.birth_date, 'source', i.source, 'file', i.file, 'row', i.row_no, 'as_of', i.as_of) end,
+          'name', case when n.name_norm is not null then jsonb_build_object('value', n.name_norm, 'source', n.source, 'file', n.file, 'row', n.row_no, 'as_of', n.as_of) end,
+          'township', case when pl.township is not null then jsonb_build_object('value', pl.township, 'source', pl.source, 'file', pl.file, 'row', pl.row_no, 'as_of', pl.as_of) end,
+          'village', case when pl.village is not null then jsonb_build_object('value', pl.village, 'source', pl.source, 'file', pl.file, 'row', pl.row_no, 'as_of', pl.as_of) end,
+          'phone', case when ph.phone is not null then jsonb_build_object('value', ph.phone, 'source', ph.source, 'file', ph.file, 'row', ph.row_no, 'as_of', ph.as_of) end,
+          'household', case when h.household is not null then jsonb_build_object('value', h.household, 'source', h.source, 'file', h.file, 'row', h.row_no, 'as_of', h.as_of) end
+        )) as golden,
+        i.id18, n.name_norm, trim(i.gender) as gender, i.birth_date, pl.township, pl.village
+      from touched t
+      left join id_row i on i.person_id = t.id
+      left join name_row n on n.person_id = t.id
+      left join place_row pl on pl.person_id = t.id
+      left join phone_row ph on ph.person_id = t.id
+      left join household_row h on h.person_id = t.id
+    )
+    update person p
+    set golden = g.golden, id_number = g.id18, name = g.name_norm, gender = g.gender, birth_date = g.birth_date::date,
+        township = g.township, village = g.village
+    from golden g
+    where p.id = g.id and p.retired_at is null`.execute(tx.k);
+
+  const live = await sql<{ n: number }>`select count(*)::int as n from person where retired_at is null`.execute(tx.k);
+  return live.rows[0]!.n;
+}

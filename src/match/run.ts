@@ -1,0 +1,466 @@
+/**
+ * A matching run, in one transaction (nobody sees half-updated links):
+ *
+ *   1. every source row gets a row_link; new rows get their name's comparison forms
+ *   2. anchors: the deterministic keys (anchors.ts)
+ *   3. staff decisions: merges, splits, confirms, rejects (decisions.ts) → link_key
+ *   4. weights, estimated from anchored rows as labels (weights.ts)
+ *   5. every row without a key is scored against the persons its block keys find,
+ *      and linked, sent to review, or left to found a person of its own (cluster.ts)
+ *   6. links, persons and golden records are written where they changed
+ *
+ * Steps 2–5 look at all rows every time, so a run after each delivery and one run
+ * over everything end in exactly the same links. What is incremental is the
+ * expensive per-row work: new rows only (step 1), and only changed links written.
+ */
+import { sql } from 'kysely';
+import type { Store, Tx } from '../db/store.js';
+import { copyLine } from '../db/copy.js';
+import { ANCHOR_METHOD, computeAnchors } from './anchors.js';
+import { createNameTools, type NameTools } from './chinese.js';
+import { clusterUnclaimed } from './cluster.js';
+import { compareAll, compareContext, type Probe, type Profile } from './compare.js';
+import { applyDecisions, rowId } from './decisions.js';
+import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, type ProbeRow } from './data.js';
+import { refreshPersons } from './persons.js';
+import { estimateWeights, posteriors, score, type Evidence, type Labelled, type NameFrequency, type Weights } from './weights.js';
+import { idEdits } from './compare.js';
+
+/** Link when the best candidate is this likely to be the one. */
+export const LINK_PROBABILITY = 0.99;
+/** Below this, and with no candidate this likely, a row founds a person of its own; between, it waits for review. */
+export const REVIEW_PROBABILITY = 0.05;
+/** Anchored roster rows hidden and re-found to estimate the weights. */
+export const PSEUDO_SAMPLE = 3000;
+
+export type MatchScope = { kind: 'new' } | { kind: 'all' } | { kind: 'person'; personId: number } | { kind: 'file'; file: string };
+
+export interface MatchStats {
+  rows: number;
+  newRows: number;
+  anchored: number;
+  scored: number;
+  linked: number;
+  review: number;
+  unclaimed: number;
+  changed: number;
+  persons: number;
+  seconds: { features: number; anchors: number; weights: number; scoring: number; write: number; total: number };
+}
+
+export interface MatchResult {
+  runId: number;
+  stats: MatchStats;
+  weights: Weights;
+}
+
+export interface MatchOptions {
+  scope?: MatchScope;
+  nameTools?: NameTools;
+  onProgress?: (step: string) => void;
+}
+
+const linkScore = Math.log2(LINK_PROBABILITY / (1 - LINK_PROBABILITY));
+
+interface FloatDecision {
+  personKey: string | null;
+  state: 'linked' | 'review';
+  method: 'scored' | 'new' | 'staff';
+  score: number | null;
+  evidence: { total: number; probability: number; prior: number; evidence: Evidence[] } | null;
+  candidates: { key: string; score: number; probability: number }[] | null;
+}
+
+/** Comparison forms of names for rows that have none yet (or all rows in the scope). */
+async function computeNameForms(tx: Tx, tools: NameTools, scope: MatchScope): Promise<number> {
+  const filter =
+    scope.kind === 'all'
+      ? sql`true`
+      : scope.kind === 'file'
+        ? sql`l.delivery_id in (select id from delivery where file = ${scope.file})`
+        : scope.kind === 'person'
+          ? sql`l.person_id = ${scope.personId}`
+          : sql`l.method = 'pending'`;
+  const rows = await sql<{ delivery_id: number; row_no: number; name_norm: string | null }>`
+    select l.delivery_id, l.row_no, s.name_norm
+    from row_link l join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
+    where ${filter}`.execute(tx.k);
+  if (rows.rows.length === 0) return 0;
+  await sql`create temp table name_form (delivery_id int, row_no int, fold text, sound text) on commit drop`.execute(tx.k);
+  const lines = rows.rows.map((r) =>
+    copyLine([r.delivery_id, r.row_no, r.name_norm ? tools.fold(r.name_norm) : null, r.name_norm ? tools.soundKey(r.name_norm) : null]),
+  );
+  await tx.copyIn('name_form', ['delivery_id', 'row_no', 'fold', 'sound'], lines.join(''));
+  await sql`
+    update row_link l set name_fold = f.fold, name_sound = f.sound
+    from name_form f
+    where l.delivery_id = f.delivery_id and l.row_no = f.row_no
+      and (l.name_fold is distinct from f.fold or l.name_sound is distinct from f.sound)`.execute(tx.k);
+  return rows.rows.length;
+}
+
+/** Pseudo-probes: an anchored row with its id hidden in each way real rows lose it. */
+function hideId(p: ProbeRow): ProbeRow[] {
+  const id = p.idValue!;
+  // a mistyped digit at a position fixed by the number itself
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
+  const at = h % 17;
+  const typo = id.slice(0, at) + String((Number(id[at]) + 1 + (h % 9)) % 10) + id.slice(at + 1);
+  return [
+    { ...p, idStatus: 'missing', idValue: null },
+    { ...p, idStatus: 'spreadsheet_damaged', idValue: id.slice(0, 15) },
+    { ...p, idStatus: 'masked', idValue: id.slice(0, 6) + '********' + id.slice(14) },
+    { ...p, idStatus: 'checksum_failed', idValue: typo },
+  ];
+}
+
+async function nameFrequency(tx: Tx): Promise<NameFrequency> {
+  const rows = await sql<{ fold: string; n: number }>`
+    select l.name_fold as fold, count(distinct k.person_key)::int as n
+    from link_key k join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
+    where l.name_fold is not null group by l.name_fold`.execute(tx.k);
+  const map = new Map(rows.rows.map((r) => [r.fold, r.n]));
+  return (fold) => map.get(fold) ?? 1;
+}
+
+/** Non-matching persons drawn per probe and context level, to estimate u from. */
+const SAMPLE_PER_LEVEL = { household: 20, village: 6, township: 4, elsewhere: 6 };
+
+/**
+ * Estimates the weights (weights.ts). Non-matches are drawn per context level, each
+ * without regard to names, so that name agreement among them is what chance gives:
+ * the probe's household (its head-of-household id, 户编号, phone), random persons of
+ * its village, of its township, and of the county.
+ */
+async function estimate(tx: Tx, tools: NameTools, places: Awaited<ReturnType<typeof loadPlaces>>, frequency: NameFrequency): Promise<Weights> {
+  const sample = await loadPseudoSample(tx, places, PSEUDO_SAMPLE);
+  const base = sample.probes;
+  await sql`create temp table pseudo_base (probe_id int, person_key text, township text, village text) on commit drop`.execute(tx.k);
+  await sql`create temp table pseudo_hkey (probe_id int, kind text, value text) on commit drop`.execute(tx.k);
+  const baseLines: string[] = [];
+  const keyLines: string[] = [];
+  base.forEach((p, i) => {
+    baseLines.push(copyLine([i, p.trueKey ?? null, p.township, p.village]));
+    for (const [kind, value] of blockKeys(p, null)) if (kind === 'head' || kind === 'household' || kind === 'phone') keyLines.push(copyLine([i, kind, value]));
+  });
+  if (baseLines.length) await tx.copyIn('pseudo_base', ['probe_id', 'person_key', 'township', 'village'], baseLines.join(''));
+  if (keyLines.length) await tx.copyIn('pseudo_hkey', ['probe_id', 'kind', 'value'], keyLines.join(''));
+  await sql`
+    create temp table person_place on commit drop as
+    select distinct k.person_key, s.township, coalesce(s.village, '') as village
+    from link_key k join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
+    where s.township is not null`.execute(tx.k);
+  await sql`create index person_place_at on person_place (township, village)`.execute(tx.k);
+
+  const drawn = await sql<{ probe_id: number; person_key: string }>`
+    with household as (
+      select h.probe_id, pb.person_key, row_number() over (partition by h.probe_id order by hashtextextended(pb.person_key, h.probe_id)) as n
+      from pseudo_hkey h
+      join person_block pb on pb.kind = h.kind and pb.value = h.value
+      join pseudo_base b on b.probe_id = h.probe_id
+      where pb.person_key <> b.person_key
+      group by h.probe_id, pb.person_key
+    )
+    select probe_id, person_key from household where n <= ${SAMPLE_PER_LEVEL.household}
+    union
+    select b.probe_id, v.person_key
+    from pseudo_base b
+    cross join lateral (
+      select pp.person_key from person_place pp
+      where pp.township = b.township and pp.village = coalesce(b.village, '') and pp.person_key <> b.person_key
+      order by hashtextextended(pp.person_key, b.probe_id) limit ${SAMPLE_PER_LEVEL.village}
+    ) v
+    where b.township is not null
+    union
+    select b.probe_id, t.person_key
+    from pseudo_base b
+    cross join lateral (
+      select pp.person_key from person_place pp
+      where pp.township = b.township and pp.village <> coalesce(b.village, '') and pp.person_key <> b.person_key
+      order by hashtextextended(pp.person_key, b.probe_id) limit ${SAMPLE_PER_LEVEL.township}
+    ) t
+    where b.township is not null`.execute(tx.k);
+
+  // the whole county, in an order fixed by the keys, to draw persons from anywhere
+  const everyone = (await sql<{ person_key: string }>`
+    select distinct person_key from link_key order by person_key`.execute(tx.k)).rows.map((r) => r.person_key);
+  const persons = everyone.length;
+  const draws = new Map<number, Set<string>>();
+  for (const r of drawn.rows) (draws.get(r.probe_id) ?? draws.set(r.probe_id, new Set()).get(r.probe_id)!).add(r.person_key);
+  base.forEach((p, i) => {
+    const set = draws.get(i) ?? draws.set(i, new Set()).get(i)!;
+    for (let j = 0; j < SAMPLE_PER_LEVEL.elsewhere && persons > 1; j++) {
+      const k = everyone[(i * 7919 + j * 104_729 + 13) % persons]!;
+      if (k !== p.trueKey) set.add(k);
+    }
+  });
+
+  // how many persons stand at each context level relative to the probes, in the whole county
+  const counts = await sql<{ household: number; village: number; township: number; probes: number }>`
+    with h as (
+      select h.probe_id, count(distinct pb.person_key) as n
+      from pseudo_hkey h join person_block pb on pb.kind = h.kind and pb.value = h.value
+      join pseudo_base b on b.probe_id = h.probe_id
+      where pb.person_key <> b.person_key
+      group by h.probe_id
+    ),
+    v as (select township, village, count(distinct person_key) as n from person_place group by township, village),
+    t as (select township, count(distinct person_key) as n from person_place group by township)
+    select coalesce(avg(coalesce(h.n, 0)), 0)::float8 as household,
+           coalesce(avg(greatest(coalesce(v.n, 0) - 1 - coalesce(h.n, 0), 0)), 0)::float8 as village,
+           coalesce(avg(greatest(coalesce(t.n, 0) - coalesce(v.n, 0), 0)), 0)::float8 as township,
+           count(*)::int as probes
+    from pseudo_base b
+    left join h on h.probe_id = b.probe_id
+    left join v on v.township = b.township and v.village = coalesce(b.village, '')
+    left join t on t.township = b.township
+    where b.township is not null`.execute(tx.k);
+  const c = counts.rows[0]!;
+  const others = Math.max(persons - 1, 1);
+  const share = { household: c.household / others, village: c.village / others, township: c.township / others, elsewhere: 0 };
+  share.elsewhere = Math.max(1 / others, 1 - share.household - share.village - share.township);
+
+  const own = await loadLeaveOneOutProfiles(tx, base);
+  const keys = new Set<string>();
+  for (const set of draws.values()) for (const k of set) keys.add(k);
+  const profiles = await loadProfiles(tx, [...keys]);
+  function* pairs(): Generator<Labelled> {
+    for (const [i, p] of base.entries()) {
+      const mine = own.get(i);
+      for (const v of hideId(p)) {
+        if (mine) yield { probe: v, profile: mine, match: true };
+        for (const k of draws.get(i) ?? []) {
+          const q = profiles.get(k);
+          if (q) yield { probe: v, profile: q, match: false };
+        }
+      }
+    }
+  }
+  return estimateWeights(pairs(), share, persons, tools, frequency);
+}
+
+function decideFloating(
+  probes: readonly ProbeRow[],
+  candidates: Map<number, string[]>,
+  profiles: Map<string, Profile>,
+  weights: Weights,
+  tools: NameTools,
+  frequency: NameFrequency,
+  decisions: Awaited<ReturnType<typeof applyDecisions>>,
+): FloatDecision[] {
+  return probes.map((p, i) => {
+    const id = rowId(p.deliveryId, p.rowNo);
+    const excluded = decisions.rejects.get(id);
+    const scored = (candidates.get(i) ?? [])
+      .filter((k) => !excluded?.has(k))
+      .map((k) => {
+        const q = profiles.get(k)!;
+        return { key: k, ...score(weights, compareContext(p, q), compareAll(p, q, tools), p.fold, frequency) };
+      })
+      .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1));
+    const probs = posteriors(scored.map((s) => s.total));
+    const best = scored[0];
+    const explain = (k: number) => ({ total: scored[k]!.total, probability: probs[k]!, prior: weights.prior, evidence: scored[k]!.evidence });
+    const top = scored.slice(0, 3).map((s, k) => ({ key: s.key, score: s.total, probability: Math.round(probs[k]! * 1e6) / 1e6 }));
+    if (best && probs[0]! >= LINK_PROBABILITY) {
+      return { personKey: best.key, state: 'linked', method: 'scored', score: best.total, evidence: explain(0), candidates: null };
+    }
+    if (best && (probs[0]! >= REVIEW_PROBABILITY || probs.reduce((a, b) => a + b, 0) >= 0.5)) {
+      return { personKey: null, state: 'review', method: 'scored', score: best.total, evidence: explain(0), candidates: top };
+    }
+    return { personKey: null, state: 'linked', method: 'new', score: best?.total ?? null, evidence: best ? explain(0) : null, candidates: top.length ? top : null };
+  });
+}
+
+/** Scoring passes at most: each lets the rows linked by the one before tell more about their persons. */
+export const MAX_PASSES = 4;
+
+/**
+ * Scores the floating rows in passes. A row linked in one pass joins its person for
+ * the next (its head-of-household id, 户编号, village and phone become the person's
+ * too), and the rows still undecided are scored again: a child known to the insurance
+ * system only by its settlements is tied to its household by the one roster row that
+ * shows its birth date, and then its other roster rows follow.
+ */
+async function scoreInPasses(
+  tx: Tx,
+  probes: readonly ProbeRow[],
+  sounds: readonly (string | null)[],
+  weights: Weights,
+  tools: NameTools,
+  frequency: NameFrequency,
+  decisions: Awaited<ReturnType<typeof applyDecisions>>,
+): Promise<FloatDecision[]> {
+  const decided: FloatDecision[] = [];
+  let open = probes.map((_, i) => i);
+  for (let pass = 1; pass <= MAX_PASSES && open.length > 0; pass++) {
+    const batch = open.map((i) => probes[i]!);
+    const candidates = await findCandidates(tx, batch, open.map((i) => sounds[i] ?? null));
+    const keys = new Set<string>();
+    for (const list of candidates.values()) for (const k of list) keys.add(k);
+    const profiles = await loadProfiles(tx, [...keys]);
+    const results = decideFloating(batch, candidates, profiles, weights, tools, frequency, decisions);
+    const linked: number[] = [];
+    results.forEach((d, j) => {
+      const i = open[j]!;
+      decided[i] = d;
+      if (d.state === 'linked' && d.personKey) linked.push(i);
+    });
+    if (linked.length === 0 || pass === MAX_PASSES) break;
+    await joinPersons(tx, linked.map((i) => ({ probe: probes[i]!, key: decided[i]!.personKey! })));
+    const done = new Set(linked);
+    open = open.filter((i) => !done.has(i));
+  }
+  return decided;
+}
+
+/** Rows linked by scoring become part of their persons for the passes that follow. */
+async function joinPersons(tx: Tx, rows: { probe: ProbeRow; key: string }[]): Promise<void> {
+  await sql`create temp table if not exists scored_key (delivery_id int, row_no int, person_key text) on commit drop`.execute(tx.k);
+  await sql`truncate scored_key`.execute(tx.k);
+  await tx.copyIn('scored_key', ['delivery_id', 'row_no', 'person_key'], rows.map((r) => copyLine([r.probe.deliveryId, r.probe.rowNo, r.key])).join(''));
+  await sql`insert into link_key (delivery_id, row_no, person_key, scored) select delivery_id, row_no, person_key, true from scored_key`.execute(tx.k);
+  await extendPersonBlocks(tx);
+}
+
+export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<MatchResult> {
+  const scope = opts.scope ?? { kind: 'new' };
+  const tools = opts.nameTools ?? createNameTools();
+  const progress = opts.onProgress ?? (() => undefined);
+  const t0 = performance.now();
+  const seconds = { features: 0, anchors: 0, weights: 0, scoring: 0, write: 0, total: 0 };
+  const lap = (() => {
+    let t = performance.now();
+    return () => {
+      const now = performance.now();
+      const s = (now - t) / 1000;
+      t = now;
+      return Math.round(s * 1000) / 1000;
+    };
+  })();
+
+  return store.transaction(async (tx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:match', 0))`.execute(tx.k);
+    const run = await tx.k.insertInto('match_run').values({ kind: scope.kind, params: null, stats: null }).returning('id').executeTakeFirstOrThrow();
+
+    progress('reading new rows');
+    const inserted = await sql`
+      insert into row_link (delivery_id, row_no, state, method)
+      select s.delivery_id, s.row_no, 'review', 'pending'
+      from source_row s join delivery d on d.id = s.delivery_id
+      where d.status <> 'staged'
+        and not exists (select 1 from row_link l where l.delivery_id = s.delivery_id and l.row_no = s.row_no)`.execute(tx.k);
+    const newRows = Number(inserted.numAffectedRows ?? 0);
+    await computeNameForms(tx, tools, scope);
+    seconds.features = lap();
+
+    progress('deterministic links');
+    await computeAnchors(tx);
+    const decisions = await applyDecisions(tx);
+    await buildPersonBlocks(tx);
+    seconds.anchors = lap();
+
+    progress('estimating weights');
+    const places = await loadPlaces(tx);
+    const frequency = await nameFrequency(tx);
+    const weights = await estimate(tx, tools, places, frequency);
+    seconds.weights = lap();
+
+    progress('scoring rows without an id');
+    const floating = await loadFloating(tx, places);
+    const decided = await scoreInPasses(tx, floating.probes, floating.sounds, weights, tools, frequency, decisions);
+    // rows nobody claims: one person per cluster of them
+    const unclaimed = decided.flatMap((d, i) => (d.method === 'new' ? [i] : []));
+    for (const group of clusterUnclaimed(unclaimed, floating.probes, floating.sounds, tools, weights, frequency, linkScore)) {
+      const first = floating.probes[group[0]!]!;
+      const key = `row:${first.deliveryId}:${first.rowNo}`;
+      for (const [n, i] of group.entries()) {
+        const d = decided[i]!;
+        d.personKey = key;
+        d.method = n === 0 ? 'new' : 'scored';
+      }
+    }
+    seconds.scoring = lap();
+
+    progress('writing links');
+    const changed = await writeLinks(tx, run.id, floating.probes, decided);
+    const persons = await refreshPersons(tx, run.id);
+    seconds.write = lap();
+    seconds.total = Math.round((performance.now() - t0) / 10) / 100;
+
+    const counts = await sql<{ rows: number; anchored: number; review: number }>`
+      select count(*)::int as rows, (select count(*)::int from link_key where not scored) as anchored,
+             count(*) filter (where state = 'review')::int as review
+      from row_link`.execute(tx.k);
+    const c = counts.rows[0]!;
+    const stats: MatchStats = {
+      rows: c.rows,
+      newRows,
+      anchored: c.anchored,
+      scored: floating.probes.length,
+      linked: decided.filter((d) => d.state === 'linked' && d.method === 'scored').length,
+      review: c.review,
+      unclaimed: unclaimed.length,
+      changed,
+      persons,
+      seconds,
+    };
+    await tx.k
+      .updateTable('match_run')
+      .set({ finished_at: new Date(), stats: JSON.stringify(stats), params: JSON.stringify({ weights, LINK_PROBABILITY, REVIEW_PROBABILITY }) })
+      .where('id', '=', run.id)
+      .execute();
+    return { runId: run.id, stats, weights };
+  });
+}
+
+/** Writes the links that changed; returns how many rows changed. */
+async function writeLinks(tx: Tx, runId: number, probes: readonly ProbeRow[], decided: readonly FloatDecision[]): Promise<number> {
+  // every person key in use has a person
+  await sql`create temp table float_link (delivery_id int, row_no int, person_key text, state text, method text, score real, evidence jsonb, candidates jsonb) on commit drop`.execute(tx.k);
+  const lines = decided.map((d, i) => {
+    const p = probes[i]!;
+    return copyLine([p.deliveryId, p.rowNo, d.personKey, d.state, d.method, d.score, d.evidence ? JSON.stringify(d.evidence) : null, d.candidates ? JSON.stringify(d.candidates) : null]);
+  });
+  if (lines.length) await tx.copyIn('float_link', ['delivery_id', 'row_no', 'person_key', 'state', 'method', 'score', 'evidence', 'candidates'], lines.join(''));
+  await sql`
+    insert into person (person_key)
+    select distinct person_key from (select person_key from link_key where not scored union all select person_key from float_link) k
+    where person_key is not null
+    on conflict (person_key) do nothing`.execute(tx.k);
+  // review candidates name persons by id, like everything staff see
+  await sql`
+    update float_link f set candidates = (
+      select jsonb_agg(jsonb_build_object('person_id', p.id, 'score', (c->>'score')::real, 'probability', (c->>'probability')::real) order by ord)
+      from jsonb_array_elements(f.candidates) with ordinality as x(c, ord)
+      join person p on p.person_key = c->>'key')
+    where f.candidates is not null`.execute(tx.k);
+
+  const confirmed = await sql`
+    create temp table desired on commit drop as
+    select k.delivery_id, k.row_no, p.id as person_id, 'linked'::text as state,
+           case when exists (select 1 from match_decision d where d.kind = 'confirm' and d.revoked_at is null
+                              and d.delivery_id = k.delivery_id and d.row_no = k.row_no) then 'staff' else ${ANCHOR_METHOD} end as method,
+           null::real as score, null::jsonb as evidence, null::jsonb as candidates
+    from link_key k
+    join person p on p.person_key = k.person_key
+    join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
+    where not k.scored
+    union all
+    select f.delivery_id, f.row_no, p.id, f.state, f.method, f.score, f.evidence, f.candidates
+    from float_link f left join person p on p.person_key = f.person_key`.execute(tx.k);
+  void confirmed;
+  const r = await sql`
+    update row_link l
+    set person_id = d.person_id, state = d.state, method = d.method, score = d.score, evidence = d.evidence,
+        candidates = d.candidates, run_id = ${runId}
+    from desired d
+    where l.delivery_id = d.delivery_id and l.row_no = d.row_no
+      and (l.person_id is distinct from d.person_id or l.state is distinct from d.state or l.method is distinct from d.method
+           or l.score is distinct from d.score or l.candidates is distinct from d.candidates or l.evidence is distinct from d.evidence)`.execute(tx.k);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+export { idEdits };
+export type { Probe };
