@@ -32,7 +32,7 @@ describe('estimating weights from labelled pairs', () => {
   });
 
   it('makes a shared birthday weak evidence inside a household and strong evidence outside', () => {
-    expect(w.w.household!.birth!.exact).toBeLessThan(w.w.elsewhere!.birth!.exact);
+    expect(w.w.household!.birth!.exact).toBeLessThan(w.w.elsewhere!.birth!.exact!);
     expect(w.w.household!.birth!.exact).toBeGreaterThan(0);
   });
 
