@@ -76,9 +76,11 @@ export async function mergePersons(store: Store, intoId: number, otherId: number
   if (intoId === otherId) throw new DecisionError('a person cannot be merged with itself');
   const into = await personKey(store.k, intoId);
   const other = await personKey(store.k, otherId);
+  // the rows of both, as they are now: persons known only from scored rows have no key that lasts
+  const rows = await store.k.selectFrom('row_link').select(['delivery_id', 'row_no']).where('person_id', 'in', [intoId, otherId]).execute();
   const d = await store.k
     .insertInto('match_decision')
-    .values({ kind: 'merge', delivery_id: null, row_no: null, person_key: into, other_person_key: other, rows: null, actor, note: note ?? null })
+    .values({ kind: 'merge', delivery_id: null, row_no: null, person_key: into, other_person_key: other, rows: JSON.stringify(rows.map((r) => [r.delivery_id, r.row_no])), actor, note: note ?? null })
     .returning('id')
     .executeTakeFirstOrThrow();
   return d.id;
@@ -97,6 +99,15 @@ export interface ActiveDecisions {
 }
 
 export const rowId = (deliveryId: number, rowNo: number) => `${deliveryId}:${rowNo}`;
+
+/** Rows not anchored by a key of their own are given `key` (anchored rows keep theirs). */
+async function pinRows(tx: Tx, rows: [number, number][], key: string): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    insert into link_key (delivery_id, row_no, person_key, scored)
+    select (r->>0)::int, (r->>1)::int, ${key}, false from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r
+    on conflict (delivery_id, row_no) do nothing`.execute(tx.k);
+}
 
 /**
  * Builds `link_key` (anchored row → person key) from the anchor keys and the
@@ -124,9 +135,12 @@ export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
       case 'merge': {
         const into = resolve(d.person_key!);
         const from = resolve(d.other_person_key!);
-        if (into === from) break;
-        alias.set(from, into);
-        await sql`update link_key set person_key = ${into} where person_key = ${from}`.execute(tx.k);
+        if (into !== from) {
+          alias.set(from, into);
+          await sql`update link_key set person_key = ${into} where person_key = ${from}`.execute(tx.k);
+        }
+        // rows that were linked by score belong to the merged person from now on
+        await pinRows(tx, d.rows ?? [], into);
         break;
       }
       case 'split': {
@@ -136,6 +150,8 @@ export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
           update link_key set person_key = ${'split:' + d.id}
           where person_key = ${key}
             and (delivery_id, row_no) in (select (r->>0)::int, (r->>1)::int from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r)`.execute(tx.k);
+        // rows that were linked by score leave with them
+        await pinRows(tx, rows, 'split:' + d.id);
         break;
       }
       case 'confirm': {

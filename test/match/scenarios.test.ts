@@ -1,0 +1,188 @@
+/**
+ * The hard cases, on households added to the sample county (whose data the weights
+ * are estimated from): twins, namesakes in one village, every form of id damage,
+ * and staff decisions that every later match keeps.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { SAMPLE_INBOX } from '../helpers/sample.js';
+import { inbox, makeId, SETTLEMENT_HEADER } from '../helpers/fixtures.js';
+import { loadMapping } from '../../src/ingest/mapping.js';
+import { ingestPath } from '../../src/ingest/inbox.js';
+import { ingestFile } from '../../src/ingest/ingest.js';
+import { runMatch } from '../../src/match/run.js';
+import { confirmLink, mergePersons, rejectLink, splitPerson } from '../../src/match/decisions.js';
+import { explainLink } from '../../src/match/explain.js';
+
+const mapping = loadMapping();
+const box = inbox();
+
+// ── the scenario households ──────────────────────────────────────────────────
+const P = {
+  // 平寨镇河边村: a head, his wife, and twin sons born on one day
+  xiaoHead: { name: '肖建国', id: makeId('1975-03-03', 911), phone: '13900000001' },
+  xiaoWife: { name: '刘芳', id: makeId('1978-08-08', 902), phone: '13900000001' },
+  twin1: { name: '肖子涵', id: makeId('2015-06-14', 913), phone: '13900000001' },
+  twin2: { name: '肖子轩', id: makeId('2015-06-14', 935), phone: '13900000001' },
+  // 郎岱镇沙坝村: two unrelated heads of household called 王建华
+  wang1: { name: '王建华', id: makeId('1968-01-01', 917), phone: '13900000002' },
+  wang2: { name: '王建华', id: makeId('1990-12-12', 939), phone: '13900000003' },
+  // 木岗镇田坝村: a head and his wife, whose id arrives in every damaged form
+  zhaoHead: { name: '赵志刚', id: makeId('1970-07-07', 951), phone: '13900000004' },
+  zhaoWife: { name: '孙丽', id: makeId('1972-02-02', 962), phone: '13900000004' },
+};
+type Who = keyof typeof P;
+
+/** One settlement each (with 人员编号), so every scenario person is known by a valid id. */
+function settlements() {
+  return {
+    header: SETTLEMENT_HEADER,
+    rows: (Object.keys(P) as Who[]).map((k, i) => [
+      `2026119900${String(i).padStart(4, '0')}`, '', `5202039900000000${String(i).padStart(4, '0')}`, P[k].name, P[k].id,
+      '14', '本地', '2026-11-02', '2026-11-03', '2026-11-05', '100.00', '0', '90.00', '45.00', '0', '0', '一站式',
+    ]),
+  };
+}
+
+const ROSTER_HEADER = ['姓名', '身份证号', '性别', '出生日期', '户主姓名', '户主身份证号', '与户主关系', '乡镇(街道)', '村(社区)', '联系电话', '保障类别', '认定日期', '保障状态'];
+type Place = [string, string];
+const HE_BIAN: Place = ['平寨镇', '河边村'];
+const SHA_BA: Place = ['郎岱镇', '沙坝村'];
+const TIAN_BA: Place = ['木岗镇', '田坝村'];
+
+function rosterRow(who: Who, idCell: string, head: Who, relation: string, place: Place, opts: { birth?: string; phone?: boolean; name?: string } = {}) {
+  const p = P[who];
+  return [opts.name ?? p.name, idCell, '', opts.birth ?? '', P[head].name, P[head].id, relation, place[0], place[1], opts.phone === false ? '' : p.phone, '低保对象', '2020-01-01', '在保'];
+}
+
+const z = P.zhaoWife.id;
+const DAMAGED: Record<string, string> = {
+  legacy15: z.slice(0, 6) + z.slice(8, 17), // only valid if born in the 1900s, as she is
+  spaced: `${z.slice(0, 6)} ${z.slice(6, 14)} ${z.slice(14)}`,
+  fullwidth: z.replace(/[0-9]/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0)),
+  sheet000: z.slice(0, 15) + '000',
+  scientific: '5.20203E+17',
+  masked: z.slice(0, 6) + '********' + z.slice(14),
+  oneDigit: z.slice(0, 9) + String((Number(z[9]) + 4) % 10) + z.slice(10),
+  swapped: z.slice(0, 10) + z[11] + z[10] + z.slice(12),
+};
+const damageForms = Object.keys(DAMAGED);
+
+function roster() {
+  return {
+    header: ROSTER_HEADER,
+    rows: [
+      /* 2 */ rosterRow('xiaoHead', P.xiaoHead.id, 'xiaoHead', '本人', HE_BIAN),
+      /* 3 */ rosterRow('xiaoWife', P.xiaoWife.id.slice(0, 6) + '********' + P.xiaoWife.id.slice(14), 'xiaoHead', '配偶', HE_BIAN),
+      /* 4 */ rosterRow('twin1', '无', 'xiaoHead', '子', HE_BIAN, { birth: '2015-06-14' }),
+      /* 5 */ rosterRow('twin2', '无', 'xiaoHead', '子', HE_BIAN, { birth: '2015-06-14' }),
+      /* 6 */ rosterRow('twin2', '', 'xiaoHead', '子', HE_BIAN),
+      /* 7 */ rosterRow('wang1', '/', 'wang1', '本人', SHA_BA),
+      /* 8 */ rosterRow('wang2', '/', 'wang2', '本人', SHA_BA),
+      // a 王建华 of 沙坝村 and nothing else: either of the two
+      /* 9 */ ['王建华', '', '', '', '', '', '', '郎岱镇', '沙坝村', '', '低保对象', '2020-01-01', '在保'],
+      ...damageForms.map((f) => rosterRow('zhaoWife', DAMAGED[f]!, 'zhaoHead', '配偶', TIAN_BA)), // rows 10–17
+      /* 18 */ rosterRow('zhaoHead', P.zhaoHead.id, 'zhaoHead', '本人', TIAN_BA),
+    ],
+  };
+}
+const ROSTER = 'civil/civil_20201231.csv';
+const rowOf = (form: string) => 10 + damageForms.indexOf(form);
+
+let db: TestDb;
+const personOf = async (who: Who) =>
+  (await db.store.k.selectFrom('person').select('id').where('person_key', '=', `id:${P[who].id}`).executeTakeFirstOrThrow()).id;
+const linkOf = async (row: number) =>
+  db.store.k
+    .selectFrom('row_link')
+    .innerJoin('delivery', 'delivery.id', 'row_link.delivery_id')
+    .select(['row_link.person_id', 'row_link.state', 'row_link.method', 'row_link.delivery_id', 'row_link.row_no'])
+    .where('delivery.file', '=', ROSTER)
+    .where('row_link.row_no', '=', row)
+    .executeTakeFirstOrThrow();
+
+beforeAll(async () => {
+  db = await createTestDb();
+  await ingestPath(db.store, mapping, SAMPLE_INBOX);
+  for (const [rel, content] of [['settlement/医保结算明细_202611.csv', settlements()], [ROSTER, roster()]] as const) {
+    await ingestFile(db.store, mapping, box.put(rel, content), { inboxRoot: box.root });
+  }
+  await runMatch(db.store);
+}, 300_000);
+afterAll(() => db?.drop());
+
+describe('twins', () => {
+  it('are told apart by name, though they share household, birth date and gender', async () => {
+    expect(await linkOf(4)).toMatchObject({ state: 'linked', person_id: await personOf('twin1') });
+    expect(await linkOf(5)).toMatchObject({ state: 'linked', person_id: await personOf('twin2') });
+    expect(await linkOf(6)).toMatchObject({ state: 'linked', person_id: await personOf('twin2') });
+  });
+});
+
+describe('namesakes in one village', () => {
+  it('are told apart by their households', async () => {
+    expect(await linkOf(7)).toMatchObject({ state: 'linked', person_id: await personOf('wang1') });
+    expect(await linkOf(8)).toMatchObject({ state: 'linked', person_id: await personOf('wang2') });
+  });
+  it('wait for review when nothing but the name and the village tells them apart', async () => {
+    const l = await linkOf(9);
+    expect(l).toMatchObject({ state: 'review', person_id: null });
+    const text = await explainLink(db.store.k, ROSTER, 9);
+    expect(text).toContain('待人工核对');
+    expect(text).toContain(String(await personOf('wang1')));
+    expect(text).toContain(String(await personOf('wang2')));
+  });
+});
+
+describe('every form of id damage', () => {
+  it.each(damageForms)('%s still finds its person', async (form) => {
+    const l = await linkOf(rowOf(form));
+    expect(l.state).toBe('linked');
+    expect(l.person_id).toBe(await personOf('zhaoWife'));
+    // cleanable and legacy numbers are deterministic; the rest is scored
+    expect(l.method).toBe(['legacy15', 'spaced', 'fullwidth'].includes(form) ? 'id' : 'scored');
+  });
+  it('and a masked id of a wife in her husband\'s household', async () => {
+    expect(await linkOf(3)).toMatchObject({ state: 'linked', person_id: await personOf('xiaoWife'), method: 'scored' });
+  });
+});
+
+describe('staff decisions survive every later match', () => {
+  it('"not the same person": the row leaves the person and stays out after rematches', async () => {
+    const wife = await personOf('xiaoWife');
+    const row = await linkOf(3);
+    await rejectLink(db.store, { deliveryId: row.delivery_id, rowNo: 3 }, wife, 'caseworker-1', 'different person, same household');
+    await runMatch(db.store);
+    expect((await linkOf(3)).person_id).not.toBe(wife);
+    await runMatch(db.store, { scope: { kind: 'all' } });
+    expect((await linkOf(3)).person_id).not.toBe(wife);
+  });
+
+  it('a confirmation links a row waiting for review, and stays', async () => {
+    const wang1 = await personOf('wang1');
+    const row = await linkOf(9);
+    await confirmLink(db.store, { deliveryId: row.delivery_id, rowNo: 9 }, wang1, 'caseworker-1');
+    await runMatch(db.store, { scope: { kind: 'all' } });
+    expect(await linkOf(9)).toMatchObject({ state: 'linked', person_id: wang1, method: 'staff' });
+  });
+
+  it('a split makes rows a person of their own, and a merge makes two persons one', async () => {
+    const zhao = await personOf('zhaoWife');
+    const swapped = await linkOf(rowOf('swapped'));
+    await splitPerson(db.store, zhao, [{ deliveryId: swapped.delivery_id, rowNo: swapped.row_no }], 'caseworker-2');
+    await runMatch(db.store, { scope: { kind: 'all' } });
+    const split = (await linkOf(rowOf('swapped'))).person_id;
+    expect(split).not.toBe(zhao);
+    expect(split).not.toBeNull();
+    // the rows known by her id stay; a masked row now has two look-alike persons to choose from
+    expect((await linkOf(rowOf('legacy15'))).person_id).toBe(zhao);
+    expect((await linkOf(rowOf('masked'))).person_id).not.toBe(split);
+
+    await mergePersons(db.store, zhao, split!, 'caseworker-2', 'same person after all');
+    await runMatch(db.store, { scope: { kind: 'all' } });
+    expect((await linkOf(rowOf('swapped'))).person_id).toBe(zhao);
+    expect((await linkOf(rowOf('masked'))).person_id).toBe(zhao);
+    const retired = await db.store.k.selectFrom('person').select('retired_at').where('id', '=', split!).executeTakeFirstOrThrow();
+    expect(retired.retired_at).not.toBeNull();
+  });
+});
