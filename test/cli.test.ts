@@ -4,12 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDb, type TestDb } from './helpers/db.js';
-import { readTruth, SAMPLE_INBOX } from './helpers/sample.js';
+import { readTruth, SAMPLE_DIR, SAMPLE_INBOX } from './helpers/sample.js';
 
 const BIN = fileURLToPath(new URL('../bin/aidlink.mjs', import.meta.url));
 
@@ -79,6 +79,58 @@ describe('aidlink on PostgreSQL', () => {
     const arg = aidlink(['ingest', SAMPLE_INBOX, '--source', 'housing'], { DATABASE_URL: db.url });
     expect(arg.code).not.toBe(0);
     expect(arg.err).toContain('must be one of civil, rural, disability, settlement');
+  });
+});
+
+describe('matching from the command line', () => {
+  let db: TestDb;
+  const out = mkdtempSync(join(tmpdir(), 'aidlink-links-'));
+  beforeAll(async () => {
+    db = await createTestDb();
+    expect(aidlink(['ingest', SAMPLE_INBOX], { DATABASE_URL: db.url }).code).toBe(0);
+  });
+  afterAll(() => db?.drop());
+
+  it('matches, explains a link in Chinese and English, and exports links that eval:links scores', () => {
+    const env = { DATABASE_URL: db.url };
+    const match = aidlink(['match'], env);
+    expect(match.code, match.err).toBe(0);
+    expect(match.out).toMatch(/23,605 rows \(23,605 new\): 21,598 linked by id number or 人员编号, 2,007 scored/);
+
+    const explain = aidlink(['explain-link', 'civil/civil_20250131.csv', '34'], env);
+    expect(explain.code, explain.err).toBe(0);
+    expect(explain.out).toContain('按多项信息评分关联 / linked by a score over several fields');
+    expect(explain.out).toContain('姓名：完全相同 / name: identical');
+    expect(explain.out).not.toMatch(/\d{17}[\dX]/); // no id numbers
+
+    const links = join(out, 'links.csv');
+    expect(aidlink(['export', 'links', '--out', links], env).out).toContain('23,605 links written');
+    expect(readFileSync(links, 'utf8').split('\n')[0]).toBe('file,sheet,row,person_id,method,score');
+
+    const evaluation = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/run.mjs', import.meta.url)), fileURLToPath(new URL('../scripts/eval-links.ts', import.meta.url)), '--truth', SAMPLE_DIR + 'truth', '--links', links], { encoding: 'utf8' });
+    expect(evaluation.status, evaluation.stderr).toBe(0);
+    const metric = (name: string) => Number(new RegExp(`${name}\\s+([\\d.]+)`).exec(evaluation.stdout)?.[1]);
+    expect(metric('precision')).toBeGreaterThanOrEqual(0.999);
+    expect(metric('recall')).toBeGreaterThanOrEqual(0.995);
+  });
+
+  it('exports persons with id numbers and phones masked unless asked', () => {
+    const env = { DATABASE_URL: db.url };
+    const masked = join(out, 'persons.csv');
+    expect(aidlink(['export', 'persons', '--out', masked], env).code).toBe(0);
+    const text = readFileSync(masked, 'utf8');
+    expect(text.split('\n')[0]).toBe('person_id,id_number,name,gender,birth_date,township,village,phone,household,rows,sources');
+    expect(text).not.toMatch(/,\d{17}[\dX],/);
+    expect(text).toMatch(/,\d{6}\*{8}[\dX]{4},/);
+    const full = join(out, 'persons-full.csv');
+    aidlink(['export', 'persons', '--out', full, '--unmasked'], env);
+    expect(readFileSync(full, 'utf8')).toMatch(/,\d{17}[\dX],/);
+  });
+
+  it('explains clearly when a row has not been matched', () => {
+    const r = aidlink(['explain-link', 'civil/nope.csv', '3'], { DATABASE_URL: db.url });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('run `aidlink match` first');
   });
 });
 
