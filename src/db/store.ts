@@ -3,7 +3,8 @@
  * and an embedded PostgreSQL (PGlite) in a data directory when it is not. Same
  * schema, same SQL. A `Tx` adds what Kysely lacks: COPY FROM STDIN for bulk loads.
  */
-import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery, type LogEvent } from 'kysely';
+import { log } from '../log.js';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
@@ -37,6 +38,18 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * AIDLINK_SLOW_QUERY_MS=n logs every statement slower than n ms (its SQL, never its
+ * parameters, which may be personal data): for an operator looking for a slow step.
+ */
+const slowQueryMs = Number(process.env.AIDLINK_SLOW_QUERY_MS ?? NaN);
+function logSlow(event: LogEvent): void {
+  if (event.queryDurationMillis >= slowQueryMs) {
+    log.warn({ ms: Math.round(event.queryDurationMillis), sql: event.query.sql.replace(/\s+/g, ' ').slice(0, 300) }, 'slow query');
+  }
+}
+const kyselyLog = Number.isFinite(slowQueryMs) ? logSlow : undefined;
+
 // int8 (fen, counts) as numbers: safe below 2^53 fen (90 trillion yuan);
 // date as its ISO text, never a Date shifted by the process time zone.
 const INT8 = 20;
@@ -60,7 +73,7 @@ function openPostgres(url: string, poolSize: number): Store {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'aidlink' });
   // an idle client losing its connection must not crash the process
   pool.on('error', () => undefined);
-  const k = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const k = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: kyselyLog });
   return {
     engine: 'postgres',
     k,
@@ -109,7 +122,7 @@ function pgTx(client: pg.PoolClient): Tx {
     connect: async () => ({ query: client.query.bind(client), release: () => undefined }),
     end: async () => undefined,
   };
-  const k = new Kysely<DB>({ dialect: new PostgresDialect({ pool: single as unknown as pg.Pool }) });
+  const k = new Kysely<DB>({ dialect: new PostgresDialect({ pool: single as unknown as pg.Pool }), log: kyselyLog });
   return {
     k,
     async copyIn(table, columns, data) {
@@ -132,9 +145,9 @@ async function openPglite(dataDir: string): Promise<Store> {
   });
   // PGlite is one connection: every use, transaction or not, takes turns.
   const mutex = new Mutex();
-  const k = new Kysely<DB>({ dialect: new PGliteDialect(db, mutex) });
+  const k = new Kysely<DB>({ dialect: new PGliteDialect(db, mutex), log: kyselyLog });
   const unlockedTx: Tx = {
-    k: new Kysely<DB>({ dialect: new PGliteDialect(db, undefined) }),
+    k: new Kysely<DB>({ dialect: new PGliteDialect(db, undefined), log: kyselyLog }),
     async copyIn(table, columns, data) {
       await db.query(`copy ${table} (${columns.join(', ')}) from '/dev/blob'`, [], { blob: new Blob(typeof data === 'string' ? [data] : [...data]) });
     },

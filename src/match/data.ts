@@ -91,6 +91,7 @@ export async function buildPersonBlocks(tx: Tx): Promise<void> {
   await sql`create temp table person_block on commit drop as ${BLOCKS_OF(sql`true`)}`.execute(tx.k);
   await dropBigBlocks(tx);
   await sql`create index person_block_key on person_block (kind, value)`.execute(tx.k);
+  await sql`analyze person_block`.execute(tx.k);
 }
 
 /** Adds the block keys of the rows scoring has just joined to their persons (see run.ts). */

@@ -120,6 +120,7 @@ export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
     create temp table link_key on commit drop as
     select delivery_id, row_no, anchor_key as person_key, false as scored from row_link where anchor_key is not null`.execute(tx.k);
   await sql`alter table link_key add primary key (delivery_id, row_no)`.execute(tx.k);
+  await sql`create index link_key_person on link_key (person_key)`.execute(tx.k);
 
   const decisions = await tx.k.selectFrom('match_decision').selectAll().where('revoked_at', 'is', null).orderBy('made_at').orderBy('id').execute();
   const confirms = new Map<string, string>();
@@ -169,6 +170,8 @@ export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
       }
     }
   }
+  // temporary tables get no statistics unless asked: without them the planner guesses badly
+  await sql`analyze link_key`.execute(tx.k);
   // later merges also redirect earlier row decisions
   for (const [row, key] of confirms) confirms.set(row, resolve(key));
   for (const [row, keys] of rejects) rejects.set(row, new Set([...keys].map(resolve)));
