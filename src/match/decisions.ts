@@ -34,27 +34,20 @@ async function assertRow(k: Kysely<DB>, row: RowRef): Promise<void> {
   if (!r) throw new DecisionError(`no row ${row.rowNo} in delivery ${row.deliveryId}`);
 }
 
-export async function confirmLink(store: Store, row: RowRef, personId: number, actor: string, note?: string): Promise<number> {
+/** A decision about one row and one person: it belongs to them (confirm), or not (reject). */
+async function decideRow(store: Store, kind: 'confirm' | 'reject', row: RowRef, personId: number, actor: string, note?: string): Promise<number> {
   await assertRow(store.k, row);
   const key = await personKey(store.k, personId);
   const d = await store.k
     .insertInto('match_decision')
-    .values({ kind: 'confirm', delivery_id: row.deliveryId, row_no: row.rowNo, person_key: key, other_person_key: null, rows: null, actor, note: note ?? null })
+    .values({ kind, delivery_id: row.deliveryId, row_no: row.rowNo, person_key: key, other_person_key: null, rows: null, actor, note: note ?? null })
     .returning('id')
     .executeTakeFirstOrThrow();
   return d.id;
 }
 
-export async function rejectLink(store: Store, row: RowRef, personId: number, actor: string, note?: string): Promise<number> {
-  await assertRow(store.k, row);
-  const key = await personKey(store.k, personId);
-  const d = await store.k
-    .insertInto('match_decision')
-    .values({ kind: 'reject', delivery_id: row.deliveryId, row_no: row.rowNo, person_key: key, other_person_key: null, rows: null, actor, note: note ?? null })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return d.id;
-}
+export const confirmLink = (store: Store, row: RowRef, personId: number, actor: string, note?: string) => decideRow(store, 'confirm', row, personId, actor, note);
+export const rejectLink = (store: Store, row: RowRef, personId: number, actor: string, note?: string) => decideRow(store, 'reject', row, personId, actor, note);
 
 export async function splitPerson(store: Store, personId: number, rows: RowRef[], actor: string, note?: string): Promise<number> {
   if (rows.length === 0) throw new DecisionError('a split needs the rows that leave the person');
