@@ -25,6 +25,10 @@ const envSchema = z.object({
   AIDLINK_INBOX: z.string().trim().min(1).default('inbox'),
   /** Extra column-mapping files (YAML), separated by the path delimiter, merged over the default. */
   AIDLINK_MAPPING: z.string().trim().optional(),
+  /** The county's policy file (YAML); default: config/policy.default.yaml, the example of policy.md. */
+  AIDLINK_POLICY: z.string().trim().optional().transform((v) => (v === '' ? undefined : v)),
+  /** Extra look-alike name-variant files, separated by the path delimiter. */
+  AIDLINK_NAME_VARIANTS: z.string().trim().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Rows per COPY batch during ingest; each batch commits with a checkpoint. */
   AIDLINK_BATCH_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(20_000),

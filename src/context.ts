@@ -6,12 +6,17 @@ import { loadConfig, type Config } from './config.js';
 import { openStore, type Store } from './db/store.js';
 import { migrateToLatest, pendingMigrations } from './db/migrate.js';
 import { loadMapping, type Mapping } from './ingest/mapping.js';
+import { loadPolicy, type Policy } from './policy/policy.js';
+import { createNameTools, type NameTools } from './match/chinese.js';
+import { delimiter } from 'node:path';
 import { join } from 'node:path';
 
 export interface AppContext {
   config: Config;
   store: Store;
   mapping: Mapping;
+  policy: Policy;
+  names: NameTools;
   close(): Promise<void>;
 }
 
@@ -26,7 +31,10 @@ export class SchemaOutOfDateError extends Error {
  */
 export async function openContext(opts: { schema?: 'auto' | 'migrate' | 'none'; config?: Config } = {}): Promise<AppContext> {
   const config = opts.config ?? loadConfig();
-  const mapping = loadMapping(config.AIDLINK_MAPPING); // before the database: a bad mapping fails at once
+  // before the database: a bad mapping, policy or name-variant file fails at once
+  const mapping = loadMapping(config.AIDLINK_MAPPING);
+  const policy = loadPolicy(config.AIDLINK_POLICY);
+  const names = createNameTools((config.AIDLINK_NAME_VARIANTS ?? '').split(delimiter).filter(Boolean));
   const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: join(config.AIDLINK_DATA_DIR) });
   try {
     const mode = opts.schema ?? 'auto';
@@ -41,5 +49,5 @@ export async function openContext(opts: { schema?: 'auto' | 'migrate' | 'none'; 
     await store.close();
     throw err;
   }
-  return { config, store, mapping, close: () => store.close() };
+  return { config, store, mapping, policy, names, close: () => store.close() };
 }

@@ -24,6 +24,12 @@ import { runMatch, type MatchScope } from '../match/run.js';
 import { explainLink, ExplainError } from '../match/explain.js';
 import { exportLinks, exportPersons } from '../match/export.js';
 import { confirmLink, DecisionError, mergePersons, rejectLink, splitPerson, type RowRef } from '../match/decisions.js';
+import { sync } from '../sync.js';
+import { runSpells, type SpellStats } from '../spells/run.js';
+import { runAssessment, type AssessStats } from '../assess/run.js';
+import { EXPORTS } from '../assess/export.js';
+import { PolicyError } from '../policy/policy.js';
+import { NameVariantsError } from '../match/chinese.js';
 import { table } from './format.js';
 
 const STATUSES: DeliveryStatus[] = ['staged', 'accepted', 'quarantined', 'rejected', 'discarded', 'superseded'];
@@ -279,7 +285,7 @@ program
 
 async function runAndReport(ctx: AppContext, scope: MatchScope): Promise<void> {
   const progress = createProgress();
-  const r = await runMatch(ctx.store, { scope, onProgress: (step) => progress.update(step) });
+  const r = await runMatch(ctx.store, { scope, nameTools: ctx.names, onProgress: (step) => progress.update(step) });
   progress.done();
   const s = r.stats;
   const n = (x: number) => x.toLocaleString('en');
@@ -435,15 +441,86 @@ personCmd
     });
   });
 
+// ── spells, entitlements, flags ───────────────────────────────────────────
+
+function reportAssessment(spells: SpellStats, a: AssessStats): void {
+  const n = (x: number) => x.toLocaleString('en');
+  process.stdout.write(
+    `spells: ${n(spells.spells)} (${n(spells.recorded)} recorded, ${n(spells.superseded)} superseded)\n` +
+      `settlements: ${n(a.settlements)} (${n(a.assessed)} of an assisted medical type), data as of ${a.dataAsOf ?? '—'}\n` +
+      `flags: ${n(a.flags.open)} open (${n(a.flags.raised)} raised, ${n(a.flags.withdrawn)} withdrawn now)\n`,
+  );
+}
+
+program
+  .command('sync')
+  .description('ingest the inbox\'s new files, match, derive category spells, assess — one command')
+  .option('--inbox <dir>', 'the inbox (default: AIDLINK_INBOX)')
+  .addOption(new Option('--until <date>', 'only files with an as-of date on or before this').argParser(parseIsoDate))
+  .action(async (opts: { inbox?: string; until?: string }) => {
+    await withContext(async (ctx) => {
+      const progress = createProgress();
+      const r = await sync(ctx, {
+        inbox: opts.inbox ?? ctx.config.AIDLINK_INBOX,
+        until: opts.until,
+        actor: actorDefault(),
+        parseWorkers: ctx.config.AIDLINK_PARSE_WORKERS ?? defaultParseWorkers(),
+        onStep: (step) => progress.update(step),
+        onOutcome: (o) => {
+          if (o.outcome !== 'duplicate') {
+            progress.done();
+            process.stdout.write(describeOutcome(o) + '\n');
+          }
+        },
+      });
+      progress.done();
+      const n = (x: number) => x.toLocaleString('en');
+      const fresh = r.files.outcomes.filter((o) => o.outcome === 'ingested').length;
+      process.stdout.write(
+        `files: ${n(fresh)} new, ${n(r.files.outcomes.length - fresh)} seen before` + (r.files.later.length ? `, ${n(r.files.later.length)} after ${opts.until} left for later` : '') + '\n' +
+          `persons: ${n(r.match.persons)}; ${n(r.match.review)} rows waiting for identity review\n`,
+      );
+      reportAssessment(r.spells, r.assessment);
+    });
+  });
+
+program
+  .command('assess')
+  .description('derive category spells and assess every settlement again (after a policy or data change)')
+  .action(async () => {
+    await withContext(async (ctx) => {
+      const spells = await runSpells(ctx.store);
+      reportAssessment(spells, await runAssessment(ctx.store, ctx.policy));
+    });
+  });
+
+for (const [kind, help] of [
+  ['spells', 'person_id,category,valid_from,valid_to'],
+  ['entitlements', 'settlement_id,person_id,service_date,category,base,entitled,paid,flag (yuan)'],
+  ['flags', 'settlement_id,person_id,flag,reason,entitled,paid (yuan)'],
+  ['person-flags', 'person_id,year,flag,amount (yuan)'],
+] as const) {
+  exporter
+    .command(kind)
+    .description(help)
+    .requiredOption('--out <file>', 'the CSV file to write')
+    .action(async (opts: { out: string }) => {
+      await withContext(async (ctx) => {
+        const n = await EXPORTS[kind](ctx.store.k, opts.out);
+        process.stdout.write(`${n.toLocaleString('en')} ${kind} written to ${opts.out}\n`);
+      });
+    });
+}
+
 /** Known failures print one clear line; anything else is a bug and is logged with its stack. */
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    const known = [ConfigError, MappingError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError];
+    const known = [ConfigError, MappingError, PolicyError, NameVariantsError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError];
     if (known.some((k) => err instanceof k)) {
       process.stderr.write(`aidlink: ${(err as Error).message}\n`);
-      process.exitCode = err instanceof ConfigError || err instanceof MappingError ? 2 : 1;
+      process.exitCode = err instanceof ConfigError || err instanceof MappingError || err instanceof PolicyError || err instanceof NameVariantsError ? 2 : 1;
       return;
     }
     const code = (err as NodeJS.ErrnoException).code;

@@ -3,10 +3,12 @@ import { Migrator, type Migration, type MigrationProvider, type MigrationResultS
 import type { Store } from './store.js';
 import * as m20261122T0900 from './migrations/20261122T0900_ingest.js';
 import * as m20261122T2000 from './migrations/20261122T2000_match.js';
+import * as m20261123T0100 from './migrations/20261123T0100_assess.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '20261122T0900_ingest': m20261122T0900,
   '20261122T2000_match': m20261122T2000,
+  '20261123T0100_assess': m20261123T0100,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -242,6 +242,68 @@ export interface MatchDecisionTable {
   revoked_by: string | null;
 }
 
+export interface SpellTable {
+  id: Generated<number>;
+  person_id: number;
+  category: string;
+  source: SourceKey;
+  valid_from: DateCol;
+  valid_to: DateCol | null;
+  explicit_end: boolean;
+  first_listed: DateCol | null;
+  recorded_at: Generated<Timestamp>;
+  superseded_at: Timestamp | null;
+}
+
+export interface AssessmentRunTable {
+  id: Generated<number>;
+  started_at: Generated<Timestamp>;
+  finished_at: Timestamp | null;
+  policy: ColumnType<unknown, string | null, string | null>;
+  data_as_of: DateCol | null;
+  stats: ColumnType<unknown, string | null, string | null>;
+}
+
+export interface EntitlementTable {
+  settlement_id: string;
+  person_id: number | null;
+  delivery_id: number;
+  row_no: number;
+  service_date: DateCol;
+  settled_on: DateCol | null;
+  year: number;
+  med_type: string | null;
+  category: string | null;
+  base: Fen;
+  entitled: Fen;
+  paid: Fen;
+  assessed: boolean;
+  calc: ColumnType<unknown, string, string>;
+  run_id: number | null;
+}
+
+export type FlagKind = 'unclaimed' | 'underpaid' | 'overpaid' | 'high_burden' | 'potential_catastrophic';
+
+export interface FlagTable {
+  id: Generated<number>;
+  scope: 'settlement' | 'person_year';
+  settlement_id: string | null;
+  person_id: number | null;
+  year: number | null;
+  flag: FlagKind;
+  reason: string | null;
+  entitled: Fen | null;
+  paid: Fen | null;
+  amount: Fen | null;
+  raised_at: Generated<Timestamp>;
+  raised_run: number | null;
+  raised_data_as_of: DateCol | null;
+  updated_at: Timestamp | null;
+  withdrawn_at: Timestamp | null;
+  withdrawn_run: number | null;
+  withdrawn_reason: string | null;
+}
+
 export interface DB {
   delivery: DeliveryTable;
   delivery_event: DeliveryEventTable;
@@ -255,6 +317,10 @@ export interface DB {
   match_run: MatchRunTable;
   row_link: RowLinkTable;
   match_decision: MatchDecisionTable;
+  spell: SpellTable;
+  assessment_run: AssessmentRunTable;
+  entitlement: EntitlementTable;
+  flag: FlagTable;
 }
 
 export type Delivery = Selectable<DeliveryTable>;

@@ -154,6 +154,23 @@ async function findTable(path: string, kind: Inspection['kind'], mapping: Mappin
   };
 }
 
+/**
+ * The as-of date and source a file would be ingested with, without ingesting it
+ * (`sync --until` leaves later files for later). Null when it would be rejected.
+ */
+export async function peekDelivery(
+  mapping: Mapping,
+  path: string,
+  opts: Pick<IngestOptions, 'inboxRoot' | 'source' | 'asOf' | 'xlsxLimits'> = {},
+): Promise<{ source: SourceKey; asOf: string; hash: string } | null> {
+  const hint = opts.source ?? sourceFromPath(deliveryName(path, opts.inboxRoot, undefined));
+  const inspection = await inspectFile(path);
+  const found = await findTable(path, inspection.kind, mapping, hint, opts.xlsxLimits);
+  if (!found.ok) return null;
+  const asOf = resolveAsOf({ title: dateFromTitle(found.table.titleLines, mapping.titleDateKeywords), fileName: dateFromFileName(path), argument: opts.asOf });
+  return asOf.ok ? { source: found.table.source, asOf: asOf.asOf, hash: inspection.hash } : null;
+}
+
 export async function ingestFile(store: Store, mapping: Mapping, path: string, opts: IngestOptions = {}): Promise<IngestOutcome> {
   const st = await stat(path).catch(() => undefined);
   if (!st?.isFile()) throw new IngestError(`not a file: ${path}`);

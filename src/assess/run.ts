@@ -1,0 +1,191 @@
+/**
+ * An assessment run: every settlement assessed under the policy, and the flags that
+ * follow (policy.md §3–4). Settlements are taken from the accepted deliveries: one per
+ * 结算ID (the latest delivery wins), reversals and the settlements they reverse left
+ * out. Results are written where they changed; flags are raised and withdrawn, never
+ * edited away, so their history stays.
+ */
+import { sql } from 'kysely';
+import type { Store, Tx } from '../db/store.js';
+import { copyLine } from '../db/copy.js';
+import type { Policy, Category } from '../policy/policy.js';
+import { applyAgeOut, assessPerson, personYearFlags, settlementFlag, type Claim, type Holding } from '../policy/calculate.js';
+
+export interface AssessStats {
+  dataAsOf: string | null;
+  settlements: number;
+  assessed: number;
+  withoutPerson: number;
+  flags: { raised: number; withdrawn: number; open: number };
+}
+
+interface ClaimRow {
+  settlement_id: string;
+  delivery_id: number;
+  row_no: number;
+  person_id: number | null;
+  service_date: string;
+  settled_on: string | null;
+  med_type: string | null;
+  place: string | null;
+  method: string | null;
+  base: number;
+  paid: number;
+}
+
+/** One settlement per 结算ID, the latest delivery's; reversals and what they reverse left out (spec §7). */
+async function loadClaims(tx: Tx): Promise<ClaimRow[]> {
+  const r = await sql<ClaimRow>`
+    with delivered as (
+      select sr.settlement_id, sr.reversed_id, sr.delivery_id, sr.row_no, d.as_of, d.file,
+             case when l.state = 'linked' then l.person_id end as person_id,
+             sr.ended_on, sr.settled_on, sr.med_type, sr.place, sr.method,
+             sr.in_scope, sr.basic_paid, sr.critical_paid, sr.other_paid, sr.assistance_paid
+      from settlement_row sr
+      join source_row s on s.delivery_id = sr.delivery_id and s.row_no = sr.row_no
+      join delivery d on d.id = sr.delivery_id and d.status = 'accepted' and d.source = 'settlement'
+      left join row_link l on l.delivery_id = sr.delivery_id and l.row_no = sr.row_no
+      where not s.rejected and sr.settlement_id is not null and sr.ended_on is not null
+    ),
+    latest as (
+      select distinct on (settlement_id) * from delivered
+      order by settlement_id, as_of desc, file desc, row_no desc
+    )
+    select settlement_id, delivery_id, row_no, person_id, ended_on::text as service_date, settled_on::text as settled_on,
+           med_type, place, method,
+           greatest(0, coalesce(in_scope, 0) - coalesce(basic_paid, 0) - coalesce(critical_paid, 0) - coalesce(other_paid, 0)) as base,
+           coalesce(assistance_paid, 0) as paid
+    from latest
+    where reversed_id is null
+      and settlement_id not in (select reversed_id from latest where reversed_id is not null)
+    order by person_id, settlement_id`.execute(tx.k);
+  return r.rows;
+}
+
+export async function runAssessment(store: Store, policy: Policy): Promise<AssessStats> {
+  return store.transaction(async (tx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:assess', 0))`.execute(tx.k);
+    const asOf = (await sql<{ as_of: string | null }>`select max(as_of)::text as as_of from delivery where status = 'accepted'`.execute(tx.k)).rows[0]!.as_of;
+    const run = await tx.k
+      .insertInto('assessment_run')
+      .values({ policy: JSON.stringify({ name: policy.name, file: policy.file }), data_as_of: asOf, stats: null })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+
+    const claims = await loadClaims(tx);
+    const persons = [...new Set(claims.map((c) => c.person_id).filter((p): p is number => p !== null))];
+    const spells = await sql<{ person_id: number; category: Category; valid_from: string; valid_to: string | null; first_listed: string | null }>`
+      select person_id, category, valid_from::text as valid_from, valid_to::text as valid_to, first_listed::text as first_listed
+      from spell where superseded_at is null and person_id = any(${persons})`.execute(tx.k);
+    const births = await sql<{ id: number; birth_date: string | null }>`
+      select id, birth_date::text as birth_date from person where id = any(${persons})`.execute(tx.k);
+    const birthOf = new Map(births.rows.map((b) => [b.id, b.birth_date]));
+    const holdingsOf = new Map<number, Holding[]>();
+    for (const s of spells.rows) {
+      (holdingsOf.get(s.person_id) ?? holdingsOf.set(s.person_id, []).get(s.person_id)!).push({
+        category: s.category, validFrom: s.valid_from, validTo: s.valid_to, firstListed: s.first_listed,
+      });
+    }
+
+    const entLines: string[] = [];
+    const flagLines: string[] = [];
+    const byPerson = new Map<number | null, ClaimRow[]>();
+    for (const c of claims) (byPerson.get(c.person_id) ?? byPerson.set(c.person_id, []).get(c.person_id)!).push(c);
+    let assessedCount = 0;
+    for (const [personId, rows] of byPerson) {
+      const claimOf = new Map(rows.map((r) => [r.settlement_id, r]));
+      const asClaim = (r: ClaimRow): Claim => ({
+        settlementId: r.settlement_id, serviceDate: r.service_date, settledOn: r.settled_on, medType: r.med_type,
+        base: r.base, paid: r.paid, place: r.place, method: r.method,
+      });
+      // a settlement whose row waits in identity review cannot be assessed: nobody's categories apply yet
+      const holdings = personId === null ? [] : applyAgeOut(policy, holdingsOf.get(personId) ?? [], birthOf.get(personId) ?? null);
+      const assessments = assessPerson(policy, rows.map(asClaim), holdings);
+      for (const a of assessments) {
+        const r = claimOf.get(a.settlementId)!;
+        if (a.assessed) assessedCount++;
+        entLines.push(copyLine([
+          a.settlementId, personId, r.delivery_id, r.row_no, a.serviceDate, r.settled_on, a.year, r.med_type, a.category,
+          a.base, a.entitled, a.paid, a.assessed, JSON.stringify(a.calc),
+        ]));
+        if (personId === null) continue;
+        const f = settlementFlag(policy, a, asClaim(r));
+        if (f) flagLines.push(copyLine(['settlement', a.settlementId, personId, a.year, f.flag, f.reason, a.entitled, a.paid, a.entitled - a.paid]));
+      }
+      if (personId === null || !asOf) continue;
+      for (const f of personYearFlags(policy, assessments, holdings, asOf)) {
+        flagLines.push(copyLine(['person_year', null, personId, f.year, f.flag, null, null, null, f.amount]));
+      }
+    }
+
+    await writeEntitlements(tx, run.id, entLines);
+    const flags = await writeFlags(tx, run.id, flagLines, asOf);
+    const stats: AssessStats = {
+      dataAsOf: asOf,
+      settlements: claims.length,
+      assessed: assessedCount,
+      withoutPerson: byPerson.get(null)?.length ?? 0,
+      flags,
+    };
+    await tx.k.updateTable('assessment_run').set({ finished_at: new Date(), stats: JSON.stringify(stats) }).where('id', '=', run.id).execute();
+    return stats;
+  });
+}
+
+async function writeEntitlements(tx: Tx, runId: number, lines: string[]): Promise<void> {
+  await sql`
+    create temp table desired_entitlement (
+      settlement_id text, person_id int, delivery_id int, row_no int, service_date date, settled_on date, year int,
+      med_type text, category text, base bigint, entitled bigint, paid bigint, assessed boolean, calc jsonb
+    ) on commit drop`.execute(tx.k);
+  const cols = ['settlement_id', 'person_id', 'delivery_id', 'row_no', 'service_date', 'settled_on', 'year', 'med_type', 'category', 'base', 'entitled', 'paid', 'assessed', 'calc'];
+  if (lines.length) await tx.copyIn('desired_entitlement', cols, lines.join(''));
+  await sql`delete from entitlement e where not exists (select 1 from desired_entitlement d where d.settlement_id = e.settlement_id)`.execute(tx.k);
+  await sql`
+    insert into entitlement (${sql.join(cols.map((c) => sql.ref(c)))}, run_id)
+    select ${sql.join(cols.map((c) => sql.ref(`d.${c}`)))}, ${runId} from desired_entitlement d
+    on conflict (settlement_id) do update set
+      person_id = excluded.person_id, delivery_id = excluded.delivery_id, row_no = excluded.row_no,
+      service_date = excluded.service_date, settled_on = excluded.settled_on, year = excluded.year,
+      med_type = excluded.med_type, category = excluded.category, base = excluded.base, entitled = excluded.entitled,
+      paid = excluded.paid, assessed = excluded.assessed, calc = excluded.calc, run_id = excluded.run_id
+    where (entitlement.person_id, entitlement.delivery_id, entitlement.row_no, entitlement.category, entitlement.base,
+           entitlement.entitled, entitlement.paid, entitlement.assessed, entitlement.calc)
+          is distinct from
+          (excluded.person_id, excluded.delivery_id, excluded.row_no, excluded.category, excluded.base,
+           excluded.entitled, excluded.paid, excluded.assessed, excluded.calc)`.execute(tx.k);
+}
+
+/** Raises the flags that newly hold, withdraws those that no longer do, updates the rest in place. */
+async function writeFlags(tx: Tx, runId: number, lines: string[], asOf: string | null): Promise<AssessStats['flags']> {
+  await sql`
+    create temp table desired_flag (
+      scope text, settlement_id text, person_id int, year int, flag text, reason text, entitled bigint, paid bigint, amount bigint
+    ) on commit drop`.execute(tx.k);
+  if (lines.length) await tx.copyIn('desired_flag', ['scope', 'settlement_id', 'person_id', 'year', 'flag', 'reason', 'entitled', 'paid', 'amount'], lines.join(''));
+  // a flag is the same flag when it is about the same settlement, or the same person-year
+  const same = sql`d.scope = f.scope and d.flag = f.flag and (
+    (f.scope = 'settlement' and d.settlement_id = f.settlement_id) or
+    (f.scope = 'person_year' and d.person_id = f.person_id and d.year = f.year))`;
+  const withdrawn = await sql`
+    update flag f set withdrawn_at = now(), withdrawn_run = ${runId},
+      withdrawn_reason = case
+        when f.scope = 'person_year' then 'no_longer_holds'
+        when exists (select 1 from settlement_row sr join delivery d on d.id = sr.delivery_id and d.status = 'accepted'
+                     where sr.reversed_id = f.settlement_id) then 'reversed'
+        when not exists (select 1 from entitlement e where e.settlement_id = f.settlement_id) then 'not_in_data'
+        else 'no_longer_holds' end
+    where f.withdrawn_at is null and not exists (select 1 from desired_flag d where ${same})`.execute(tx.k);
+  await sql`
+    update flag f set person_id = d.person_id, reason = d.reason, entitled = d.entitled, paid = d.paid, amount = d.amount, updated_at = now()
+    from desired_flag d
+    where f.withdrawn_at is null and ${same}
+      and (f.person_id, f.reason, f.entitled, f.paid, f.amount) is distinct from (d.person_id, d.reason, d.entitled, d.paid, d.amount)`.execute(tx.k);
+  const raised = await sql`
+    insert into flag (scope, settlement_id, person_id, year, flag, reason, entitled, paid, amount, raised_run, raised_data_as_of)
+    select d.scope, d.settlement_id, d.person_id, d.year, d.flag, d.reason, d.entitled, d.paid, d.amount, ${runId}, ${asOf}::date
+    from desired_flag d
+    where not exists (select 1 from flag f where f.withdrawn_at is null and ${same})`.execute(tx.k);
+  const open = await sql<{ n: number }>`select count(*)::int as n from flag where withdrawn_at is null`.execute(tx.k);
+  return { raised: Number(raised.numAffectedRows ?? 0), withdrawn: Number(withdrawn.numAffectedRows ?? 0), open: open.rows[0]!.n };
+}

@@ -1,0 +1,51 @@
+/**
+ * Derives every person's spells from the accepted snapshots and records what changed:
+ * spells no longer derived are superseded (kept, with the time), new ones recorded.
+ * Everything is derived again on each run, so the result is a function of the set of
+ * accepted deliveries and the links, whatever order they came in.
+ */
+import { sql } from 'kysely';
+import type { Store } from '../db/store.js';
+import { copyLine } from '../db/copy.js';
+import { deriveSpells } from './derive.js';
+import { loadHistories, type SnapshotSource } from './statements.js';
+
+export interface SpellStats {
+  spells: number;
+  recorded: number;
+  superseded: number;
+}
+
+const SOURCES: SnapshotSource[] = ['civil', 'rural', 'disability'];
+
+export async function runSpells(store: Store): Promise<SpellStats> {
+  return store.transaction(async (tx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:spells', 0))`.execute(tx.k);
+    const lines: string[] = [];
+    for (const source of SOURCES) {
+      for (const h of await loadHistories(tx.k, source)) {
+        for (const s of deriveSpells(h.snapshots)) {
+          const listed = s.listedIn.filter((a) => a >= s.validFrom).sort();
+          const firstListed = listed[0] ?? [...s.listedIn].sort()[0] ?? null;
+          lines.push(copyLine([h.personId, h.category, source, s.validFrom, s.validTo, s.explicitEnd, firstListed]));
+        }
+      }
+    }
+    await sql`
+      create temp table desired_spell (person_id int, category text, source text, valid_from date, valid_to date, explicit_end boolean, first_listed date)
+      on commit drop`.execute(tx.k);
+    if (lines.length) await tx.copyIn('desired_spell', ['person_id', 'category', 'source', 'valid_from', 'valid_to', 'explicit_end', 'first_listed'], lines.join(''));
+    const same = sql`
+      d.person_id = s.person_id and d.category = s.category and d.source = s.source and d.valid_from = s.valid_from
+      and d.valid_to is not distinct from s.valid_to and d.explicit_end = s.explicit_end and d.first_listed is not distinct from s.first_listed`;
+    const superseded = await sql`
+      update spell s set superseded_at = now()
+      where s.superseded_at is null and not exists (select 1 from desired_spell d where ${same})`.execute(tx.k);
+    const recorded = await sql`
+      insert into spell (person_id, category, source, valid_from, valid_to, explicit_end, first_listed)
+      select d.person_id, d.category, d.source, d.valid_from, d.valid_to, d.explicit_end, d.first_listed
+      from desired_spell d
+      where not exists (select 1 from spell s where s.superseded_at is null and ${same})`.execute(tx.k);
+    return { spells: lines.length, recorded: Number(recorded.numAffectedRows ?? 0), superseded: Number(superseded.numAffectedRows ?? 0) };
+  });
+}

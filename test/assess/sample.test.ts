@@ -1,0 +1,113 @@
+/**
+ * The sample county synced as the bureau would: first everything delivered by
+ * 2026-09-30, then the rest. Spells, entitlements, flags and person flags against the
+ * truth files, every row and every amount to the fen; and the incremental result
+ * against one sync of everything.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { readTruth, SAMPLE_INBOX } from '../helpers/sample.js';
+import { testContext } from '../helpers/context.js';
+import { sync, type SyncResult } from '../../src/sync.js';
+import type { Store } from '../../src/db/store.js';
+
+/** Our person id → the truth's pid, through the links of the truth's rows. */
+async function pidMap(store: Store): Promise<Map<number, string>> {
+  const truth = new Map(readTruth('rows.csv').map((r) => [`${r.file}#${r.row}`, r.pid!]));
+  const links = await store.k.selectFrom('row_link').innerJoin('delivery', 'delivery.id', 'row_link.delivery_id').select(['delivery.file', 'row_link.row_no', 'row_link.person_id']).execute();
+  const map = new Map<number, string>();
+  for (const l of links) if (l.person_id !== null) map.set(l.person_id, truth.get(`${l.file}#${l.row_no}`)!);
+  return map;
+}
+
+async function spells(store: Store): Promise<string[]> {
+  const pid = await pidMap(store);
+  const r = await sql<{ person_id: number; category: string; vf: string; vt: string | null }>`
+    select person_id, category, valid_from::text as vf, valid_to::text as vt from spell where superseded_at is null`.execute(store.k);
+  return r.rows.map((s) => `${pid.get(s.person_id)},${s.category},${s.vf},${s.vt ?? ''}`).sort();
+}
+
+/** settlement_id → the truth file's columns, from our entitlements and open flags. */
+async function entitlements(store: Store): Promise<Map<string, string>> {
+  const pid = await pidMap(store);
+  const r = await sql<{ settlement_id: string; person_id: number; sd: string; med_type: string; category: string | null; base: number; entitled: number; paid: number; flag: string | null; reason: string | null }>`
+    select e.settlement_id, e.person_id, e.service_date::text as sd, e.med_type, e.category, e.base, e.entitled, e.paid, f.flag, f.reason
+    from entitlement e left join flag f on f.scope = 'settlement' and f.settlement_id = e.settlement_id and f.withdrawn_at is null`.execute(store.k);
+  return new Map(r.rows.map((e) => [e.settlement_id, [pid.get(e.person_id), e.sd, e.med_type, e.category ?? '', e.base, e.entitled, e.paid, e.flag ?? '', e.reason ?? ''].join(',')]));
+}
+
+async function personFlags(store: Store): Promise<string[]> {
+  const pid = await pidMap(store);
+  const r = await sql<{ person_id: number; year: number; flag: string; amount: number }>`
+    select person_id, year, flag, amount from flag where scope = 'person_year' and withdrawn_at is null`.execute(store.k);
+  return r.rows.map((f) => `${pid.get(f.person_id)},${f.year},${f.flag},${f.amount}`).sort();
+}
+
+function truthEntitlements(cut: string): Map<string, string> {
+  return new Map(readTruth(`entitlements_${cut}.csv`).map((e) => [e.settlement_id!, [e.pid, e.service_date, e.med_type, e.category, e.base, e.entitled, e.paid, e.flag, e.reason].join(',')]));
+}
+const truthPersonFlags = (cut: string) => readTruth(`person_flags_${cut}.csv`).map((f) => `${f.pid},${f.year},${f.flag},${f.amount}`).sort();
+const truthSpells = () => readTruth('spells.csv').map((s) => `${s.pid},${s.category},${s.valid_from},${s.valid_to}`).sort();
+
+describe('syncing the sample county as the deliveries arrive', () => {
+  let db: TestDb;
+  let september: SyncResult;
+  let september_entitlements: Map<string, string>;
+  let september_person_flags: string[];
+  let october: SyncResult;
+  beforeAll(async () => {
+    db = await createTestDb();
+    const ctx = testContext(db.store);
+    september = await sync(ctx, { inbox: SAMPLE_INBOX, until: '2026-09-30', actor: 'test' });
+    september_entitlements = await entitlements(db.store);
+    september_person_flags = await personFlags(db.store);
+    october = await sync(ctx, { inbox: SAMPLE_INBOX, actor: 'test' });
+  }, 300_000);
+  afterAll(() => db?.drop());
+
+  it('takes only the files delivered by 2026-09-30 first, and the rest on the next sync', () => {
+    expect(september.files.later).toHaveLength(3);
+    expect(september.assessment.dataAsOf).toBe('2026-09-30');
+    expect(october.files.outcomes.filter((o) => o.outcome === 'ingested')).toHaveLength(3);
+    expect(october.assessment.dataAsOf).toBe('2026-10-31');
+  });
+
+  it('assesses every settlement delivered by 2026-09-30 as the truth does, to the fen', () => {
+    expect(september_entitlements).toEqual(truthEntitlements('20260930'));
+    expect(september_person_flags).toEqual(truthPersonFlags('20260930'));
+  });
+
+  it('after the October deliveries: the spells, every settlement, every flag and reason, every person flag', async () => {
+    expect(await spells(db.store)).toEqual(truthSpells());
+    expect(await entitlements(db.store)).toEqual(truthEntitlements('20261031'));
+    expect(await personFlags(db.store)).toEqual(truthPersonFlags('20261031'));
+  });
+
+  it('raises the flags first raised by the October deliveries in the second sync, and keeps the rest', async () => {
+    const pid = await pidMap(db.store);
+    const raised = await sql<{ settlement_id: string | null; person_id: number; year: number; flag: string; raised_data_as_of: string }>`
+      select settlement_id, person_id, year, flag, raised_data_as_of::text as raised_data_as_of from flag where withdrawn_at is null`.execute(db.store.k);
+    const inOctober = raised.rows.filter((f) => f.raised_data_as_of === '2026-10-31').map((f) => f.settlement_id ?? `${pid.get(f.person_id)}/${f.year}/${f.flag}`).sort();
+    const septemberKeys = new Set([...truthEntitlements('20260930')].filter(([, v]) => v.split(',')[7] !== '').map(([k, v]) => `${k}/${v.split(',')[7]}`));
+    const expected = [...truthEntitlements('20261031')].filter(([k, v]) => v.split(',')[7] !== '' && !septemberKeys.has(`${k}/${v.split(',')[7]}`)).map(([k]) => k);
+    expect(inOctober).toEqual(expected.sort());
+  });
+
+  it('equals one sync of everything at once', async () => {
+    const once = await createTestDb();
+    try {
+      await sync(testContext(once.store), { inbox: SAMPLE_INBOX, actor: 'test' });
+      expect(await spells(once.store)).toEqual(await spells(db.store));
+      expect(await entitlements(once.store)).toEqual(await entitlements(db.store));
+      expect(await personFlags(once.store)).toEqual(await personFlags(db.store));
+    } finally {
+      await once.drop();
+    }
+  });
+
+  it('keeps the calculation of each entitlement', async () => {
+    const e = await db.store.k.selectFrom('entitlement').selectAll().where('category', 'is not', null).where('entitled', '>', 0).orderBy('settlement_id').executeTakeFirstOrThrow();
+    expect(e.calc).toMatchObject({ eligibleType: true, held: expect.arrayContaining([e.category]), ratio: expect.any(Number), capLeftBefore: expect.any(Number), deductibleApplied: expect.any(Number) });
+  });
+});
