@@ -134,6 +134,38 @@ describe('matching from the command line', () => {
   });
 });
 
+describe('sync and the assessment exports', () => {
+  let db: TestDb;
+  const out = mkdtempSync(join(tmpdir(), 'aidlink-assess-'));
+  beforeAll(async () => {
+    db = await createTestDb();
+  });
+  afterAll(() => db?.drop());
+
+  it('syncs up to a date, then the rest, and exports in yuan with two decimals', () => {
+    const env = { DATABASE_URL: db.url };
+    const first = aidlink(['sync', '--inbox', SAMPLE_INBOX, '--until', '2026-09-30'], env);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toContain('3 after 2026-09-30 left for later');
+    expect(first.out).toContain('data as of 2026-09-30');
+    const second = aidlink(['sync', '--inbox', SAMPLE_INBOX], env);
+    expect(second.out).toContain('files: 3 new, 52 seen before');
+    expect(second.out).toContain('flags: 100 open');
+
+    const files = Object.fromEntries((['spells', 'entitlements', 'flags', 'person-flags'] as const).map((k) => [k, join(out, `${k}.csv`)]));
+    for (const [k, f] of Object.entries(files)) expect(aidlink(['export', k, '--out', f], env).code).toBe(0);
+    const lines = (k: string) => readFileSync(files[k]!, 'utf8').trim().split('\n');
+    expect(lines('spells')[0]).toBe('person_id,category,valid_from,valid_to');
+    expect(lines('spells')).toHaveLength(1409);
+    expect(lines('entitlements')[0]).toBe('settlement_id,person_id,service_date,category,base,entitled,paid,flag');
+    expect(lines('entitlements')).toHaveLength(8793);
+    expect(lines('entitlements')[1]).toMatch(/^\d+,\d+,\d{4}-\d\d-\d\d,[a-z_]*,\d+\.\d\d,\d+\.\d\d,\d+\.\d\d,[a-z]*$/);
+    expect(lines('flags')[0]).toBe('settlement_id,person_id,flag,reason,entitled,paid');
+    expect(lines('flags')).toHaveLength(94);
+    expect(lines('person-flags')).toEqual(expect.arrayContaining(['person_id,year,flag,amount', expect.stringMatching(/,2025,high_burden,18404\.37$/)]));
+  });
+});
+
 describe('aidlink on the embedded database', () => {
   it('ingests the sample with no DATABASE_URL, and a second run changes nothing', () => {
     const env = { AIDLINK_DATA_DIR: mkdtempSync(join(tmpdir(), 'aidlink-embedded-')) };
