@@ -258,7 +258,7 @@ program
 
 program
   .command('demo')
-  .description('generate a synthetic county and ingest it (on the embedded database unless DATABASE_URL is set)')
+  .description('generate a synthetic county and sync it: ingest, match, spells, assessment (embedded database unless DATABASE_URL is set)')
   .option('--persons <n>', 'people in the county', parsePositiveInt, 5000)
   .option('--seed <s>', 'random seed', parsePositiveInt, 42)
   .action(async (opts: { persons: number; seed: number }) => {
@@ -274,10 +274,19 @@ program
     progress.done();
     process.stdout.write(`${summary.files} files, ${summary.rows.toLocaleString('en')} rows\n\n`);
     await withContext(async (ctx) => {
-      process.stdout.write(`ingesting into ${ctx.store.engine === 'pglite' ? `the embedded database in ${resolve(config.AIDLINK_DATA_DIR)}` : 'PostgreSQL'} …\n`);
+      process.stdout.write(`syncing into ${ctx.store.engine === 'pglite' ? `the embedded database in ${resolve(config.AIDLINK_DATA_DIR)}` : 'PostgreSQL'} …\n`);
       const started = Date.now();
-      await runIngest(ctx, join(dir, 'inbox'), {});
-      process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. List deliveries with: npm run aidlink -- files\n`);
+      const progress = createProgress();
+      const r = await sync(ctx, { inbox: join(dir, 'inbox'), actor: actorDefault(), parseWorkers: ctx.config.AIDLINK_PARSE_WORKERS ?? defaultParseWorkers(), onStep: (step) => progress.update(step) });
+      progress.done();
+      const n = (x: number) => x.toLocaleString('en');
+      const statuses = (s: string) => r.files.outcomes.filter((o) => o.outcome !== 'busy' && o.delivery.status === s).length;
+      process.stdout.write(
+        `deliveries: ${statuses('accepted')} accepted, ${statuses('quarantined')} quarantined, ${statuses('rejected')} rejected\n` +
+          `persons: ${n(r.match.persons)} (${n(r.match.review)} rows waiting for identity review)\n`,
+      );
+      reportAssessment(r.spells, r.assessment);
+      process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: npm run aidlink -- files | review list | export flags --out flags.csv\n`);
     });
   });
 
