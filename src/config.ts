@@ -19,6 +19,13 @@ const envSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres://', 'postgresql://']),
   /** Redis connection string for BullMQ. Absent: jobs run in-process, in order. */
   REDIS_URL: optionalUrl(['redis://', 'rediss://']),
+  /** Prefix of every BullMQ key in Redis: two deployments can share one Redis with different prefixes. */
+  AIDLINK_QUEUE_PREFIX: z.string().trim().regex(/^[a-z0-9_-]+$/i, 'letters, digits, - and _ only').default('aidlink'),
+  /** A long-running worker or scheduler touches this file every 10 s (a container health check reads its age). */
+  AIDLINK_HEARTBEAT_FILE: z.string().trim().optional().transform((v) => (v === '' ? undefined : v)),
+  /** The HTTP server (`aidlink serve`). */
+  AIDLINK_HTTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  AIDLINK_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
   /** Where the embedded database and other local state live. */
   AIDLINK_DATA_DIR: z.string().trim().min(1).default('.aidlink'),
   /** The inbox root: files are dropped into <inbox>/<source>/. */
@@ -29,6 +36,19 @@ const envSchema = z.object({
   AIDLINK_POLICY: z.string().trim().optional().transform((v) => (v === '' ? undefined : v)),
   /** Extra look-alike name-variant files, separated by the path delimiter. */
   AIDLINK_NAME_VARIANTS: z.string().trim().optional(),
+  /** Where reports are written; default <AIDLINK_DATA_DIR>/reports. */
+  AIDLINK_REPORTS_DIR: z.string().trim().optional().transform((v) => (v === '' ? undefined : v)),
+  /** Jobs a worker runs at once, per queue (ingest runs at most this many files in parallel). */
+  AIDLINK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+  /** How long a job's lock lasts without renewal: a killed worker's job is taken over after this. */
+  AIDLINK_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** The nightly sync: a cron pattern, and the time zone it is read in. */
+  AIDLINK_SYNC_CRON: z.string().trim().min(9).default('0 2 * * *'),
+  AIDLINK_SYNC_TZ: z.string().trim().min(1).default('Asia/Shanghai'),
+  /** The first retry's delay; each later one waits twice as long (5 attempts in all). */
+  AIDLINK_RETRY_DELAY_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
+  /** How long a worker waits for its jobs to finish on SIGTERM before releasing them. */
+  AIDLINK_SHUTDOWN_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Rows per COPY batch during ingest; each batch commits with a checkpoint. */
   AIDLINK_BATCH_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(20_000),

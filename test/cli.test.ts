@@ -12,11 +12,13 @@ import { createTestDb, type TestDb } from './helpers/db.js';
 import { readTruth, SAMPLE_DIR, SAMPLE_INBOX } from './helpers/sample.js';
 
 const BIN = fileURLToPath(new URL('../bin/aidlink.mjs', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'aidlink-cli-'));
 
 function aidlink(args: string[], env: Record<string, string | undefined>) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', CI: 'true', ...env },
+    // a data folder of its own: reports and the embedded database never land in the working copy
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', CI: 'true', AIDLINK_DATA_DIR: scratch, ...env },
     timeout: 120_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -146,10 +148,11 @@ describe('sync and the assessment exports', () => {
     const env = { DATABASE_URL: db.url };
     const first = aidlink(['sync', '--inbox', SAMPLE_INBOX, '--until', '2026-09-30'], env);
     expect(first.code, first.err).toBe(0);
-    expect(first.out).toContain('3 after 2026-09-30 left for later');
+    expect(first.out).toContain('3 dated after 2026-09-30 left for later');
     expect(first.out).toContain('data as of 2026-09-30');
     const second = aidlink(['sync', '--inbox', SAMPLE_INBOX], env);
-    expect(second.out).toContain('files: 3 new, 52 seen before');
+    expect(second.out).toContain('files: 55 in the inbox; 3 new: 3 accepted, 0 quarantined, 0 rejected; 52 seen before');
+    expect(second.out).toMatch(/outreach report: \d+ persons, \d+ items, [\d.]+ yuan → .*newly-eligible-\d{8}-\d{6}-2\.csv/);
     expect(second.out).toContain('flags: 100 open');
 
     const files = Object.fromEntries((['spells', 'entitlements', 'flags', 'person-flags'] as const).map((k) => [k, join(out, `${k}.csv`)]));

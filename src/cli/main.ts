@@ -3,18 +3,15 @@
  * `--format csv` gives machine-readable output; logs go to stderr.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { ConfigError, loadConfig } from '../config.js';
-import { openContext, SchemaOutOfDateError, type AppContext } from '../context.js';
+import { SchemaOutOfDateError, type AppContext } from '../context.js';
 import { MappingError } from '../ingest/mapping.js';
 import { DeliveryError, decideQuarantine, findDelivery, listDeliveries, type QuarantineDecision } from '../ingest/deliveries.js';
 import { IngestError, type IngestOutcome } from '../ingest/ingest.js';
 import { ingestPath } from '../ingest/inbox.js';
 import { defaultParseWorkers } from '../ingest/parse-pool.js';
-import { SOURCES, isSourceKey } from '../ingest/sources.js';
-import { parseDate } from '../ingest/normalise/date.js';
 import { migrateToLatest, MigrationError } from '../db/migrate.js';
 import type { Delivery, DeliveryStatus, SourceKey } from '../db/schema.js';
 import { log } from '../log.js';
@@ -24,52 +21,21 @@ import { runMatch, type MatchScope } from '../match/run.js';
 import { explainLink, ExplainError } from '../match/explain.js';
 import { exportLinks, exportPersons } from '../match/export.js';
 import { confirmLink, DecisionError, mergePersons, rejectLink, splitPerson, type RowRef } from '../match/decisions.js';
-import { sync } from '../sync.js';
-import { runSpells, type SpellStats } from '../spells/run.js';
-import { runAssessment, type AssessStats } from '../assess/run.js';
+import { syncInProcess } from '../jobs/local.js';
+import { progressText, RedisUnavailableError } from '../jobs/runner.js';
+import { PermanentJobError } from '../jobs/definitions.js';
+import { printAssessment, printSync, registerJobCommands } from './jobs.js';
+import { registerServerCommands } from './server.js';
+import { UserError } from '../server/users.js';
+import { actorDefault, collectRate, parseIsoDate, parseNonNegative, parsePositiveInt, parseSource, withContext } from './common.js';
+import { runSpells } from '../spells/run.js';
+import { runAssessment } from '../assess/run.js';
 import { EXPORTS } from '../assess/export.js';
 import { PolicyError } from '../policy/policy.js';
 import { NameVariantsError } from '../match/chinese.js';
 import { table } from './format.js';
 
 const STATUSES: DeliveryStatus[] = ['staged', 'accepted', 'quarantined', 'rejected', 'discarded', 'superseded'];
-
-const actorDefault = () => `cli:${userInfo().username}`;
-
-function parseSource(v: string): SourceKey {
-  if (!isSourceKey(v)) throw new InvalidArgumentError(`must be one of ${SOURCES.join(', ')}`);
-  return v;
-}
-function parseIsoDate(v: string): string {
-  const d = parseDate(v);
-  if (!d) throw new InvalidArgumentError('must be a date such as 2026-10-31');
-  return d;
-}
-function parsePositiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return n;
-}
-function parseNonNegative(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number ≥ 0');
-  return n;
-}
-
-function collectRate(v: string, acc: Record<string, number>): Record<string, number> {
-  const m = /^([a-z0-9_]+)=([0-9.]+)$/.exec(v);
-  if (!m) throw new InvalidArgumentError('expected form=rate, e.g. id_masked=0.05');
-  return { ...acc, [m[1]!]: Number(m[2]) };
-}
-
-async function withContext<T>(fn: (ctx: AppContext) => Promise<T>, schema?: 'auto' | 'migrate' | 'none'): Promise<T> {
-  const ctx = await openContext({ schema });
-  try {
-    return await fn(ctx);
-  } finally {
-    await ctx.close();
-  }
-}
 
 const FILE_COLUMNS = ['file', 'source', 'as_of', 'status', 'rows', 'rejected_rows', 'warnings'] as const;
 
@@ -274,18 +240,12 @@ program
     progress.done();
     process.stdout.write(`${summary.files} files, ${summary.rows.toLocaleString('en')} rows\n\n`);
     await withContext(async (ctx) => {
-      process.stdout.write(`syncing into ${ctx.store.engine === 'pglite' ? `the embedded database in ${resolve(config.AIDLINK_DATA_DIR)}` : 'PostgreSQL'} …\n`);
+      process.stdout.write(`syncing into ${ctx.store.engine === 'pglite' ? `the embedded database in ${resolve(config.AIDLINK_DATA_DIR)}` : 'PostgreSQL'} (in-process) …\n`);
       const started = Date.now();
       const progress = createProgress();
-      const r = await sync(ctx, { inbox: join(dir, 'inbox'), actor: actorDefault(), parseWorkers: ctx.config.AIDLINK_PARSE_WORKERS ?? defaultParseWorkers(), onStep: (step) => progress.update(step) });
+      const r = await syncInProcess(ctx, { inbox: join(dir, 'inbox'), requestedBy: actorDefault(), onProgress: (p) => progress.update(progressText(p), p.total ? (p.done ?? 0) / p.total : undefined) });
       progress.done();
-      const n = (x: number) => x.toLocaleString('en');
-      const statuses = (s: string) => r.files.outcomes.filter((o) => o.outcome !== 'busy' && o.delivery.status === s).length;
-      process.stdout.write(
-        `deliveries: ${statuses('accepted')} accepted, ${statuses('quarantined')} quarantined, ${statuses('rejected')} rejected\n` +
-          `persons: ${n(r.match.persons)} (${n(r.match.review)} rows waiting for identity review)\n`,
-      );
-      reportAssessment(r.spells, r.assessment);
+      printSync(r);
       process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: npm run aidlink -- files | review list | export flags --out flags.csv\n`);
     });
   });
@@ -323,19 +283,6 @@ program
   .description('link the rows not yet linked to persons (identity resolution)')
   .action(async () => {
     await withContext((ctx) => runAndReport(ctx, { kind: 'new' }));
-  });
-
-program
-  .command('rematch')
-  .description('match again: everything, one person, or one file (the result equals an incremental match)')
-  .option('--all', 'every row')
-  .option('--person <id>', 'the rows of one person', parsePositiveInt)
-  .option('--file <file>', 'the rows of one delivery')
-  .action(async (opts: { all?: boolean; person?: number; file?: string }) => {
-    const chosen = [opts.all, opts.person, opts.file].filter((x) => x !== undefined).length;
-    if (chosen !== 1) throw new InvalidArgumentError('say exactly one of --all, --person ID, --file F');
-    const scope: MatchScope = opts.all ? { kind: 'all' } : opts.person ? { kind: 'person', personId: opts.person } : { kind: 'file', file: opts.file! };
-    await withContext((ctx) => runAndReport(ctx, scope));
   });
 
 program
@@ -452,54 +399,13 @@ personCmd
 
 // ── spells, entitlements, flags ───────────────────────────────────────────
 
-function reportAssessment(spells: SpellStats, a: AssessStats): void {
-  const n = (x: number) => x.toLocaleString('en');
-  process.stdout.write(
-    `spells: ${n(spells.spells)} (${n(spells.recorded)} recorded, ${n(spells.superseded)} superseded)\n` +
-      `settlements: ${n(a.settlements)} (${n(a.assessed)} of an assisted medical type), data as of ${a.dataAsOf ?? '—'}\n` +
-      `flags: ${n(a.flags.open)} open (${n(a.flags.raised)} raised, ${n(a.flags.withdrawn)} withdrawn now)\n`,
-  );
-}
-
-program
-  .command('sync')
-  .description('ingest the inbox\'s new files, match, derive category spells, assess — one command')
-  .option('--inbox <dir>', 'the inbox (default: AIDLINK_INBOX)')
-  .addOption(new Option('--until <date>', 'only files with an as-of date on or before this').argParser(parseIsoDate))
-  .action(async (opts: { inbox?: string; until?: string }) => {
-    await withContext(async (ctx) => {
-      const progress = createProgress();
-      const r = await sync(ctx, {
-        inbox: opts.inbox ?? ctx.config.AIDLINK_INBOX,
-        until: opts.until,
-        actor: actorDefault(),
-        parseWorkers: ctx.config.AIDLINK_PARSE_WORKERS ?? defaultParseWorkers(),
-        onStep: (step) => progress.update(step),
-        onOutcome: (o) => {
-          if (o.outcome !== 'duplicate') {
-            progress.done();
-            process.stdout.write(describeOutcome(o) + '\n');
-          }
-        },
-      });
-      progress.done();
-      const n = (x: number) => x.toLocaleString('en');
-      const fresh = r.files.outcomes.filter((o) => o.outcome === 'ingested').length;
-      process.stdout.write(
-        `files: ${n(fresh)} new, ${n(r.files.outcomes.length - fresh)} seen before` + (r.files.later.length ? `, ${n(r.files.later.length)} after ${opts.until} left for later` : '') + '\n' +
-          `persons: ${n(r.match.persons)}; ${n(r.match.review)} rows waiting for identity review\n`,
-      );
-      reportAssessment(r.spells, r.assessment);
-    });
-  });
-
 program
   .command('assess')
   .description('derive category spells and assess every settlement again (after a policy or data change)')
   .action(async () => {
     await withContext(async (ctx) => {
       const spells = await runSpells(ctx.store);
-      reportAssessment(spells, await runAssessment(ctx.store, ctx.policy));
+      printAssessment(spells, await runAssessment(ctx.store, ctx.policy));
     });
   });
 
@@ -521,12 +427,15 @@ for (const [kind, help] of [
     });
 }
 
+registerJobCommands(program);
+registerServerCommands(program);
+
 /** Known failures print one clear line; anything else is a bug and is logged with its stack. */
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    const known = [ConfigError, MappingError, PolicyError, NameVariantsError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError];
+    const known = [ConfigError, MappingError, PolicyError, NameVariantsError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError, PermanentJobError, RedisUnavailableError, UserError];
     if (known.some((k) => err instanceof k)) {
       process.stderr.write(`aidlink: ${(err as Error).message}\n`);
       process.exitCode = err instanceof ConfigError || err instanceof MappingError || err instanceof PolicyError || err instanceof NameVariantsError ? 2 : 1;

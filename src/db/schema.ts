@@ -7,6 +7,7 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 /** `date` columns travel as ISO strings (YYYY-MM-DD): a calendar date has no time zone. */
 export type DateCol = string;
+/** A timestamp; optional on insert where the column has a default. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** Money in integer fen (bigint columns; the store parses int8 to number). */
 type Fen = number;
@@ -36,7 +37,7 @@ export interface DeliveryTable {
   column_map: ColumnType<Record<string, number> | null, string | null, string | null>;
   as_of: DateCol | null;
   as_of_origin: AsOfOrigin | null;
-  received_at: Generated<Timestamp>;
+  received_at: Timestamp;
   status: DeliveryStatus;
   status_reason: string | null;
   superseded_by: number | null;
@@ -56,7 +57,7 @@ export interface DeliveryTable {
 export interface DeliveryEventTable {
   id: Generated<number>;
   delivery_id: number;
-  at: Generated<Timestamp>;
+  at: Timestamp;
   from_status: DeliveryStatus | null;
   to_status: DeliveryStatus;
   actor: string;
@@ -195,15 +196,15 @@ export interface PersonTable {
   township: string | null;
   village: string | null;
   row_count: Generated<number>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
   retired_at: Timestamp | null;
 }
 
 export interface MatchRunTable {
   id: Generated<number>;
   kind: string;
-  started_at: Generated<Timestamp>;
+  started_at: Timestamp;
   finished_at: Timestamp | null;
   params: ColumnType<unknown, string | null, string | null>;
   stats: ColumnType<unknown, string | null, string | null>;
@@ -237,7 +238,7 @@ export interface MatchDecisionTable {
   rows: ColumnType<[number, number][] | null, string | null, string | null>;
   actor: string;
   note: string | null;
-  made_at: Generated<Timestamp>;
+  made_at: Timestamp;
   revoked_at: Timestamp | null;
   revoked_by: string | null;
 }
@@ -251,13 +252,13 @@ export interface SpellTable {
   valid_to: DateCol | null;
   explicit_end: boolean;
   first_listed: DateCol | null;
-  recorded_at: Generated<Timestamp>;
+  recorded_at: Timestamp;
   superseded_at: Timestamp | null;
 }
 
 export interface AssessmentRunTable {
   id: Generated<number>;
-  started_at: Generated<Timestamp>;
+  started_at: Timestamp;
   finished_at: Timestamp | null;
   policy: ColumnType<unknown, string | null, string | null>;
   data_as_of: DateCol | null;
@@ -295,13 +296,38 @@ export interface FlagTable {
   entitled: Fen | null;
   paid: Fen | null;
   amount: Fen | null;
-  raised_at: Generated<Timestamp>;
+  raised_at: Timestamp;
   raised_run: number | null;
   raised_data_as_of: DateCol | null;
   updated_at: Timestamp | null;
   withdrawn_at: Timestamp | null;
   withdrawn_run: number | null;
   withdrawn_reason: string | null;
+}
+
+export interface ReportRunTable {
+  id: Generated<number>;
+  kind: string;
+  created_at: Timestamp;
+  requested_by: string;
+  since: Timestamp | null;
+  data_as_of: DateCol | null;
+  persons: number;
+  flags: number;
+  total: Fen;
+  files: ColumnType<string[], string, string>;
+}
+
+export type UserRole = 'viewer' | 'staff' | 'admin';
+
+export interface AppUserTable {
+  id: Generated<number>;
+  username: string;
+  password_hash: string;
+  role: UserRole;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  disabled_at: Timestamp | null;
 }
 
 export interface DB {
@@ -321,6 +347,8 @@ export interface DB {
   assessment_run: AssessmentRunTable;
   entitlement: EntitlementTable;
   flag: FlagTable;
+  report_run: ReportRunTable;
+  app_user: AppUserTable;
 }
 
 export type Delivery = Selectable<DeliveryTable>;

@@ -9,3 +9,12 @@ export function csvField(v: string | number | boolean | null | undefined): strin
 export function csvLine(values: readonly (string | number | boolean | null | undefined)[]): string {
   return values.map(csvField).join(',') + '\n';
 }
+
+/**
+ * A text cell that a spreadsheet must show as text: one starting with = + - @ (or a
+ * tab or carriage return) would be read as a formula, and data must never become one.
+ */
+export function textCell(v: string | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  return /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+}

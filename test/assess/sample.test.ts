@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { readTruth, SAMPLE_INBOX } from '../helpers/sample.js';
 import { testContext } from '../helpers/context.js';
-import { sync, type SyncResult } from '../../src/sync.js';
+import { syncInProcess, type SyncResult } from '../../src/jobs/local.js';
 import type { Store } from '../../src/db/store.js';
 
 /** Our person id → the truth's pid, through the links of the truth's rows. */
@@ -59,17 +59,17 @@ describe('syncing the sample county as the deliveries arrive', () => {
   beforeAll(async () => {
     db = await createTestDb();
     const ctx = testContext(db.store);
-    september = await sync(ctx, { inbox: SAMPLE_INBOX, until: '2026-09-30', actor: 'test' });
+    september = await syncInProcess(ctx, { inbox: SAMPLE_INBOX, until: '2026-09-30', requestedBy: 'test' });
     september_entitlements = await entitlements(db.store);
     september_person_flags = await personFlags(db.store);
-    october = await sync(ctx, { inbox: SAMPLE_INBOX, actor: 'test' });
+    october = await syncInProcess(ctx, { inbox: SAMPLE_INBOX, requestedBy: 'test' });
   }, 300_000);
   afterAll(() => db?.drop());
 
   it('takes only the files delivered by 2026-09-30 first, and the rest on the next sync', () => {
-    expect(september.files.later).toHaveLength(3);
+    expect(september.scan.later).toBe(3);
     expect(september.assessment.dataAsOf).toBe('2026-09-30');
-    expect(october.files.outcomes.filter((o) => o.outcome === 'ingested')).toHaveLength(3);
+    expect(october.scan).toMatchObject({ queued: 3, accepted: 3, failed: 0 });
     expect(october.assessment.dataAsOf).toBe('2026-10-31');
   });
 
@@ -97,7 +97,7 @@ describe('syncing the sample county as the deliveries arrive', () => {
   it('equals one sync of everything at once', async () => {
     const once = await createTestDb();
     try {
-      await sync(testContext(once.store), { inbox: SAMPLE_INBOX, actor: 'test' });
+      await syncInProcess(testContext(once.store), { inbox: SAMPLE_INBOX, requestedBy: 'test' });
       expect(await spells(once.store)).toEqual(await spells(db.store));
       expect(await entitlements(once.store)).toEqual(await entitlements(db.store));
       expect(await personFlags(once.store)).toEqual(await personFlags(db.store));

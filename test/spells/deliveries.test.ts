@@ -14,7 +14,7 @@ import { listFiles } from '../../src/ingest/inbox.js';
 import { decideQuarantine } from '../../src/ingest/deliveries.js';
 import { runMatch } from '../../src/match/run.js';
 import { runSpells } from '../../src/spells/run.js';
-import { sync } from '../../src/sync.js';
+import { syncInProcess } from '../../src/jobs/local.js';
 
 const mapping = loadMapping();
 let db: TestDb;
@@ -62,7 +62,7 @@ describe('a truncated snapshot', () => {
 describe('the sample county delivered in reverse order', () => {
   it('establishes exactly the truth\'s spells', async () => {
     for (const f of (await listFiles(SAMPLE_INBOX)).reverse()) await ingestFile(db.store, mapping, f, { inboxRoot: SAMPLE_INBOX });
-    await sync(testContext(db.store), { inbox: SAMPLE_INBOX, actor: 'test' });
+    await syncInProcess(testContext(db.store), { inbox: SAMPLE_INBOX, requestedBy: 'test' });
     const truthRows = new Map(readTruth('rows.csv').map((r) => [`${r.file}#${r.row}`, r.pid!]));
     const links = await db.store.k.selectFrom('row_link').innerJoin('delivery', 'delivery.id', 'row_link.delivery_id').select(['delivery.file', 'row_link.row_no', 'row_link.person_id']).execute();
     const pid = new Map(links.filter((l) => l.person_id !== null).map((l) => [l.person_id!, truthRows.get(`${l.file}#${l.row_no}`)!]));

@@ -1,0 +1,131 @@
+/** `aidlink serve` (the HTTP API and the operations view) and `aidlink user …` (who may use them). */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { withContext } from './common.js';
+import { table } from './format.js';
+import { log } from '../log.js';
+import { countyTime } from '../util/time.js';
+import type { UserRole } from '../db/schema.js';
+import { addUser, listUsers, ROLES, updateUser, UserError } from '../server/users.js';
+
+/** A password from stdin (`--password-stdin`, for scripts) or typed twice at a terminal without echo. */
+async function readPassword(fromStdin: boolean | undefined): Promise<string> {
+  if (fromStdin) {
+    let text = '';
+    for await (const chunk of process.stdin) text += String(chunk);
+    return text.replace(/\r?\n$/, '');
+  }
+  if (!process.stdin.isTTY) throw new UserError('no terminal to type a password at: pass it on stdin with --password-stdin');
+  let muted = false;
+  const output = new Writable({
+    write(chunk, _enc, done) {
+      if (!muted) process.stderr.write(chunk);
+      done();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  const ask = (q: string) =>
+    new Promise<string>((resolve) => {
+      muted = false;
+      rl.question(q, (a) => {
+        process.stderr.write('\n');
+        resolve(a);
+      });
+      muted = true;
+    });
+  try {
+    const first = await ask('password: ');
+    const again = await ask('again: ');
+    if (first !== again) throw new UserError('the two passwords differ');
+    return first;
+  } finally {
+    rl.close();
+  }
+}
+
+const roleOption = () => new Option('--role <role>', 'viewer: sees jobs; staff: also starts syncs and rematches; admin: also manages the queues').choices(ROLES as UserRole[]);
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('serve')
+    .description('the HTTP API and the operations view (bull-board), for users added with `aidlink user add`; needs REDIS_URL')
+    .action(async () => {
+      const { openContext } = await import('../context.js');
+      const { BullRunner } = await import('../jobs/bull.js');
+      const { buildServer } = await import('../server/app.js');
+      const ctx = await openContext();
+      const runner = await BullRunner.connect(ctx.config);
+      const server = await buildServer(ctx, runner);
+      if ((await listUsers(ctx.store)).filter((u) => u.role === 'admin' && !u.disabled_at).length === 0) {
+        log.warn('no admin user yet: add one with `aidlink user add <name> --role admin`');
+      }
+      const address = await server.listen({ host: ctx.config.AIDLINK_HTTP_HOST, port: ctx.config.AIDLINK_HTTP_PORT });
+      process.stdout.write(`listening on ${address} (operations view: ${address}/ops/queues, admin: ${address}/admin/queues)\n`);
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        void (async () => {
+          await server.close();
+          await runner.close();
+          await ctx.close();
+          process.exit(0);
+        })();
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+
+  const user = program.command('user').description('who may use the HTTP server');
+  user
+    .command('add')
+    .description('add a user (the password is typed at the terminal, or given on stdin with --password-stdin)')
+    .argument('<name>', 'user name: lower-case letters, digits, . - _')
+    .addOption(roleOption().makeOptionMandatory())
+    .option('--password-stdin', 'read the password from stdin')
+    .action(async (name: string, opts: { role: UserRole; passwordStdin?: boolean }) => {
+      const password = await readPassword(opts.passwordStdin);
+      await withContext(async (ctx) => {
+        await addUser(ctx.store, name, password, opts.role);
+        process.stdout.write(`user ${name} added (${opts.role})\n`);
+      });
+    });
+  user
+    .command('list')
+    .description('users and their roles')
+    .action(async () => {
+      await withContext(async (ctx) => {
+        const users = await listUsers(ctx.store);
+        if (users.length === 0) process.stdout.write('no users yet: add one with `aidlink user add <name> --role admin`\n');
+        else process.stdout.write(table(['user', 'role', 'created', 'disabled'], users.map((u) => [u.username, u.role, countyTime(u.created_at), u.disabled_at ? countyTime(u.disabled_at) : ''])));
+      });
+    });
+  user
+    .command('passwd')
+    .description("set a user's password")
+    .argument('<name>')
+    .option('--password-stdin', 'read the password from stdin')
+    .action(async (name: string, opts: { passwordStdin?: boolean }) => {
+      const password = await readPassword(opts.passwordStdin);
+      await withContext(async (ctx) => {
+        await updateUser(ctx.store, name, { password });
+        process.stdout.write(`password of ${name} changed\n`);
+      });
+    });
+  user
+    .command('set')
+    .description("change a user's role, or disable and enable them")
+    .argument('<name>')
+    .addOption(roleOption())
+    .option('--disable', 'the user can no longer sign in')
+    .option('--enable', 'the user can sign in again')
+    .action(async (name: string, opts: { role?: UserRole; disable?: boolean; enable?: boolean }) => {
+      if (opts.disable && opts.enable) throw new InvalidArgumentError('say --disable or --enable, not both');
+      if (!opts.role && !opts.disable && !opts.enable) throw new InvalidArgumentError('say --role, --disable or --enable');
+      await withContext(async (ctx) => {
+        await updateUser(ctx.store, name, { ...(opts.role ? { role: opts.role } : {}), ...(opts.disable || opts.enable ? { disabled: Boolean(opts.disable) } : {}) });
+        process.stdout.write(`user ${name} changed\n`);
+      });
+    });
+}

@@ -1,0 +1,100 @@
+/**
+ * Every job, once: its name, its queue, and the schema of its payload. Payloads
+ * carry ids and file names only, never a name, an id number or a phone: Redis keeps
+ * them in clear text. Handlers (handlers.ts) are plain functions, one per job; the
+ * BullMQ runner (bull.ts) and the in-process runner (local.ts) call the same ones.
+ */
+import { z } from 'zod';
+import { parseDate } from '../ingest/normalise/date.js';
+import { countyStamp } from '../util/time.js';
+
+const isoDate = z.string().refine((v) => parseDate(v) === v, 'a date such as 2026-10-31');
+
+export const matchScope = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('new') }),
+  z.object({ kind: z.literal('all') }),
+  z.object({ kind: z.literal('person'), personId: z.number().int().positive() }),
+  z.object({ kind: z.literal('file'), file: z.string().min(1) }),
+]);
+
+export const JOBS = {
+  /** the nightly schedule's job: starts a sync (a flow of the jobs below) */
+  'sync.nightly': { queue: 'sync', payload: z.object({ inbox: z.string().min(1) }) },
+  /** scans the inbox, queues one ingest job per new file, finishes when all of them have */
+  'sync.scan': { queue: 'sync', payload: z.object({ inbox: z.string().min(1), until: isoDate.optional(), requestedBy: z.string() }) },
+  /** one delivered file; its job id comes from the content hash */
+  'ingest.file': { queue: 'ingest', payload: z.object({ inboxRoot: z.string().min(1), file: z.string().min(1), hash: z.string().regex(/^[0-9a-f]{64}$/), requestedBy: z.string() }) },
+  'match.run': { queue: 'match', payload: z.object({ scope: matchScope }) },
+  'spells.derive': { queue: 'assess', payload: z.object({}) },
+  'assess.run': { queue: 'assess', payload: z.object({}) },
+  'report.newly-eligible': { queue: 'report', payload: z.object({ requestedBy: z.string() }) },
+} as const;
+
+export type JobName = keyof typeof JOBS;
+export type Payload<N extends JobName> = z.infer<(typeof JOBS)[N]['payload']>;
+export const QUEUES = [...new Set(Object.values(JOBS).map((j) => j.queue))];
+export type QueueName = (typeof JOBS)[JobName]['queue'];
+
+/** A few words on what a job is about, for lists: the file, the inbox, the scope. */
+export function describePayload(name: JobName, data: unknown): string {
+  const parsed = JOBS[name].payload.safeParse(data);
+  if (!parsed.success) return '(invalid payload)';
+  const p = parsed.data as Record<string, unknown>;
+  if (typeof p.file === 'string') return p.file;
+  if (typeof p.inbox === 'string') return p.inbox + (typeof p.until === 'string' ? ` until ${p.until}` : '');
+  const scope = p.scope as Payload<'match.run'>['scope'] | undefined;
+  if (scope) return scope.kind === 'person' ? `person ${scope.personId}` : scope.kind === 'file' ? `file ${scope.file}` : `${scope.kind} rows`;
+  return '';
+}
+
+/** A job to run: its name and payload, typed together. */
+export type Stage = { [N in JobName]: [N, Payload<N>] }[JobName];
+
+/** A sync's stages, first to last; each starts when the one before has finished. Both runners run exactly these. */
+export function syncStages(p: Payload<'sync.scan'>): Stage[] {
+  return [
+    ['sync.scan', p],
+    ['match.run', { scope: { kind: 'new' } }],
+    ['spells.derive', {}],
+    ['assess.run', {}],
+    ['report.newly-eligible', { requestedBy: p.requestedBy }],
+  ];
+}
+
+/** A staff-triggered re-match: the match, then what depends on it. */
+export function rematchStages(p: Payload<'match.run'>): Stage[] {
+  return [
+    ['match.run', p],
+    ['spells.derive', {}],
+    ['assess.run', {}],
+  ];
+}
+
+/** What a running job tells about itself; shown by `aidlink jobs`, the API and bull-board. Read back from Redis through this schema. */
+export const jobProgress = z.object({
+  stage: z.string(),
+  /** files, rows, persons … done and to do, where the stage knows */
+  done: z.number().optional(),
+  total: z.number().optional(),
+  unit: z.enum(['files', 'rows', 'persons', 'settlements']).optional(),
+  /** what is happening inside the stage (the file being ingested and its rows) */
+  detail: z.string().optional(),
+});
+export type JobProgress = z.infer<typeof jobProgress>;
+
+/** A run's id, readable by staff: `sync-20261122-020000-k3f9` (county time). */
+export function newRunId(kind: 'sync' | 'rematch', at: Date = new Date()): string {
+  return `${kind}-${countyStamp(at)}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+
+/** A failure that retrying cannot fix (a file that is not there, a payload that is not valid). */
+export class PermanentJobError extends Error {
+  override name = 'PermanentJobError';
+}
+
+export function parsePayload<N extends JobName>(name: N, data: unknown): Payload<N> {
+  const parsed = JOBS[name].payload.safeParse(data);
+  if (!parsed.success) throw new PermanentJobError(`invalid payload for ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data as Payload<N>;
+}

@@ -1,0 +1,114 @@
+/**
+ * The in-process runner: no Redis, the same handlers, one after another, here and
+ * now. `npm run demo` and a laptop use it; a submitted job is finished when submit
+ * returns.
+ */
+import type { AppContext } from '../context.js';
+import { resolve } from 'node:path';
+import { runHandler, type IngestRequest, type JobContext, type JobResult } from './handlers.js';
+import { describePayload, PermanentJobError, rematchStages, syncStages, type JobName, type JobProgress, type Payload, type Stage } from './definitions.js';
+import { resultOf, type JobRunner, type JobState } from './runner.js';
+import { log } from '../log.js';
+
+export class LocalRunner implements JobRunner {
+  readonly kind = 'in-process' as const;
+  private readonly done: JobState[] = [];
+  private seq = 0;
+
+  constructor(
+    private readonly app: AppContext,
+    private readonly onProgress: (p: JobProgress) => void = () => undefined,
+  ) {}
+
+  private async run(name: JobName, data: unknown): Promise<JobState> {
+    const state: JobState = { id: `local/${++this.seq}`, name, about: describePayload(name, data), state: 'active', progress: null, attempts: 1, createdAt: new Date(), children: [] };
+    const job: JobContext = {
+      app: this.app,
+      jobId: state.id,
+      progress: async (p) => {
+        state.progress = p;
+        this.onProgress(p);
+      },
+      ingestAll: (requests, requestedBy) => this.ingestAll(requests, requestedBy, state, job),
+      startSync: async (payload) => ({ id: (await this.submitSync(payload)).id }),
+    };
+    try {
+      state.result = await runHandler(name, data, job);
+      state.state = 'completed';
+    } catch (err) {
+      state.state = 'failed';
+      state.error = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      state.finishedAt = new Date();
+      this.done.push(state);
+    }
+    return state;
+  }
+
+  /** One file after another; a file that fails does not stop the others (its delivery says why). */
+  private async ingestAll(requests: IngestRequest[], requestedBy: string, parent: JobState, job: JobContext): Promise<void> {
+    for (const [i, r] of requests.entries()) {
+      await job.progress({ stage: 'ingesting files', done: i, total: requests.length, unit: 'files', detail: r.file });
+      try {
+        parent.children.push(await this.run('ingest.file', { ...r, requestedBy }));
+      } catch (err) {
+        if (!(err instanceof PermanentJobError)) log.error({ err, file: r.file }, 'ingest failed');
+        parent.children.push(this.done[this.done.length - 1]!);
+      }
+    }
+    await job.progress({ stage: 'ingesting files', done: requests.length, total: requests.length, unit: 'files' });
+  }
+
+  /** Runs the stages in order; shown as a tree like BullMQ's flows (the last stage waits for the ones before). */
+  private async chain(stages: Stage[]): Promise<JobState> {
+    const states: JobState[] = [];
+    for (const [name, data] of stages) states.push(await this.run(name, data));
+    const top = states[states.length - 1]!;
+    top.children = states.slice(0, -1).reverse();
+    return top;
+  }
+
+  submitSync(p: Payload<'sync.scan'>): Promise<JobState> {
+    return this.chain(syncStages(p));
+  }
+
+  submitRematch(p: Payload<'match.run'>): Promise<JobState> {
+    return this.chain(rematchStages(p));
+  }
+
+  async get(id: string): Promise<JobState | undefined> {
+    return this.done.find((s) => s.id === id);
+  }
+
+  async list(opts: { failed?: boolean; limit?: number } = {}): Promise<JobState[]> {
+    return this.done.filter((s) => !opts.failed || s.state === 'failed').slice(-(opts.limit ?? 50)).reverse();
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** What one sync did, stage by stage (the results its jobs return). */
+export interface SyncResult {
+  id: string;
+  scan: JobResult<'sync.scan'>;
+  match: JobResult<'match.run'>;
+  spells: JobResult<'spells.derive'>;
+  assessment: JobResult<'assess.run'>;
+  report: JobResult<'report.newly-eligible'>;
+}
+
+export function syncResult(tree: JobState): SyncResult | undefined {
+  const scan = resultOf(tree, 'sync.scan');
+  const match = resultOf(tree, 'match.run');
+  const spells = resultOf(tree, 'spells.derive');
+  const assessment = resultOf(tree, 'assess.run');
+  const report = resultOf(tree, 'report.newly-eligible');
+  return scan && match && spells && assessment && report ? { id: tree.id, scan, match, spells, assessment, report } : undefined;
+}
+
+/** A whole sync here and now, without Redis (the demo, tests, a laptop). */
+export async function syncInProcess(app: AppContext, p: { inbox: string; until?: string | undefined; requestedBy: string; onProgress?: (p: JobProgress) => void }): Promise<SyncResult> {
+  const tree = await new LocalRunner(app, p.onProgress).submitSync({ inbox: resolve(p.inbox), ...(p.until ? { until: p.until } : {}), requestedBy: p.requestedBy });
+  return syncResult(tree)!;
+}

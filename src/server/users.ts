@@ -1,0 +1,83 @@
+/**
+ * Users of the HTTP server: a name, a role, a scrypt password hash. Managed with
+ * `aidlink user …`; the server checks HTTP Basic credentials against them.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { Store } from '../db/store.js';
+import type { UserRole } from '../db/schema.js';
+
+export const ROLES: readonly UserRole[] = ['viewer', 'staff', 'admin'];
+const RANK: Record<UserRole, number> = { viewer: 0, staff: 1, admin: 2 };
+
+/** Does `role` include what `needed` may do? (admin ⊇ staff ⊇ viewer) */
+export function allows(role: UserRole, needed: UserRole): boolean {
+  return RANK[role] >= RANK[needed];
+}
+
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
+
+function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCb(password.normalize('NFC'), salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** scrypt$N$r$p$salt$hash (base64): the parameters travel with the hash, so they can be raised later. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  const key = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  return timingSafeEqual(key, expected);
+}
+
+export function checkPassword(password: string): void {
+  if ([...password].length < 10) throw new UserError('a password needs at least 10 characters');
+}
+
+const USERNAME = /^[a-z0-9][a-z0-9._-]{1,31}$/;
+
+export async function addUser(store: Store, username: string, password: string, role: UserRole): Promise<void> {
+  if (!USERNAME.test(username)) throw new UserError('a user name is 2–32 lower-case letters, digits, dot, dash or underscore');
+  checkPassword(password);
+  const exists = await store.k.selectFrom('app_user').select('id').where('username', '=', username).executeTakeFirst();
+  if (exists) throw new UserError(`there is already a user ${username}`);
+  await store.k.insertInto('app_user').values({ username, password_hash: await hashPassword(password), role }).execute();
+}
+
+export async function updateUser(store: Store, username: string, change: { password?: string; role?: UserRole; disabled?: boolean }): Promise<void> {
+  if (change.password !== undefined) checkPassword(change.password);
+  const r = await store.k
+    .updateTable('app_user')
+    .set({
+      updated_at: new Date(),
+      ...(change.password !== undefined ? { password_hash: await hashPassword(change.password) } : {}),
+      ...(change.role ? { role: change.role } : {}),
+      ...(change.disabled !== undefined ? { disabled_at: change.disabled ? new Date() : null } : {}),
+    })
+    .where('username', '=', username)
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) throw new UserError(`no user ${username}; see \`aidlink user list\``);
+}
+
+export async function listUsers(store: Store): Promise<{ username: string; role: UserRole; created_at: Date; disabled_at: Date | null }[]> {
+  return store.k.selectFrom('app_user').select(['username', 'role', 'created_at', 'disabled_at']).orderBy('username').execute();
+}
+
+/** The user these credentials belong to, or undefined (unknown name, wrong password, disabled). */
+export async function authenticate(store: Store, username: string, password: string): Promise<{ username: string; role: UserRole } | undefined> {
+  const u = await store.k.selectFrom('app_user').select(['username', 'role', 'password_hash', 'disabled_at']).where('username', '=', username).executeTakeFirst();
+  // an unknown name costs as much as a wrong password: the timing does not tell which names exist
+  const ok = await verifyPassword(password, u?.password_hash ?? DUMMY_HASH);
+  return u && ok && !u.disabled_at ? { username: u.username, role: u.role } : undefined;
+}
+
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
