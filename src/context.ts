@@ -29,13 +29,13 @@ export class SchemaOutOfDateError extends Error {
  *   process) but asks for `aidlink migrate` on a shared PostgreSQL, where schema
  *   changes are the operator's step; 'migrate' always migrates; 'none' skips the check.
  */
-export async function openContext(opts: { schema?: 'auto' | 'migrate' | 'none'; config?: Config } = {}): Promise<AppContext> {
+export async function openContext(opts: { schema?: 'auto' | 'migrate' | 'none'; config?: Config; poolSize?: number } = {}): Promise<AppContext> {
   const config = opts.config ?? loadConfig();
   // before the database: a bad mapping, policy or name-variant file fails at once
   const mapping = loadMapping(config.AIDLINK_MAPPING);
   const policy = loadPolicy(config.AIDLINK_POLICY);
   const names = createNameTools((config.AIDLINK_NAME_VARIANTS ?? '').split(delimiter).filter(Boolean));
-  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: join(config.AIDLINK_DATA_DIR) });
+  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: join(config.AIDLINK_DATA_DIR), ...(opts.poolSize ? { poolSize: opts.poolSize } : {}) });
   try {
     const mode = opts.schema ?? 'auto';
     if (mode === 'migrate' || (mode === 'auto' && store.engine === 'pglite')) await migrateToLatest(store);

@@ -243,15 +243,21 @@ export function registerJobCommands(program: Command): void {
     .option('--concurrency <n>', 'jobs at once per queue (default: AIDLINK_WORKER_CONCURRENCY)', parsePositiveInt)
     .option('--queues <list>', `only these queues (of ${QUEUES.join(', ')})`, parseQueues)
     .action(async (opts: { concurrency?: number; queues?: QueueName[] }) => {
-      const { startWorkers } = await import('../jobs/bull.js');
+      const { startWorkers, workerPoolSize } = await import('../jobs/bull.js');
       const { openContext } = await import('../context.js');
-      const ctx = await openContext();
+      const config = loadConfig();
+      const ctx = await openContext({ config, poolSize: workerPoolSize(opts.concurrency ?? config.AIDLINK_WORKER_CONCURRENCY) });
       const running = await startWorkers(ctx, { ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.queues ? { queues: opts.queues } : {}) });
       const stopHeartbeat = startHeartbeat(ctx.config.AIDLINK_HEARTBEAT_FILE);
       onStopSignal(async () => {
         stopHeartbeat();
         const { released } = await running.stop(ctx.config.AIDLINK_SHUTDOWN_MS);
-        if (released.length) log.warn({ jobs: released }, 'released jobs still running at shutdown; another worker takes them');
+        if (released.length) {
+          // their handlers still hold database connections: exiting closes them, and PostgreSQL
+          // rolls back what they had not committed (an ingest resumes from its last batch)
+          log.warn({ jobs: released }, 'released jobs still running at shutdown; another worker takes them');
+          return;
+        }
         await ctx.close();
       });
       await new Promise<never>(() => undefined);

@@ -70,7 +70,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 }
 
 function openPostgres(url: string, poolSize: number): Store {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'aidlink' });
+  // a wait for a connection that never comes (every one held by jobs that each wait for a
+  // second) ends in an error, which a job retries, rather than in a hang
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'aidlink', connectionTimeoutMillis: 60_000 });
   // an idle client losing its connection must not crash the process
   pool.on('error', () => undefined);
   const k = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: kyselyLog });

@@ -269,9 +269,21 @@ function progressReporter(job: Job, everyMs = 1_000): (p: JobProgress) => Promis
   };
 }
 
+/**
+ * Database connections a worker process needs: an ingest holds one for its file's
+ * lock and another for its transaction, and every queue runs `concurrency` jobs.
+ */
+export function workerPoolSize(concurrency: number): number {
+  return 4 + 2 * QUEUES.length * concurrency;
+}
+
 export interface RunningWorkers {
   readonly runner: BullRunner;
-  /** Stops taking jobs and waits up to `graceMs` for the running ones; then puts them back in their queues for another worker. */
+  /**
+   * Stops taking jobs and waits up to `graceMs` for the running ones. Jobs still
+   * running then are put back in their queues for another worker, and the caller
+   * must exit the process (their handlers cannot be stopped from outside).
+   */
   stop(graceMs: number): Promise<{ released: string[] }>;
 }
 
@@ -344,7 +356,9 @@ export async function startWorkers(app: AppContext, opts: { concurrency?: number
           // back to waiting at once, rather than after its lock expires
           await job.moveToWait(token).then(() => released.push(ref), (err: Error) => log.warn({ job: ref, err: { message: err.message } }, 'could not release job'));
         }
-        await Promise.all(workers.map((w) => w.close(true)));
+        // the handlers are still running and BullMQ's close waits for them: the caller
+        // exits the process now, which ends their connections
+        return { released };
       }
       await runner.close();
       await redis.quit().catch(() => undefined);

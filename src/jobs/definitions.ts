@@ -1,7 +1,8 @@
 /**
  * Every job, once: its name, its queue, and the schema of its payload. Payloads
  * carry ids and file names only, never a name, an id number or a phone: Redis keeps
- * them in clear text. Handlers (handlers.ts) are plain functions, one per job; the
+ * them in clear text. The schemas are strict, so a field nobody declared (say, a
+ * name someone thought handy) fails the job instead of riding along. Handlers (handlers.ts) are plain functions, one per job; the
  * BullMQ runner (bull.ts) and the in-process runner (local.ts) call the same ones.
  */
 import { z } from 'zod';
@@ -11,23 +12,23 @@ import { countyStamp } from '../util/time.js';
 const isoDate = z.string().refine((v) => parseDate(v) === v, 'a date such as 2026-10-31');
 
 export const matchScope = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('new') }),
-  z.object({ kind: z.literal('all') }),
-  z.object({ kind: z.literal('person'), personId: z.number().int().positive() }),
-  z.object({ kind: z.literal('file'), file: z.string().min(1) }),
+  z.object({ kind: z.literal('new') }).strict(),
+  z.object({ kind: z.literal('all') }).strict(),
+  z.object({ kind: z.literal('person'), personId: z.number().int().positive() }).strict(),
+  z.object({ kind: z.literal('file'), file: z.string().min(1) }).strict(),
 ]);
 
 export const JOBS = {
   /** the nightly schedule's job: starts a sync (a flow of the jobs below) */
-  'sync.nightly': { queue: 'sync', payload: z.object({ inbox: z.string().min(1) }) },
+  'sync.nightly': { queue: 'sync', payload: z.object({ inbox: z.string().min(1) }).strict() },
   /** scans the inbox, queues one ingest job per new file, finishes when all of them have */
-  'sync.scan': { queue: 'sync', payload: z.object({ inbox: z.string().min(1), until: isoDate.optional(), requestedBy: z.string() }) },
+  'sync.scan': { queue: 'sync', payload: z.object({ inbox: z.string().min(1), until: isoDate.optional(), requestedBy: z.string() }).strict() },
   /** one delivered file; its job id comes from the content hash */
-  'ingest.file': { queue: 'ingest', payload: z.object({ inboxRoot: z.string().min(1), file: z.string().min(1), hash: z.string().regex(/^[0-9a-f]{64}$/), requestedBy: z.string() }) },
-  'match.run': { queue: 'match', payload: z.object({ scope: matchScope }) },
-  'spells.derive': { queue: 'assess', payload: z.object({}) },
-  'assess.run': { queue: 'assess', payload: z.object({}) },
-  'report.newly-eligible': { queue: 'report', payload: z.object({ requestedBy: z.string() }) },
+  'ingest.file': { queue: 'ingest', payload: z.object({ inboxRoot: z.string().min(1), file: z.string().min(1), hash: z.string().regex(/^[0-9a-f]{64}$/), requestedBy: z.string() }).strict() },
+  'match.run': { queue: 'match', payload: z.object({ scope: matchScope }).strict() },
+  'spells.derive': { queue: 'assess', payload: z.object({}).strict() },
+  'assess.run': { queue: 'assess', payload: z.object({}).strict() },
+  'report.newly-eligible': { queue: 'report', payload: z.object({ requestedBy: z.string() }).strict() },
 } as const;
 
 export type JobName = keyof typeof JOBS;

@@ -127,7 +127,11 @@ export const HANDLERS = {
       case 'rejected':
         throw new PermanentJobError(`${p.file}: rejected: ${outcome.delivery.error ?? outcome.delivery.status_reason ?? ''}`);
       default:
-        return { file: outcome.file, outcome: outcome.outcome, delivery: outcome.delivery.id, status: outcome.delivery.status, rows: outcome.delivery.row_count };
+        return {
+          file: outcome.file, outcome: outcome.outcome, delivery: outcome.delivery.id, status: outcome.delivery.status, rows: outcome.delivery.row_count,
+          // taken up where a stopped worker left off (from its last committed batch)
+          resumed: outcome.outcome === 'ingested' && outcome.resumed,
+        };
     }
   },
 

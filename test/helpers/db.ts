@@ -34,11 +34,11 @@ export interface TestDb {
 }
 
 /** A fresh, migrated database for one test file (or one test). */
-export async function createTestDb(): Promise<TestDb> {
+export async function createTestDb(opts: { poolSize?: number } = {}): Promise<TestDb> {
   const name = `aidlink_t_${randomBytes(5).toString('hex')}`;
   await admin((c) => c.query(`create database ${name} template ${TEMPLATE_DB}`));
   const url = urlFor(name);
-  const store = await openStore({ databaseUrl: url, poolSize: 4 });
+  const store = await openStore({ databaseUrl: url, poolSize: opts.poolSize ?? 4 });
   return {
     store,
     url,
