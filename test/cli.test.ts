@@ -169,7 +169,54 @@ describe('sync and the assessment exports', () => {
   });
 });
 
+describe('jobs from the command line', () => {
+  it('queues a sync with REDIS_URL, prints its id at once, and shows it with `jobs`', async () => {
+    const { queueEnv, dropQueues } = await import('./helpers/queues.js');
+    const env = queueEnv({ AIDLINK_DATA_DIR: mkdtempSync(join(tmpdir(), 'aidlink-queued-')) });
+    try {
+      // no worker is running: the sync waits in its queue
+      const queued = aidlink(['sync', '--inbox', SAMPLE_INBOX, '--no-wait'], env);
+      expect(queued.code, queued.err).toBe(0);
+      const id = /sync queued: (report\/sync-\d{8}-\d{6}-[a-z0-9]{4})/.exec(queued.out)?.[1];
+      expect(id).toBeDefined();
+      expect(queued.out).toContain(`follow it with: aidlink jobs ${id}`);
+      const shown = aidlink(['jobs', id!], env);
+      expect(shown.code, shown.err).toBe(0);
+      expect(shown.out.split('\n').map((l) => l.trim().split('  ').slice(1, 3).join(' '))).toEqual(
+        expect.arrayContaining(['report.newly-eligible waiting-children', `sync.scan (${SAMPLE_INBOX.replace(/\/$/, '')}) waiting`]),
+      );
+      const listed = aidlink(['jobs'], env);
+      expect(listed.out).toContain('nightly sync: not scheduled (run `aidlink scheduler`)');
+      expect(listed.out).toContain(id!);
+    } finally {
+      await dropQueues(env.AIDLINK_QUEUE_PREFIX!);
+    }
+  });
+
+  it('says so clearly when Redis does not answer', () => {
+    const r = aidlink(['sync', '--inbox', SAMPLE_INBOX], { REDIS_URL: 'redis://:secret@127.0.0.1:1/0' });
+    expect(r.code).toBe(1);
+    expect(r.err.trim()).toMatch(/^aidlink: Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1\/0 is not answering .*; is it running, and is REDIS_URL right\?$/);
+    expect(r.err).not.toContain('secret');
+  });
+});
+
 describe('aidlink on the embedded database', () => {
+  it('runs the demo with nothing configured: a county generated, synced in-process, the outreach report written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aidlink-demo-'));
+    const r = aidlink(['demo', '--persons', '400', '--seed', '5'], { AIDLINK_DATA_DIR: dir });
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/files: 55 in the inbox; 55 new: \d+ accepted/);
+    expect(r.out).toMatch(/persons: \d+; \d+ rows waiting for identity review/);
+    const report = /outreach report: (\d+) persons, \d+ items, [\d.]+ yuan → (.+\.csv)/.exec(r.out);
+    expect(report).not.toBeNull();
+    expect(report![2]!.startsWith(join(dir, 'reports'))).toBe(true);
+    const lines = readFileSync(report![2]!, 'utf8').trimEnd().split('\n');
+    expect(lines[0]!.split(',').slice(0, 5).join(',')).toBe('\ufeff乡镇,村,人员ID,姓名,身份证号');
+    expect(lines[lines.length - 1]).toMatch(new RegExp(`^合计,,${report![1]} 人,`));
+    expect(aidlink(['jobs'], { AIDLINK_DATA_DIR: dir }).out).toContain('no queues: REDIS_URL is not set');
+  });
+
   it('ingests the sample with no DATABASE_URL, and a second run changes nothing', () => {
     const env = { AIDLINK_DATA_DIR: mkdtempSync(join(tmpdir(), 'aidlink-embedded-')) };
     const first = aidlink(['ingest', SAMPLE_INBOX], env);

@@ -38,10 +38,15 @@ export async function connectRedis(url: string, purpose: 'worker' | 'client'): P
     connectTimeout: 5_000,
     maxRetriesPerRequest: purpose === 'worker' ? null : 2,
   });
-  // ioredis reports a lost connection as an 'error' event; without a listener Node would crash on it
-  redis.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'redis connection'));
+  // ioredis reports a lost connection as an 'error' event; without a listener Node would crash on it.
+  // Before the first connection the failure is reported once, below.
+  let connected = false;
+  redis.on('error', (err: Error) => {
+    if (connected) log.warn({ err: { message: err.message } }, 'redis connection');
+  });
   try {
     await redis.connect();
+    connected = true;
   } catch (err) {
     redis.disconnect();
     throw new RedisUnavailableError(`Redis at ${describeRedisUrl(url)} is not answering (${(err as Error).message}); is it running, and is REDIS_URL right?`);

@@ -1,7 +1,8 @@
 /**
  * The sample county synced as the bureau would: first everything delivered by
  * 2026-09-30, then the rest. Spells, entitlements, flags and person flags against the
- * truth files, every row and every amount to the fen; and the incremental result
+ * truth files, every row and every amount to the fen; the outreach report of each
+ * sync against the people the truth makes newly eligible; and the incremental result
  * against one sync of everything.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,22 @@ import { readTruth, SAMPLE_INBOX } from '../helpers/sample.js';
 import { testContext } from '../helpers/context.js';
 import { syncInProcess, type SyncResult } from '../../src/jobs/local.js';
 import type { Store } from '../../src/db/store.js';
+import { readFileSync } from 'node:fs';
+
+/** The truth's pids with an outreach flag at a cut: unclaimed or underpaid settlements, high-burden or potential-catastrophic years. */
+function truthOutreach(cut: string): Set<string> {
+  const settlements = readTruth(`entitlements_${cut}.csv`).filter((e) => e.flag === 'unclaimed' || e.flag === 'underpaid').map((e) => e.pid!);
+  const years = readTruth(`person_flags_${cut}.csv`).map((f) => f.pid!);
+  return new Set([...settlements, ...years]);
+}
+
+/** A report's rows as objects by header (the report quotes nothing our data needs quoting for). */
+function readReport(file: string): { header: string[]; rows: Record<string, string>[]; footer: string[]; bom: boolean } {
+  const text = readFileSync(file, 'utf8');
+  const lines = text.replace(/^\ufeff/, '').trim().split(/\r?\n/).map((l) => l.split(','));
+  const header = lines[0]!;
+  return { header, rows: lines.slice(1, -1).map((cells) => Object.fromEntries(header.map((h, i) => [h, cells[i] ?? '']))), footer: lines[lines.length - 1]!, bom: text.startsWith('\ufeff') };
+}
 
 /** Our person id → the truth's pid, through the links of the truth's rows. */
 async function pidMap(store: Store): Promise<Map<number, string>> {
@@ -92,6 +109,25 @@ describe('syncing the sample county as the deliveries arrive', () => {
     const septemberKeys = new Set([...truthEntitlements('20260930')].filter(([, v]) => v.split(',')[7] !== '').map(([k, v]) => `${k}/${v.split(',')[7]}`));
     const expected = [...truthEntitlements('20261031')].filter(([k, v]) => v.split(',')[7] !== '' && !septemberKeys.has(`${k}/${v.split(',')[7]}`)).map(([k]) => k);
     expect(inOctober).toEqual(expected.sort());
+  });
+
+  it('reports everyone with an outreach flag first, then only the people October made newly eligible', async () => {
+    const pid = await pidMap(db.store);
+    const first = readReport(september.report.file);
+    const second = readReport(october.report.file);
+    expect(first.bom).toBe(true);
+    expect(first.header).toEqual(['乡镇', '村', '人员ID', '姓名', '身份证号', '联系电话', '救助类别', '标记', '原因', '结算ID', '医疗机构', '入院日期', '出院日期', '年度', '进入救助金额', '应救助金额', '已救助金额', '差额/金额']);
+    const persons = (r: ReturnType<typeof readReport>) => new Set(r.rows.map((row) => pid.get(Number(row['人员ID']))));
+    expect(persons(first)).toEqual(truthOutreach('20260930'));
+    const before = truthOutreach('20260930');
+    expect(persons(second)).toEqual(new Set([...truthOutreach('20261031')].filter((p) => !before.has(p))));
+    expect(october.report.persons).toBe(persons(second).size);
+    expect([first.rows.length > 0, persons(second).size > 0]).toEqual([true, true]);
+    // id numbers masked (area code and last four kept); amounts in yuan; a total line
+    for (const row of [...first.rows, ...second.rows]) expect(row['身份证号']).toMatch(/^(\d{6}\*+\d{3}[\dX]|)$/);
+    expect(first.rows.every((row) => /^\d+\.\d\d$/.test(row['差额/金额']!))).toBe(true);
+    expect(first.footer[0]).toBe('合计');
+    expect(first.footer[2]).toBe(`${september.report.persons} 人`);
   });
 
   it('equals one sync of everything at once', async () => {
