@@ -4,7 +4,7 @@
  * the in-process runner call them directly; the BullMQ worker calls them too.
  */
 import { existsSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { AppContext } from '../context.js';
 import { ingestFile, peekDelivery } from '../ingest/ingest.js';
@@ -66,7 +66,7 @@ export interface JobContext {
 export type Handler<N extends JobName> = (payload: Payload<N>, job: JobContext) => Promise<unknown>;
 
 export function reportsDir(app: AppContext): string {
-  return app.config.AIDLINK_REPORTS_DIR ?? join(app.config.AIDLINK_DATA_DIR, 'reports');
+  return resolve(app.config.AIDLINK_REPORTS_DIR ?? join(app.config.AIDLINK_DATA_DIR, 'reports'));
 }
 
 export const HANDLERS = {
