@@ -26,6 +26,14 @@ const envSchema = z.object({
   /** The HTTP server (`aidlink serve`). */
   AIDLINK_HTTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
   AIDLINK_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  /** A console session ends after this many hours without use. */
+  AIDLINK_SESSION_HOURS: z.coerce.number().min(0.1).max(24 * 30).default(8),
+  /** The session cookie's Secure flag: keep it on (browsers accept it on http://localhost too); off only for plain-HTTP test rigs. */
+  AIDLINK_COOKIE_SECURE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Behind a reverse proxy: take the client's address from X-Forwarded-For (for throttling and the audit log). */
+  AIDLINK_TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** The largest file the console takes as an upload. */
+  AIDLINK_UPLOAD_MAX_MB: z.coerce.number().int().min(1).max(4096).default(200),
   /** Where the embedded database and other local state live. */
   AIDLINK_DATA_DIR: z.string().trim().min(1).default('.aidlink'),
   /** The inbox root: files are dropped into <inbox>/<source>/. */

@@ -146,13 +146,13 @@ describe('sync and the assessment exports', () => {
 
   it('syncs up to a date, then the rest, and exports in yuan with two decimals', () => {
     const env = { DATABASE_URL: db.url };
-    const first = aidlink(['sync', '--inbox', SAMPLE_INBOX, '--until', '2026-09-30'], env);
+    const first = aidlink(['sync', '--inbox', SAMPLE_INBOX, '--until', '2026-09-30', '--report'], env);
     expect(first.code, first.err).toBe(0);
     expect(first.out).toContain('3 dated after 2026-09-30 left for later');
     expect(first.out).toContain('data as of 2026-09-30');
-    const second = aidlink(['sync', '--inbox', SAMPLE_INBOX], env);
+    const second = aidlink(['sync', '--inbox', SAMPLE_INBOX, '--report'], env);
     expect(second.out).toContain('files: 55 in the inbox; 3 new: 3 accepted, 0 quarantined, 0 rejected; 52 seen before');
-    expect(second.out).toMatch(/outreach report: \d+ persons, \d+ items, [\d.]+ yuan → .*newly-eligible-\d{8}-\d{6}-2\.csv/);
+    expect(second.out).toMatch(/outreach report: \d+ persons \(\d+ new\), \d+ items, [\d.]+ yuan → .*newly-eligible-\d{8}-\d{6}-2\.xlsx \(and \.csv\)/);
     expect(second.out).toContain('flags: 100 open');
 
     const files = Object.fromEntries((['spells', 'entitlements', 'flags', 'person-flags'] as const).map((k) => [k, join(out, `${k}.csv`)]));
@@ -175,7 +175,7 @@ describe('jobs from the command line', () => {
     const env = queueEnv({ AIDLINK_DATA_DIR: mkdtempSync(join(tmpdir(), 'aidlink-queued-')) });
     try {
       // no worker is running: the sync waits in its queue
-      const queued = aidlink(['sync', '--inbox', SAMPLE_INBOX, '--no-wait'], env);
+      const queued = aidlink(['sync', '--inbox', SAMPLE_INBOX, '--report', '--no-wait'], env);
       expect(queued.code, queued.err).toBe(0);
       const id = /sync queued: (report\/sync-\d{8}-\d{6}-[a-z0-9]{4})/.exec(queued.out)?.[1];
       expect(id).toBeDefined();
@@ -208,10 +208,10 @@ describe('aidlink on the embedded database', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/files: 55 in the inbox; 55 new: \d+ accepted/);
     expect(r.out).toMatch(/persons: \d+; \d+ rows waiting for identity review/);
-    const report = /outreach report: (\d+) persons, \d+ items, [\d.]+ yuan → (.+\.csv)/.exec(r.out);
+    const report = /outreach report: (\d+) persons \(\d+ new\), \d+ items, [\d.]+ yuan → (.+)\.xlsx \(and \.csv\)/.exec(r.out);
     expect(report).not.toBeNull();
     expect(report![2]!.startsWith(join(dir, 'reports'))).toBe(true);
-    const lines = readFileSync(report![2]!, 'utf8').trimEnd().split('\n');
+    const lines = readFileSync(`${report![2]!}.csv`, 'utf8').trimEnd().split('\n');
     expect(lines[0]!.split(',').slice(0, 5).join(',')).toBe('\ufeff乡镇,村,人员ID,姓名,身份证号');
     expect(lines[lines.length - 1]).toMatch(new RegExp(`^合计,,${report![1]} 人,`));
     expect(aidlink(['jobs'], { AIDLINK_DATA_DIR: dir }).out).toContain('no queues: REDIS_URL is not set');

@@ -16,7 +16,7 @@ import { testContext } from './helpers/context.js';
 import { dropQueues, queueEnv } from './helpers/queues.js';
 
 const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
-const PASSWORDS = { admin: 'admin-password-1', staff: 'staff-password-1', viewer: 'viewer-password-1' };
+const PASSWORDS = { admin: 'admin-password-1', caseworker: 'caseworker-password-1', viewer: 'viewer-password-1' };
 const as = (role: keyof typeof PASSWORDS) => basic(`${role}1`, PASSWORDS[role]);
 
 describe('passwords', () => {
@@ -41,7 +41,7 @@ describe('the HTTP server', () => {
   beforeAll(async () => {
     db = await createTestDb();
     const app = testContext(db.store, env);
-    for (const role of ['admin', 'staff', 'viewer'] as const) await addUser(db.store, `${role}1`, PASSWORDS[role], role);
+    for (const role of ['admin', 'caseworker', 'viewer'] as const) await addUser(db.store, `${role}1`, PASSWORDS[role], role);
     await addUser(db.store, 'gone1', 'gone-password-1', 'admin');
     await updateUser(db.store, 'gone1', { disabled: true });
     runner = await BullRunner.connect(app.config);
@@ -67,18 +67,18 @@ describe('the HTTP server', () => {
       expect(r.headers['www-authenticate']).toBe('Basic realm="aidlink", charset="UTF-8"');
       expect(r.json().message).toBe('请先登录（用户名和密码）');
     }
-    expect(await authenticate(db.store, 'viewer1', PASSWORDS.viewer)).toEqual({ username: 'viewer1', role: 'viewer' });
+    expect(await authenticate(db.store, 'viewer1', PASSWORDS.viewer)).toEqual({ id: expect.any(Number), username: 'viewer1', role: 'viewer' });
   });
 
   it('lets a viewer look but not start anything', async () => {
     expect((await server.inject({ url: '/api/jobs', headers: as('viewer') })).statusCode).toBe(200);
     const r = await server.inject({ method: 'POST', url: '/api/sync', headers: as('viewer'), payload: {} });
     expect(r.statusCode).toBe(403);
-    expect(r.json().message).toBe('权限不足：此操作需要“业务操作”权限，当前用户为“查看”');
+    expect(r.json().message).toBe('权限不足：此操作需要“经办”权限，当前用户为“查看”');
   });
 
-  it('lets staff start a sync and a rematch, each answered with a job id to follow', async () => {
-    const sync = await server.inject({ method: 'POST', url: '/api/sync', headers: as('staff'), payload: { until: '2026-10-31' } });
+  it('lets a caseworker start a sync and a rematch, each answered with a job id to follow', async () => {
+    const sync = await server.inject({ method: 'POST', url: '/api/sync', headers: as('caseworker'), payload: { until: '2026-10-31', report: true } });
     expect(sync.statusCode).toBe(202);
     const job = sync.json();
     expect(job).toMatchObject({ id: expect.stringMatching(/^report\/sync-\d{8}-\d{6}-[a-z0-9]{4}$/), name: 'report.newly-eligible', state: 'waiting-children' });
@@ -93,21 +93,24 @@ describe('the HTTP server', () => {
     // a bare run id finds the top of its flow
     expect((await server.inject({ url: `/api/jobs/${job.id.split('/')[1]}`, headers: as('viewer') })).json().id).toBe(job.id);
 
-    const rematch = await server.inject({ method: 'POST', url: '/api/rematch', headers: as('staff'), payload: { scope: { kind: 'person', personId: 12 } } });
+    const rematch = await server.inject({ method: 'POST', url: '/api/rematch', headers: as('caseworker'), payload: { scope: { kind: 'person', personId: 12 } } });
     expect(rematch.statusCode).toBe(202);
-    expect(rematch.json()).toMatchObject({ id: expect.stringMatching(/^assess\/rematch-/), name: 'assess.run' });
+    expect(rematch.json()).toMatchObject({ id: expect.stringMatching(/^assess\/rematch-/), name: 'outreach.update' });
 
     const list = (await server.inject({ url: '/api/jobs?limit=10', headers: as('viewer') })).json();
     expect(list.jobs.map((j: { id: string }) => j.id)).toEqual(expect.arrayContaining([job.id, rematch.json().id]));
   });
 
   it('refuses a request it cannot read, saying what is wrong', async () => {
-    const bad = await server.inject({ method: 'POST', url: '/api/rematch', headers: as('staff'), payload: { scope: { kind: 'person', personId: -1 } } });
+    const bad = await server.inject({ method: 'POST', url: '/api/rematch', headers: as('caseworker'), payload: { scope: { kind: 'person', personId: -1 } } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: 'invalid_request', message: '请求内容不正确', issues: [expect.objectContaining({ path: 'scope.personId' })] });
     // a client does not choose the folder the server reads
-    const inbox = await server.inject({ method: 'POST', url: '/api/sync', headers: as('staff'), payload: { inbox: '/etc' } });
+    const inbox = await server.inject({ method: 'POST', url: '/api/sync', headers: as('caseworker'), payload: { inbox: '/etc' } });
     expect(inbox.statusCode).toBe(400);
+    // a change with Basic credentials must be JSON: a form another site's page posts is not
+    const form = await server.inject({ method: 'POST', url: '/api/sync', headers: { ...as('caseworker'), 'content-type': 'application/x-www-form-urlencoded' }, payload: 'until=2026-10-31' });
+    expect(form.statusCode).toBe(403);
     const missing = await server.inject({ url: '/api/jobs/report/no-such-run', headers: as('viewer') });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().message).toContain('没有作业 report/no-such-run');
@@ -121,14 +124,18 @@ describe('the HTTP server', () => {
     expect(queues.queues.map((q: { name: string }) => q.name).sort()).toEqual(['assess', 'ingest', 'match', 'report', 'sync']);
     expect(queues.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
     // an action on the read-only view is refused by the server, not only hidden in the page
-    const pause = await server.inject({ method: 'PUT', url: '/ops/queues/api/queues/sync/pause', headers: as('admin') });
+    const pause = await server.inject({ method: 'PUT', url: '/ops/queues/api/queues/sync/pause', headers: { ...as('admin'), 'content-type': 'application/json' }, payload: '{}' });
     expect(pause.statusCode, pause.body).toBe(405);
     expect(await runner.queue('sync').isPaused()).toBe(false);
 
-    expect((await server.inject({ url: '/admin/queues/api/queues', headers: as('staff') })).statusCode).toBe(403);
+    expect((await server.inject({ url: '/admin/queues/api/queues', headers: as('caseworker') })).statusCode).toBe(403);
     const admin = (await server.inject({ url: '/admin/queues/api/queues', headers: as('admin') })).json();
     expect(admin.queues.every((q: { readOnlyMode: boolean }) => !q.readOnlyMode)).toBe(true);
-    const adminPause = await server.inject({ method: 'PUT', url: '/admin/queues/api/queues/sync/pause', headers: as('admin') });
+    // the board's buttons must come from a page of this site: a request another site's page made is refused
+    const crossSite = await server.inject({ method: 'PUT', url: '/admin/queues/api/queues/sync/pause', headers: { ...as('admin'), 'sec-fetch-site': 'cross-site' } });
+    expect(crossSite.statusCode).toBe(403);
+    expect(await runner.queue('sync').isPaused()).toBe(false);
+    const adminPause = await server.inject({ method: 'PUT', url: '/admin/queues/api/queues/sync/pause', headers: { ...as('admin'), 'sec-fetch-site': 'same-origin' } });
     expect(adminPause.statusCode).toBe(200);
     expect(await runner.queue('sync').isPaused()).toBe(true);
     await runner.queue('sync').resume();

@@ -40,7 +40,10 @@ export function printSync(r: SyncResult, until?: string): void {
       `persons: ${n(r.match.persons)}; ${n(r.match.review)} rows waiting for identity review\n`,
   );
   printAssessment(r.spells, r.assessment);
-  process.stdout.write(`outreach report: ${n(r.report.persons)} persons, ${n(r.report.flags)} items, ${formatYuan(r.report.total)} yuan → ${r.report.file}\n`);
+  process.stdout.write(`outreach cases: ${n(r.cases.opened)} opened, ${n(r.cases.paid)} closed as paid by the data, ${n(r.cases.withdrawn)} withdrawn\n`);
+  if (r.report) {
+    process.stdout.write(`outreach report: ${n(r.report.persons)} persons (${n(r.report.newPersons)} new), ${n(r.report.flags)} items, ${formatYuan(r.report.total)} yuan → ${r.report.files.xlsx} (and .csv)\n`);
+  }
   if (s.rejected || s.quarantined) process.stdout.write('See the files held back with: aidlink files --status rejected (or quarantined), and why with: aidlink problems <file>\n');
 }
 
@@ -153,12 +156,13 @@ export function registerJobCommands(program: Command): void {
     .description('ingest the inbox\'s new files, match, derive category spells, assess, write the outreach report (queued with REDIS_URL, else here and now)')
     .option('--inbox <dir>', 'the inbox (default: AIDLINK_INBOX)')
     .addOption(new Option('--until <date>', 'only files with an as-of date on or before this').argParser(parseIsoDate))
+    .option('--report', 'end with the report of newly eligible people (as the nightly sync does)')
     .option('--no-wait', 'with the queues: print the job id and return at once')
-    .action(async (opts: { inbox?: string; until?: string; wait: boolean }) => {
+    .action(async (opts: { inbox?: string; until?: string; report?: boolean; wait: boolean }) => {
       await withContext(async (ctx) => {
         const progress = createProgress();
         const payload: Payload<'sync.scan'> = { inbox: resolve(opts.inbox ?? ctx.config.AIDLINK_INBOX), ...(opts.until ? { until: opts.until } : {}), requestedBy: actorDefault() };
-        const tree = await withRunner(ctx, progress, (runner) => submitAndFollow(runner, () => runner.submitSync(payload), { wait: opts.wait, what: 'sync' }, progress));
+        const tree = await withRunner(ctx, progress, (runner) => submitAndFollow(runner, () => runner.submitSync(payload, { report: opts.report === true }), { wait: opts.wait, what: 'sync' }, progress));
         if (!tree || reportFailure(tree)) return;
         const r = syncResult(tree);
         if (r) printSync(r, opts.until);

@@ -26,6 +26,9 @@ import { progressText, RedisUnavailableError } from '../jobs/runner.js';
 import { PermanentJobError } from '../jobs/definitions.js';
 import { printAssessment, printSync, registerJobCommands } from './jobs.js';
 import { registerServerCommands } from './server.js';
+import { registerOutreachCommands } from './outreach.js';
+import { audit } from '../server/audit.js';
+import { CaseError } from '../outreach/cases.js';
 import { UserError } from '../server/users.js';
 import { actorDefault, collectRate, parseIsoDate, parseNonNegative, parsePositiveInt, parseSource, withContext } from './common.js';
 import { runSpells } from '../spells/run.js';
@@ -243,7 +246,7 @@ program
       process.stdout.write(`syncing into ${ctx.store.engine === 'pglite' ? `the embedded database in ${resolve(config.AIDLINK_DATA_DIR)}` : 'PostgreSQL'} (in-process) …\n`);
       const started = Date.now();
       const progress = createProgress();
-      const r = await syncInProcess(ctx, { inbox: join(dir, 'inbox'), requestedBy: actorDefault(), onProgress: (p) => progress.update(progressText(p), p.total ? (p.done ?? 0) / p.total : undefined) });
+      const r = await syncInProcess(ctx, { inbox: join(dir, 'inbox'), requestedBy: actorDefault(), report: true, onProgress: (p) => progress.update(progressText(p), p.total ? (p.done ?? 0) / p.total : undefined) });
       progress.done();
       printSync(r);
       process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: npm run aidlink -- files | review list | export flags --out flags.csv\n`);
@@ -304,6 +307,7 @@ exporter
   .action(async (opts: { out: string }) => {
     await withContext(async (ctx) => {
       const n = await exportLinks(ctx.store.k, opts.out);
+      await audit(ctx.store, { actor: actorDefault(), action: 'export', subject: 'links', detail: { rows: n } });
       process.stdout.write(`${n.toLocaleString('en')} links written to ${opts.out}\n`);
     });
   });
@@ -315,6 +319,7 @@ exporter
   .action(async (opts: { out: string; unmasked?: boolean }) => {
     await withContext(async (ctx) => {
       const n = await exportPersons(ctx.store.k, opts.out, { unmasked: opts.unmasked === true });
+      await audit(ctx.store, { actor: actorDefault(), action: opts.unmasked ? 'unmask' : 'export', subject: 'persons', detail: { rows: n, unmasked: opts.unmasked === true } });
       process.stdout.write(`${n.toLocaleString('en')} persons written to ${opts.out}\n`);
     });
   });
@@ -422,6 +427,7 @@ for (const [kind, help] of [
     .action(async (opts: { out: string }) => {
       await withContext(async (ctx) => {
         const n = await EXPORTS[kind](ctx.store.k, opts.out);
+        await audit(ctx.store, { actor: actorDefault(), action: 'export', subject: kind, detail: { rows: n } });
         process.stdout.write(`${n.toLocaleString('en')} ${kind} written to ${opts.out}\n`);
       });
     });
@@ -429,13 +435,14 @@ for (const [kind, help] of [
 
 registerJobCommands(program);
 registerServerCommands(program);
+registerOutreachCommands(program);
 
 /** Known failures print one clear line; anything else is a bug and is logged with its stack. */
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    const known = [ConfigError, MappingError, PolicyError, NameVariantsError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError, PermanentJobError, RedisUnavailableError, UserError];
+    const known = [ConfigError, MappingError, PolicyError, NameVariantsError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError, PermanentJobError, RedisUnavailableError, UserError, CaseError];
     if (known.some((k) => err instanceof k)) {
       process.stderr.write(`aidlink: ${(err as Error).message}\n`);
       process.exitCode = err instanceof ConfigError || err instanceof MappingError || err instanceof PolicyError || err instanceof NameVariantsError ? 2 : 1;

@@ -2,7 +2,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { withContext } from './common.js';
+import { actorDefault, withContext } from './common.js';
+import { audit } from '../server/audit.js';
 import { table } from './format.js';
 import { log } from '../log.js';
 import { countyTime } from '../util/time.js';
@@ -44,7 +45,8 @@ async function readPassword(fromStdin: boolean | undefined): Promise<string> {
   }
 }
 
-const roleOption = () => new Option('--role <role>', 'viewer: sees jobs; staff: also starts syncs and rematches; admin: also manages the queues').choices(ROLES as UserRole[]);
+const roleOption = () =>
+  new Option('--role <role>', 'viewer: looks (id numbers masked); caseworker: also changes data, cases and starts runs; supervisor: also sees id numbers (audited) and the audit log; admin: also users and queues').choices(ROLES as UserRole[]);
 
 export function registerServerCommands(program: Command): void {
   program
@@ -88,6 +90,7 @@ export function registerServerCommands(program: Command): void {
       const password = await readPassword(opts.passwordStdin);
       await withContext(async (ctx) => {
         await addUser(ctx.store, name, password, opts.role);
+        await audit(ctx.store, { actor: actorDefault(), action: 'user_change', subject: `user:${name}`, detail: { added: opts.role } });
         process.stdout.write(`user ${name} added (${opts.role})\n`);
       });
     });
@@ -110,6 +113,7 @@ export function registerServerCommands(program: Command): void {
       const password = await readPassword(opts.passwordStdin);
       await withContext(async (ctx) => {
         await updateUser(ctx.store, name, { password });
+        await audit(ctx.store, { actor: actorDefault(), action: 'user_change', subject: `user:${name}`, detail: { password: true } });
         process.stdout.write(`password of ${name} changed\n`);
       });
     });
@@ -124,7 +128,9 @@ export function registerServerCommands(program: Command): void {
       if (opts.disable && opts.enable) throw new InvalidArgumentError('say --disable or --enable, not both');
       if (!opts.role && !opts.disable && !opts.enable) throw new InvalidArgumentError('say --role, --disable or --enable');
       await withContext(async (ctx) => {
-        await updateUser(ctx.store, name, { ...(opts.role ? { role: opts.role } : {}), ...(opts.disable || opts.enable ? { disabled: Boolean(opts.disable) } : {}) });
+        const change = { ...(opts.role ? { role: opts.role } : {}), ...(opts.disable || opts.enable ? { disabled: Boolean(opts.disable) } : {}) };
+        await updateUser(ctx.store, name, change);
+        await audit(ctx.store, { actor: actorDefault(), action: 'user_change', subject: `user:${name}`, detail: change });
         process.stdout.write(`user ${name} changed\n`);
       });
     });

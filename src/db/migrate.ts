@@ -6,6 +6,7 @@ import * as m20261122T2000 from './migrations/20261122T2000_match.js';
 import * as m20261123T0100 from './migrations/20261123T0100_assess.js';
 import * as m20261123T0500 from './migrations/20261123T0500_report.js';
 import * as m20261123T0600 from './migrations/20261123T0600_users.js';
+import * as m20261124T0900 from './migrations/20261124T0900_outreach.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '20261122T0900_ingest': m20261122T0900,
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261123T0100_assess': m20261123T0100,
   '20261123T0500_report': m20261123T0500,
   '20261123T0600_users': m20261123T0600,
+  '20261124T0900_outreach': m20261124T0900,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

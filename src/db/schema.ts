@@ -318,7 +318,7 @@ export interface ReportRunTable {
   files: ColumnType<string[], string, string>;
 }
 
-export type UserRole = 'viewer' | 'staff' | 'admin';
+export type UserRole = 'viewer' | 'caseworker' | 'supervisor' | 'admin';
 
 export interface AppUserTable {
   id: Generated<number>;
@@ -328,6 +328,69 @@ export interface AppUserTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   disabled_at: Timestamp | null;
+}
+
+export interface ReportItemTable {
+  report_run_id: number;
+  flag_id: number;
+  person_id: number;
+  new_person: boolean;
+}
+
+export type CaseStatus = 'pending' | 'dispatched' | 'contacted' | 'applied' | 'paid' | 'unreachable' | 'declined' | 'withdrawn';
+
+export interface OutreachCaseTable {
+  id: Generated<number>;
+  flag_id: number;
+  person_id: number;
+  township: string | null;
+  village: string | null;
+  status: CaseStatus;
+  amount: Fen;
+  paid_at_open: Generated<Fen>;
+  recovered: Generated<Fen>;
+  opened_at: Timestamp;
+  opened_month: string;
+  updated_at: Timestamp;
+  closed_at: Timestamp | null;
+  closed_by: 'staff' | 'data' | null;
+}
+
+export interface CaseEventTable {
+  id: Generated<number>;
+  case_id: number;
+  at: Timestamp;
+  actor: string;
+  from_status: CaseStatus | null;
+  to_status: CaseStatus;
+  note: string | null;
+}
+
+export interface AppSessionTable {
+  token_hash: string;
+  user_id: number;
+  csrf_token: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  ip: string | null;
+}
+
+export interface LoginFailureTable {
+  id: Generated<number>;
+  username: string;
+  ip: string | null;
+  at: Timestamp;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: Timestamp;
+  actor: string;
+  action: string;
+  subject: string | null;
+  detail: ColumnType<unknown, string | null, string | null>;
+  ip: string | null;
 }
 
 export interface DB {
@@ -349,6 +412,12 @@ export interface DB {
   flag: FlagTable;
   report_run: ReportRunTable;
   app_user: AppUserTable;
+  report_item: ReportItemTable;
+  outreach_case: OutreachCaseTable;
+  case_event: CaseEventTable;
+  app_session: AppSessionTable;
+  login_failure: LoginFailureTable;
+  audit_log: AuditLogTable;
 }
 
 export type Delivery = Selectable<DeliveryTable>;

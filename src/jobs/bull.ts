@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import type { AppContext } from '../context.js';
 import type { Config } from '../config.js';
 import { log } from '../log.js';
-import { describePayload, JOBS, jobProgress, newRunId, PermanentJobError, QUEUES, rematchStages, syncStages, type JobProgress, type Payload, type QueueName, type Stage } from './definitions.js';
+import { describePayload, JOBS, jobProgress, newRunId, PermanentJobError, QUEUES, rematchStages, syncStages, type JobProgress, type Payload, type QueueName, type Stage, type SyncOptions } from './definitions.js';
 import { isJobName, runHandler, type IngestRequest, type JobContext } from './handlers.js';
 import { RedisUnavailableError, type JobRunner, type JobState, type JobStateName } from './runner.js';
 
@@ -123,8 +123,8 @@ export class BullRunner implements JobRunner {
     return (await this.get(`${JOBS[top].queue}/${runId}`))!;
   }
 
-  submitSync(p: Payload<'sync.scan'>, runId: string = newRunId('sync')): Promise<JobState> {
-    return this.submitFlow(syncStages(p), runId);
+  submitSync(p: Payload<'sync.scan'>, opts: SyncOptions = {}): Promise<JobState> {
+    return this.submitFlow(syncStages(p, opts), opts.runId ?? newRunId('sync'));
   }
 
   submitRematch(p: Payload<'match.run'>, _requestedBy: string, runId: string = newRunId('rematch')): Promise<JobState> {
@@ -139,18 +139,7 @@ export class BullRunner implements JobRunner {
   async ingestAll(requests: IngestRequest[], requestedBy: string, progress: (p: JobProgress) => Promise<void>): Promise<void> {
     const q = this.queue('ingest');
     const ids: string[] = [];
-    for (const r of requests) {
-      const id = ingestJobId(r.hash);
-      const data: Payload<'ingest.file'> = { ...r, requestedBy };
-      await q.add('ingest.file', data, { ...this.opts, jobId: id });
-      if ((await q.getJobState(id)) === 'failed') {
-        const failed = await Job.fromId(q, id);
-        await failed?.updateData(data);
-        // another sync may retry it at the same moment: then this one only waits
-        await failed?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined);
-      }
-      ids.push(id);
-    }
+    for (const r of requests) ids.push(await this.queueIngest(r, requestedBy));
     const pending = new Set(ids);
     for (;;) {
       let detail: string | undefined;
@@ -167,6 +156,26 @@ export class BullRunner implements JobRunner {
       if (pending.size === 0) return;
       await new Promise((r) => setTimeout(r, INGEST_POLL_MS));
     }
+  }
+
+  /** Queues one file's ingest job (or finds it queued, or retries it if it failed); returns its id. */
+  private async queueIngest(r: IngestRequest, requestedBy: string): Promise<string> {
+    const q = this.queue('ingest');
+    const id = ingestJobId(r.hash);
+    const data: Payload<'ingest.file'> = { ...r, requestedBy };
+    await q.add('ingest.file', data, { ...this.opts, jobId: id });
+    if ((await q.getJobState(id)) === 'failed') {
+      const failed = await Job.fromId(q, id);
+      await failed?.updateData(data);
+      // another sync may retry it at the same moment: then this one only waits
+      await failed?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined);
+    }
+    return id;
+  }
+
+  /** One file uploaded in the console: its ingest job, the same one a sync would queue for it. */
+  async submitIngest(r: IngestRequest, requestedBy: string): Promise<JobState> {
+    return (await this.get(`ingest/${await this.queueIngest(r, requestedBy)}`))!;
   }
 
   async get(ref: string): Promise<JobState | undefined> {
@@ -310,7 +319,7 @@ export async function startWorkers(app: AppContext, opts: { concurrency?: number
       jobId: ref,
       progress: progressReporter(job),
       ingestAll: (requests, requestedBy) => runner.ingestAll(requests, requestedBy, ctx.progress),
-      startSync: async (payload, runId) => ({ id: (await runner.submitSync(payload, runId)).id }),
+      startSync: async (payload, opts) => ({ id: (await runner.submitSync(payload, opts)).id }),
     };
     const started = Date.now();
     log.info({ job: ref, jobName: job.name, attempt: job.attemptsMade + 1 }, 'job started');

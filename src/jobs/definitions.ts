@@ -28,6 +28,8 @@ export const JOBS = {
   'match.run': { queue: 'match', payload: z.object({ scope: matchScope }).strict() },
   'spells.derive': { queue: 'assess', payload: z.object({}).strict() },
   'assess.run': { queue: 'assess', payload: z.object({}).strict() },
+  /** opens a case for each new outreach flag, closes the cases the data has settled */
+  'outreach.update': { queue: 'assess', payload: z.object({}).strict() },
   'report.newly-eligible': { queue: 'report', payload: z.object({ requestedBy: z.string() }).strict() },
 } as const;
 
@@ -51,14 +53,22 @@ export function describePayload(name: JobName, data: unknown): string {
 /** A job to run: its name and payload, typed together. */
 export type Stage = { [N in JobName]: [N, Payload<N>] }[JobName];
 
+export interface SyncOptions {
+  /** end with the report of newly eligible people (the nightly sync does; one by hand need not) */
+  report?: boolean;
+  /** the run's id; the same id twice starts the run once */
+  runId?: string;
+}
+
 /** A sync's stages, first to last; each starts when the one before has finished. Both runners run exactly these. */
-export function syncStages(p: Payload<'sync.scan'>): Stage[] {
+export function syncStages(p: Payload<'sync.scan'>, opts: SyncOptions = {}): Stage[] {
   return [
     ['sync.scan', p],
     ['match.run', { scope: { kind: 'new' } }],
     ['spells.derive', {}],
     ['assess.run', {}],
-    ['report.newly-eligible', { requestedBy: p.requestedBy }],
+    ['outreach.update', {}],
+    ...(opts.report ? ([['report.newly-eligible', { requestedBy: p.requestedBy }]] as Stage[]) : []),
   ];
 }
 
@@ -68,6 +78,7 @@ export function rematchStages(p: Payload<'match.run'>): Stage[] {
     ['match.run', p],
     ['spells.derive', {}],
     ['assess.run', {}],
+    ['outreach.update', {}],
   ];
 }
 

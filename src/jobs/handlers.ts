@@ -16,7 +16,8 @@ import { runMatch } from '../match/run.js';
 import { runSpells } from '../spells/run.js';
 import { runAssessment } from '../assess/run.js';
 import { writeNewlyEligibleReport } from '../report/newly-eligible.js';
-import { JOBS, parsePayload, PermanentJobError, type JobName, type JobProgress, type Payload } from './definitions.js';
+import { updateCases } from '../outreach/cases.js';
+import { JOBS, parsePayload, PermanentJobError, type SyncOptions, type JobName, type JobProgress, type Payload } from './definitions.js';
 
 export interface IngestRequest {
   inboxRoot: string;
@@ -59,8 +60,8 @@ export interface JobContext {
   progress(p: JobProgress): Promise<void>;
   /** ingest these files (one job each, id from the content hash) and wait until every one has finished or failed */
   ingestAll(requests: IngestRequest[], requestedBy: string): Promise<void>;
-  /** start a whole sync (the nightly schedule does); the same `runId` twice starts it once */
-  startSync(payload: Payload<'sync.scan'>, runId: string): Promise<{ id: string }>;
+  /** start a whole sync (the nightly schedule does) */
+  startSync(payload: Payload<'sync.scan'>, opts: SyncOptions): Promise<{ id: string }>;
 }
 
 export type Handler<N extends JobName> = (payload: Payload<N>, job: JobContext) => Promise<unknown>;
@@ -74,7 +75,7 @@ export const HANDLERS = {
     // the run id comes from this job's id (the scheduler's repeat:<id>:<millis>): a retried nightly job does not start a second sync
     const millis = /(\d{10,})$/.exec(job.jobId)?.[1];
     const runId = millis ? `sync-nightly-${countyStamp(new Date(Number(millis)))}` : `sync-nightly-${job.jobId.replace(/[^0-9a-z]+/gi, '-')}`;
-    const started = await job.startSync({ inbox: p.inbox, requestedBy: 'schedule' }, runId);
+    const started = await job.startSync({ inbox: p.inbox, requestedBy: 'schedule' }, { runId, report: true });
     return { sync: started.id };
   },
 
@@ -149,6 +150,11 @@ export const HANDLERS = {
   async 'assess.run'(_p, job) {
     await job.progress({ stage: 'assessing settlements' });
     return runAssessment(job.app.store, job.app.policy);
+  },
+
+  async 'outreach.update'(_p, job) {
+    await job.progress({ stage: 'updating the outreach worklist' });
+    return updateCases(job.app.store);
   },
 
   async 'report.newly-eligible'(p, job) {

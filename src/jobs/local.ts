@@ -6,7 +6,7 @@
 import type { AppContext } from '../context.js';
 import { resolve } from 'node:path';
 import { runHandler, type IngestRequest, type JobContext, type JobResult } from './handlers.js';
-import { describePayload, PermanentJobError, rematchStages, syncStages, type JobName, type JobProgress, type Payload, type Stage } from './definitions.js';
+import { describePayload, PermanentJobError, rematchStages, syncStages, type JobName, type JobProgress, type Payload, type Stage, type SyncOptions } from './definitions.js';
 import { resultOf, type JobRunner, type JobState } from './runner.js';
 import { log } from '../log.js';
 
@@ -30,7 +30,7 @@ export class LocalRunner implements JobRunner {
         this.onProgress(p);
       },
       ingestAll: (requests, requestedBy) => this.ingestAll(requests, requestedBy, state, job),
-      startSync: async (payload) => ({ id: (await this.submitSync(payload)).id }),
+      startSync: async (payload, opts) => ({ id: (await this.submitSync(payload, opts)).id }),
     };
     try {
       state.result = await runHandler(name, data, job);
@@ -69,8 +69,8 @@ export class LocalRunner implements JobRunner {
     return top;
   }
 
-  submitSync(p: Payload<'sync.scan'>): Promise<JobState> {
-    return this.chain(syncStages(p));
+  submitSync(p: Payload<'sync.scan'>, opts: SyncOptions = {}): Promise<JobState> {
+    return this.chain(syncStages(p, opts));
   }
 
   submitRematch(p: Payload<'match.run'>): Promise<JobState> {
@@ -95,7 +95,9 @@ export interface SyncResult {
   match: JobResult<'match.run'>;
   spells: JobResult<'spells.derive'>;
   assessment: JobResult<'assess.run'>;
-  report: JobResult<'report.newly-eligible'>;
+  cases: JobResult<'outreach.update'>;
+  /** when the sync was asked to end with the report */
+  report: JobResult<'report.newly-eligible'> | undefined;
 }
 
 export function syncResult(tree: JobState): SyncResult | undefined {
@@ -103,12 +105,16 @@ export function syncResult(tree: JobState): SyncResult | undefined {
   const match = resultOf(tree, 'match.run');
   const spells = resultOf(tree, 'spells.derive');
   const assessment = resultOf(tree, 'assess.run');
+  const cases = resultOf(tree, 'outreach.update');
   const report = resultOf(tree, 'report.newly-eligible');
-  return scan && match && spells && assessment && report ? { id: tree.id, scan, match, spells, assessment, report } : undefined;
+  return scan && match && spells && assessment && cases ? { id: tree.id, scan, match, spells, assessment, cases, report } : undefined;
 }
 
 /** A whole sync here and now, without Redis (the demo, tests, a laptop). */
-export async function syncInProcess(app: AppContext, p: { inbox: string; until?: string | undefined; requestedBy: string; onProgress?: (p: JobProgress) => void }): Promise<SyncResult> {
-  const tree = await new LocalRunner(app, p.onProgress).submitSync({ inbox: resolve(p.inbox), ...(p.until ? { until: p.until } : {}), requestedBy: p.requestedBy });
+export async function syncInProcess(
+  app: AppContext,
+  p: { inbox: string; until?: string | undefined; requestedBy: string; report?: boolean; onProgress?: (p: JobProgress) => void },
+): Promise<SyncResult> {
+  const tree = await new LocalRunner(app, p.onProgress).submitSync({ inbox: resolve(p.inbox), ...(p.until ? { until: p.until } : {}), requestedBy: p.requestedBy }, { report: p.report === true });
   return syncResult(tree)!;
 }

@@ -4,7 +4,7 @@
  * without, the same handlers run here and now, in order (local.ts).
  */
 import type { AppContext } from '../context.js';
-import type { JobName, JobProgress, Payload } from './definitions.js';
+import type { JobName, JobProgress, Payload, SyncOptions } from './definitions.js';
 import type { JobResult } from './handlers.js';
 
 export class RedisUnavailableError extends Error {
@@ -32,8 +32,8 @@ export interface JobState {
 
 export interface JobRunner {
   readonly kind: 'bullmq' | 'in-process';
-  /** ingest the inbox's new files, then match, spells, assessment, report */
-  submitSync(payload: Payload<'sync.scan'>): Promise<JobState>;
+  /** ingest the inbox's new files, then match, spells, assessment, cases, and the report when asked */
+  submitSync(payload: Payload<'sync.scan'>, opts?: SyncOptions): Promise<JobState>;
   /** match again (all rows, a person, a file), then spells and assessment */
   submitRematch(payload: Payload<'match.run'>, requestedBy: string): Promise<JobState>;
   get(id: string): Promise<JobState | undefined>;

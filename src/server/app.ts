@@ -1,83 +1,48 @@
 /**
- * The HTTP server: start syncs and rematches, follow jobs, and the operations view
- * (bull-board). Everything but /health needs a user (HTTP Basic, see users.ts);
- * what a user may do follows the role:
+ * The HTTP server: the staff console (src/console), the JSON API, and the
+ * operations view (bull-board). Who may do what is decided in auth.ts from the
+ * user's role (users.ts):
  *
- *   viewer  GET /api/…, the read-only board at /ops/queues
- *   staff   also POST /api/sync and /api/rematch
- *   admin   also the full board at /admin/queues (retry, remove, clean, pause)
+ *   viewer      look: console pages (id numbers masked), GET /api/…, the read-only board at /ops/queues
+ *   caseworker  also change: uploads, quarantine, link decisions, cases, reports, POST /api/sync and /api/rematch
+ *   supervisor  also id numbers unmasked (audited) and the audit log
+ *   admin       also the full board at /admin/queues (retry, remove, clean, pause)
  *
- * Responses carry job ids, states, counts and file names, never personal data;
- * error texts pass through the scrubber as logs do.
+ * Responses carry job ids, states, counts and file names; personal data only on
+ * console pages, masked unless a supervisor asks; error texts pass the scrubber.
  */
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
 import { z } from 'zod';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
-import type { UserRole } from '../db/schema.js';
 import { log } from '../log.js';
 import { scrubText } from '../privacy.js';
 import { parseDate } from '../ingest/normalise/date.js';
 import { matchScope, QUEUES } from '../jobs/definitions.js';
 import type { BullRunner } from '../jobs/bull.js';
 import { currentProgress, isFinished, type JobState } from '../jobs/runner.js';
-import { allows, authenticate } from './users.js';
+import { ADMIN_BOARD, authOf, OPS_BOARD, registerAuth, wantsHtml } from './auth.js';
+import { audit } from './audit.js';
+import type { Permission } from './users.js';
+import { registerConsole } from '../console/routes.js';
 
-export const OPS_BOARD = '/ops/queues';
-export const ADMIN_BOARD = '/admin/queues';
-
-const ROLE_LABEL: Record<UserRole, string> = { viewer: '查看', staff: '业务操作', admin: '管理员' };
-
-/** What a route needs, from the route that matched (not the raw URL, which could be spelled otherwise). */
-function neededRole(method: string, route: string): UserRole {
-  if (route.startsWith(ADMIN_BOARD)) return 'admin';
-  if (route.startsWith('/api/') && method !== 'GET' && method !== 'HEAD') return 'staff';
-  return 'viewer';
-}
-
-type User = { username: string; role: UserRole };
-
-/** Credentials checked in the last minute: scrypt is slow on purpose, and the board polls every few seconds. */
-class CredentialCache {
-  private readonly seen = new Map<string, { user: User; until: number }>();
-  constructor(private readonly ttlMs = 60_000) {}
-  key(header: string): string {
-    return createHash('sha256').update(header).digest('base64');
-  }
-  get(key: string): User | undefined {
-    const hit = this.seen.get(key);
-    if (hit && hit.until > Date.now()) return hit.user;
-    this.seen.delete(key);
-    return undefined;
-  }
-  set(key: string, user: User): void {
-    if (this.seen.size > 1000) this.seen.clear();
-    this.seen.set(key, { user, until: Date.now() + this.ttlMs });
-  }
-}
-
-function basicCredentials(header: string | undefined): { username: string; password: string } | undefined {
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
-  if (!m) return undefined;
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon > 0 ? { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : undefined;
-}
+export { ADMIN_BOARD, OPS_BOARD };
 
 /** A job state as clients see it: error texts scrubbed, the current stage spelled out. */
-function forClient(s: JobState): JobState & { current?: string } {
+export function forClient(s: JobState): JobState & { current?: string; fraction?: number } {
   const scrub = (n: JobState): JobState => ({ ...n, ...(n.error ? { error: scrubText(n.error) } : {}), children: n.children.map(scrub) });
   const p = isFinished(s) ? undefined : currentProgress(s);
-  return { ...scrub(s), ...(p ? { current: p.text } : {}) };
+  return { ...scrub(s), ...(p ? { current: p.text, ...(p.fraction !== undefined ? { fraction: p.fraction } : {}) } : {}) };
 }
 
 const isoDate = z.string().refine((v) => parseDate(v) === v, '日期格式如 2026-10-31');
-const syncBody = z.object({ until: isoDate.optional() }).strict();
+const syncBody = z.object({ until: isoDate.optional(), report: z.boolean().optional() }).strict();
 const rematchBody = z.object({ scope: matchScope }).strict();
 const listQuery = z.object({
   failed: z.enum(['true', 'false']).optional(),
@@ -85,32 +50,26 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-export async function buildServer(app: AppContext, runner: BullRunner): Promise<FastifyInstance> {
-  const server = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 64 * 1024 });
-  const users = new WeakMap<FastifyRequest, User>();
-  const cache = new CredentialCache();
-  const who = (req: FastifyRequest) => users.get(req)!;
+export interface RouteInfo {
+  method: string;
+  url: string;
+  permission: Permission;
+  public: boolean;
+}
 
-  server.addHook('onRequest', async (req, reply) => {
-    const route = req.routeOptions.url ?? '';
-    if (route === '/health') return;
-    const header = req.headers.authorization;
-    const key = header ? cache.key(header) : '';
-    let user = key ? cache.get(key) : undefined;
-    if (!user) {
-      const creds = basicCredentials(header);
-      user = creds ? await authenticate(app.store, creds.username, creds.password) : undefined;
-      if (!user) {
-        return reply.code(401).header('WWW-Authenticate', 'Basic realm="aidlink", charset="UTF-8"').send({ error: 'unauthorized', message: '请先登录（用户名和密码）' });
-      }
-      cache.set(key, user);
-    }
-    const needed = neededRole(req.method, route);
-    if (!allows(user.role, needed)) {
-      return reply.code(403).send({ error: 'forbidden', message: `权限不足：此操作需要“${ROLE_LABEL[needed]}”权限，当前用户为“${ROLE_LABEL[user.role]}”` });
-    }
-    users.set(req, user);
+/** Every route of a server and what it needs: the security tests walk them all. */
+export const ROUTES = new WeakMap<FastifyInstance, RouteInfo[]>();
+
+export async function buildServer(app: AppContext, runner: BullRunner): Promise<FastifyInstance> {
+  const server = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 256 * 1024, trustProxy: app.config.AIDLINK_TRUST_PROXY });
+  const routes: RouteInfo[] = [];
+  ROUTES.set(server, routes);
+  server.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, permission: r.config?.permission ?? 'view', public: r.config?.public === true });
   });
+  await server.register(cookie);
+  await server.register(formbody);
+  registerAuth(server, app.store, { sessionHours: app.config.AIDLINK_SESSION_HOURS });
 
   server.setErrorHandler((err, req, reply) => {
     if (err instanceof z.ZodError) {
@@ -119,28 +78,31 @@ export async function buildServer(app: AppContext, runner: BullRunner): Promise<
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status < 500) return reply.code(status).send({ error: 'bad_request', message: scrubText((err as Error).message) });
     req.log.error({ err }, 'request failed');
+    if (wantsHtml(req)) return reply.code(500).type('text/plain; charset=utf-8').send('服务器内部错误，请联系系统管理员（详情见服务器日志）');
     return reply.code(500).send({ error: 'internal', message: '服务器内部错误，请联系系统管理员（详情见服务器日志）' });
   });
 
-  server.get('/health', async (_req, reply) => {
+  server.get('/health', { config: { public: true } }, async (_req, reply) => {
     const database = await sql`select 1`.execute(app.store.k).then(() => 'ok', () => 'unavailable');
     const redis = await runner.ping().then(() => 'ok', () => 'unavailable');
     const ok = database === 'ok' && redis === 'ok';
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', database, redis });
   });
 
-  server.get('/', async (_req, reply) => reply.redirect(OPS_BOARD));
-
-  server.post('/api/sync', async (req, reply) => {
+  server.post('/api/sync', { config: { permission: 'change' } }, async (req, reply) => {
     const body = syncBody.parse(req.body ?? {});
+    const who = authOf(req).user.username;
     // the inbox is the configured one: a client does not choose which folder the server reads
-    const s = await runner.submitSync({ inbox: resolve(app.config.AIDLINK_INBOX), ...(body.until ? { until: body.until } : {}), requestedBy: `http:${who(req).username}` });
+    const s = await runner.submitSync({ inbox: resolve(app.config.AIDLINK_INBOX), ...(body.until ? { until: body.until } : {}), requestedBy: `http:${who}` }, { report: body.report === true });
+    await audit(app.store, { actor: who, action: 'run_start', subject: s.id, ip: req.ip });
     return reply.code(202).send(forClient(s));
   });
 
-  server.post('/api/rematch', async (req, reply) => {
+  server.post('/api/rematch', { config: { permission: 'change' } }, async (req, reply) => {
     const body = rematchBody.parse(req.body ?? {});
-    const s = await runner.submitRematch({ scope: body.scope }, `http:${who(req).username}`);
+    const who = authOf(req).user.username;
+    const s = await runner.submitRematch({ scope: body.scope }, `http:${who}`);
+    await audit(app.store, { actor: who, action: 'run_start', subject: s.id, detail: { scope: body.scope }, ip: req.ip });
     return reply.code(202).send(forClient(s));
   });
 
@@ -169,5 +131,6 @@ export async function buildServer(app: AppContext, runner: BullRunner): Promise<
     await server.register(adapter.registerPlugin(), { prefix: base });
   }
 
+  await registerConsole(server, { app, runner });
   return server;
 }

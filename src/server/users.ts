@@ -1,17 +1,39 @@
 /**
- * Users of the HTTP server: a name, a role, a scrypt password hash. Managed with
- * `aidlink user …`; the server checks HTTP Basic credentials against them.
+ * Users of the HTTP server and the console: a name, a role, a scrypt password hash
+ * (memory-hard: 16 MiB per check). Managed with `aidlink user …`; the console signs
+ * them in with a session (sessions.ts), API clients send HTTP Basic credentials.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Store } from '../db/store.js';
 import type { UserRole } from '../db/schema.js';
 
-export const ROLES: readonly UserRole[] = ['viewer', 'staff', 'admin'];
-const RANK: Record<UserRole, number> = { viewer: 0, staff: 1, admin: 2 };
+export const ROLES: readonly UserRole[] = ['viewer', 'caseworker', 'supervisor', 'admin'];
+export const ROLE_LABEL: Record<UserRole, string> = { viewer: '查看', caseworker: '经办', supervisor: '主管', admin: '管理员' };
+const RANK: Record<UserRole, number> = { viewer: 0, caseworker: 1, supervisor: 2, admin: 3 };
 
-/** Does `role` include what `needed` may do? (admin ⊇ staff ⊇ viewer) */
+/**
+ * What each role may do; each role may do everything the roles before it may.
+ *   viewer      look (id numbers masked)
+ *   caseworker  also change: upload files, release quarantine, decide links, update cases, start runs, download reports
+ *   supervisor  also see id numbers unmasked (audited) and read the audit log
+ *   admin       also manage users and the queues
+ */
+export const PERMISSION = {
+  view: 'viewer',
+  change: 'caseworker',
+  unmask: 'supervisor',
+  audit: 'supervisor',
+  admin: 'admin',
+} as const satisfies Record<string, UserRole>;
+export type Permission = keyof typeof PERMISSION;
+
+/** Does `role` include what `needed` may do? (admin ⊇ supervisor ⊇ caseworker ⊇ viewer) */
 export function allows(role: UserRole, needed: UserRole): boolean {
   return RANK[role] >= RANK[needed];
+}
+
+export function may(role: UserRole, permission: Permission): boolean {
+  return allows(role, PERMISSION[permission]);
 }
 
 export class UserError extends Error {
@@ -66,18 +88,26 @@ export async function updateUser(store: Store, username: string, change: { passw
     .where('username', '=', username)
     .executeTakeFirst();
   if (Number(r.numUpdatedRows) === 0) throw new UserError(`no user ${username}; see \`aidlink user list\``);
+  // a new password, a new role or a disabled account: the user signs in again
+  await store.k.deleteFrom('app_session').where('user_id', 'in', (eb) => eb.selectFrom('app_user').select('id').where('username', '=', username)).execute();
 }
 
-export async function listUsers(store: Store): Promise<{ username: string; role: UserRole; created_at: Date; disabled_at: Date | null }[]> {
-  return store.k.selectFrom('app_user').select(['username', 'role', 'created_at', 'disabled_at']).orderBy('username').execute();
+export async function listUsers(store: Store): Promise<{ id: number; username: string; role: UserRole; created_at: Date; disabled_at: Date | null }[]> {
+  return store.k.selectFrom('app_user').select(['id', 'username', 'role', 'created_at', 'disabled_at']).orderBy('username').execute();
+}
+
+export interface User {
+  id: number;
+  username: string;
+  role: UserRole;
 }
 
 /** The user these credentials belong to, or undefined (unknown name, wrong password, disabled). */
-export async function authenticate(store: Store, username: string, password: string): Promise<{ username: string; role: UserRole } | undefined> {
-  const u = await store.k.selectFrom('app_user').select(['username', 'role', 'password_hash', 'disabled_at']).where('username', '=', username).executeTakeFirst();
+export async function authenticate(store: Store, username: string, password: string): Promise<User | undefined> {
+  const u = await store.k.selectFrom('app_user').select(['id', 'username', 'role', 'password_hash', 'disabled_at']).where('username', '=', username).executeTakeFirst();
   // an unknown name costs as much as a wrong password: the timing does not tell which names exist
   const ok = await verifyPassword(password, u?.password_hash ?? DUMMY_HASH);
-  return u && ok && !u.disabled_at ? { username: u.username, role: u.role } : undefined;
+  return u && ok && !u.disabled_at ? { id: u.id, username: u.username, role: u.role } : undefined;
 }
 
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';

@@ -11,14 +11,19 @@ import { createTestDb, type TestDb } from '../helpers/db.js';
 import { readTruth, SAMPLE_INBOX } from '../helpers/sample.js';
 import { testContext } from '../helpers/context.js';
 import { syncInProcess, type SyncResult } from '../../src/jobs/local.js';
+import { reportItems, writeNewlyEligibleReport, type ReportRunResult } from '../../src/report/newly-eligible.js';
+import { reportsDir } from '../../src/jobs/handlers.js';
 import type { Store } from '../../src/db/store.js';
 import { readFileSync } from 'node:fs';
 
-/** The truth's pids with an outreach flag at a cut: unclaimed or underpaid settlements, high-burden or potential-catastrophic years. */
-function truthOutreach(cut: string): Set<string> {
-  const settlements = readTruth(`entitlements_${cut}.csv`).filter((e) => e.flag === 'unclaimed' || e.flag === 'underpaid').map((e) => e.pid!);
-  const years = readTruth(`person_flags_${cut}.csv`).map((f) => f.pid!);
-  return new Set([...settlements, ...years]);
+/**
+ * The truth's outreach flags at a cut, keyed `<settlement>/<flag>` or `<pid>/<year>/<flag>`, with their pid:
+ * unclaimed or underpaid settlements, high-burden or potential-catastrophic years.
+ */
+function truthOutreach(cut: string): Map<string, string> {
+  const settlements = readTruth(`entitlements_${cut}.csv`).filter((e) => e.flag === 'unclaimed' || e.flag === 'underpaid').map((e) => [`${e.settlement_id}/${e.flag}`, e.pid!] as const);
+  const years = readTruth(`person_flags_${cut}.csv`).map((f) => [`${f.pid}/${f.year}/${f.flag}`, f.pid!] as const);
+  return new Map([...settlements, ...years]);
 }
 
 /** A report's rows as objects by header (the report quotes nothing our data needs quoting for). */
@@ -73,13 +78,17 @@ describe('syncing the sample county as the deliveries arrive', () => {
   let september_entitlements: Map<string, string>;
   let september_person_flags: string[];
   let october: SyncResult;
+  let reports: ReportRunResult[];
   beforeAll(async () => {
     db = await createTestDb();
     const ctx = testContext(db.store);
+    // as the bureau would: sync up to September, report, sync the rest, report
     september = await syncInProcess(ctx, { inbox: SAMPLE_INBOX, until: '2026-09-30', requestedBy: 'test' });
+    const first = await writeNewlyEligibleReport(db.store, { dir: reportsDir(ctx), requestedBy: 'test' });
     september_entitlements = await entitlements(db.store);
     september_person_flags = await personFlags(db.store);
     october = await syncInProcess(ctx, { inbox: SAMPLE_INBOX, requestedBy: 'test' });
+    reports = [first, await writeNewlyEligibleReport(db.store, { dir: reportsDir(ctx), requestedBy: 'test' })];
   }, 300_000);
   afterAll(() => db?.drop());
 
@@ -111,23 +120,39 @@ describe('syncing the sample county as the deliveries arrive', () => {
     expect(inOctober).toEqual(expected.sort());
   });
 
-  it('reports everyone with an outreach flag first, then only the people October made newly eligible', async () => {
+  it('reports every outreach flag first, then exactly the flags first raised by the October deliveries, nobody reported before as new', async () => {
     const pid = await pidMap(db.store);
-    const first = readReport(september.report.file);
-    const second = readReport(october.report.file);
-    expect(first.bom).toBe(true);
-    expect(first.header).toEqual(['乡镇', '村', '人员ID', '姓名', '身份证号', '联系电话', '救助类别', '标记', '原因', '结算ID', '医疗机构', '入院日期', '出院日期', '年度', '进入救助金额', '应救助金额', '已救助金额', '差额/金额']);
-    const persons = (r: ReturnType<typeof readReport>) => new Set(r.rows.map((row) => pid.get(Number(row['人员ID']))));
-    expect(persons(first)).toEqual(truthOutreach('20260930'));
-    const before = truthOutreach('20260930');
-    expect(persons(second)).toEqual(new Set([...truthOutreach('20261031')].filter((p) => !before.has(p))));
-    expect(october.report.persons).toBe(persons(second).size);
-    expect([first.rows.length > 0, persons(second).size > 0]).toEqual([true, true]);
-    // id numbers masked (area code and last four kept); amounts in yuan; a total line
-    for (const row of [...first.rows, ...second.rows]) expect(row['身份证号']).toMatch(/^(\d{6}\*+\d{3}[\dX]|)$/);
-    expect(first.rows.every((row) => /^\d+\.\d\d$/.test(row['差额/金额']!))).toBe(true);
-    expect(first.footer[0]).toBe('合计');
-    expect(first.footer[2]).toBe(`${september.report.persons} 人`);
+    const keyed = async (runId: number) => {
+      const r = (await reportItems(db.store, runId))!;
+      return new Map(r.items.map((i) => [i.settlementId ? `${i.settlementId}/${i.flag}` : `${pid.get(i.personId)}/${i.year}/${i.flag}`, { pid: pid.get(i.personId)!, newPerson: i.newPerson }]));
+    };
+    const first = await keyed(reports[0]!.runId);
+    const second = await keyed(reports[1]!.runId);
+    const september = truthOutreach('20260930');
+    const october = truthOutreach('20261031');
+    expect([...first.keys()].sort()).toEqual([...september.keys()].sort());
+    expect([...first.values()].every((i) => i.newPerson)).toBe(true);
+    // the flags October raised: in the 1031 truth and not in the 0930 truth
+    const raisedInOctober = [...october.keys()].filter((k) => !september.has(k)).sort();
+    expect(raisedInOctober.length).toBeGreaterThan(0);
+    expect([...second.keys()].sort()).toEqual(raisedInOctober);
+    // a person of the first report comes back with a new flag, but not as a new person
+    const reportedBefore = new Set([...first.values()].map((i) => i.pid));
+    for (const i of second.values()) expect(i.newPerson).toBe(!reportedBefore.has(i.pid));
+    expect([...second.values()].some((i) => !i.newPerson)).toBe(true);
+    expect(reports[1]).toMatchObject({ flags: raisedInOctober.length, newPersons: new Set([...second.values()].filter((i) => i.newPerson).map((i) => i.pid)).size });
+  });
+
+  it('writes each report as CSV and XLSX, id numbers masked, amounts in yuan, with a total line', () => {
+    const csv = readReport(reports[0]!.files.csv);
+    expect(csv.bom).toBe(true);
+    expect(csv.header).toEqual(['乡镇', '村', '人员ID', '姓名', '身份证号', '联系电话', '救助类别', '新增人员', '标记', '原因', '结算ID', '医疗机构', '入院日期', '出院日期', '年度', '进入救助金额', '应救助金额', '已救助金额', '差额/金额']);
+    expect(csv.rows).toHaveLength(reports[0]!.flags);
+    for (const row of csv.rows) expect(row['身份证号']).toMatch(/^(\d{6}\*+\d{3}[\dX]|)$/);
+    expect(csv.rows.every((row) => /^\d+\.\d\d$/.test(row['差额/金额']!))).toBe(true);
+    expect(csv.footer[0]).toBe('合计');
+    expect(csv.footer[2]).toBe(`${reports[0]!.persons} 人`);
+    expect(readFileSync(reports[0]!.files.xlsx).subarray(0, 2).toString()).toBe('PK');
   });
 
   it('equals one sync of everything at once', async () => {

@@ -1,24 +1,38 @@
-/** Once per test run: a migrated template database that every test file clones. */
+/**
+ * Once per test run: a migrated template database that every test file clones. Its
+ * name is the run's own, so two runs at once (two terminals, a developer beside CI)
+ * never drop each other's databases; leftovers of interrupted runs are dropped once
+ * they are a few hours old.
+ */
+import type { TestProject } from 'vitest/node';
 import { openStore } from '../../src/db/store.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { admin, TEMPLATE_DB, urlFor } from './db.js';
+import { admin, isStale, testDbName, urlFor } from './pg-admin.js';
 
-export async function setup(): Promise<void> {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    templateDb: string;
+  }
+}
+
+let template = '';
+
+export async function setup(project: TestProject): Promise<void> {
+  template = testDbName('aidlink_tpl');
   await admin(async (c) => {
-    // leftovers of an interrupted run
-    const old = await c.query<{ datname: string }>(`select datname from pg_database where datname like 'aidlink_t\\_%'`);
-    for (const r of old.rows) await c.query(`drop database if exists ${r.datname} with (force)`);
-    await c.query(`drop database if exists ${TEMPLATE_DB} with (force)`);
-    await c.query(`create database ${TEMPLATE_DB}`);
+    const old = await c.query<{ datname: string }>(`select datname from pg_database where datname like 'aidlink\\_t\\_%' or datname like 'aidlink\\_tpl\\_%' or datname = 'aidlink_test_template'`);
+    for (const r of old.rows) if (isStale(r.datname)) await c.query(`drop database if exists ${r.datname} with (force)`);
+    await c.query(`create database ${template}`);
   });
-  const store = await openStore({ databaseUrl: urlFor(TEMPLATE_DB), poolSize: 1 });
+  const store = await openStore({ databaseUrl: urlFor(template), poolSize: 1 });
   try {
     await migrateToLatest(store);
   } finally {
     await store.close();
   }
+  project.provide('templateDb', template);
 }
 
 export async function teardown(): Promise<void> {
-  await admin((c) => c.query(`drop database if exists ${TEMPLATE_DB} with (force)`));
+  if (template) await admin((c) => c.query(`drop database if exists ${template} with (force)`));
 }

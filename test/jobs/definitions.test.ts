@@ -32,8 +32,9 @@ describe('job definitions', () => {
   });
 
   it('run a sync and a rematch as stages in a fixed order', () => {
-    expect(syncStages({ inbox: '/in', requestedBy: 'x' }).map(([n]) => n)).toEqual(['sync.scan', 'match.run', 'spells.derive', 'assess.run', 'report.newly-eligible']);
-    expect(rematchStages({ scope: { kind: 'all' } }).map(([n]) => n)).toEqual(['match.run', 'spells.derive', 'assess.run']);
+    expect(syncStages({ inbox: '/in', requestedBy: 'x' }).map(([n]) => n)).toEqual(['sync.scan', 'match.run', 'spells.derive', 'assess.run', 'outreach.update']);
+    expect(syncStages({ inbox: '/in', requestedBy: 'x' }, { report: true }).map(([n]) => n)).toEqual(['sync.scan', 'match.run', 'spells.derive', 'assess.run', 'outreach.update', 'report.newly-eligible']);
+    expect(rematchStages({ scope: { kind: 'all' } }).map(([n]) => n)).toEqual(['match.run', 'spells.derive', 'assess.run', 'outreach.update']);
   });
 
   it('describe what a job is about from its payload', () => {

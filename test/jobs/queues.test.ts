@@ -64,18 +64,18 @@ describe('the pipeline on BullMQ', () => {
     rmSync(inbox, { recursive: true, force: true });
   });
 
-  const sync = async (): Promise<JobState> => follow(runner, (await runner.submitSync({ inbox, requestedBy: 'test' })).id, () => undefined, 100);
+  const sync = async (): Promise<JobState> => follow(runner, (await runner.submitSync({ inbox, requestedBy: 'test' }, { report: true })).id, () => undefined, 100);
 
   it('runs a sync as a flow: each stage after the one before, one ingest job per file', async () => {
     const done = await sync();
     expect(done.state).toBe('completed');
     const r = syncResult(done)!;
     expect(r.scan).toMatchObject({ files: 54, queued: 54, accepted: 53, quarantined: 1, rejected: 0, failed: 0 });
-    expect(r.report.file).toMatch(/newly-eligible-\d{8}-\d{6}-\d+\.csv$/);
+    expect(r.report!.files.xlsx).toMatch(/newly-eligible-\d{8}-\d{6}-\d+\.xlsx$/);
     // the stages, top down: report ← assess ← spells ← match ← scan, each finished before its parent started
     const chain: JobState[] = [];
     for (let s: JobState | undefined = done; s; s = s.children[0]) chain.push(s);
-    expect(chain.map((s) => s.name)).toEqual(['report.newly-eligible', 'assess.run', 'spells.derive', 'match.run', 'sync.scan']);
+    expect(chain.map((s) => s.name)).toEqual(['report.newly-eligible', 'outreach.update', 'assess.run', 'spells.derive', 'match.run', 'sync.scan']);
     for (let i = 0; i + 1 < chain.length; i++) expect(chain[i + 1]!.finishedAt!.getTime()).toBeLessThanOrEqual(chain[i]!.finishedAt!.getTime());
     const ingestJobs = (await runner.list({ all: true, limit: 500 })).filter((j) => j.name === 'ingest.file');
     expect(ingestJobs).toHaveLength(54);
@@ -131,7 +131,8 @@ describe('the pipeline on BullMQ', () => {
     for (const r of results) {
       expect(resultOf(r, 'match.run')).toMatchObject({ persons: persons.rows[0]!.n, changed: 0 });
       // the finished match job keeps its last progress: persons matched
-      const match = r.children[0]!.children[0]!;
+      const find = (n: JobState): JobState | undefined => (n.name === 'match.run' ? n : n.children.map(find).find(Boolean));
+      const match = find(r)!;
       expect(match.progress).toEqual({ stage: 'matched', done: persons.rows[0]!.n, unit: 'persons' });
     }
     // progress was visible while the jobs ran

@@ -1,0 +1,92 @@
+/**
+ * The console's stylesheet and its one script, served from /assets. No inline
+ * script anywhere: the pages' Content-Security-Policy allows scripts from this
+ * origin only. The script is small on purpose: pages work without it, it only
+ * follows running jobs and asks before irreversible buttons.
+ */
+
+export const CONSOLE_CSS = `
+:root { --fg: #1f2933; --muted: #616e7c; --line: #d9e2ec; --bg: #f5f7fa; --accent: #1c5d99; --ok: #2f7d32; --warn: #b26a00; --bad: #b3261e; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.6 "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif; color: var(--fg); background: var(--bg); }
+nav.top { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 16px; padding: 8px 24px; background: var(--accent); color: #fff; }
+nav.top a { color: #fff; text-decoration: none; padding: 2px 4px; border-radius: 3px; }
+nav.top a.active, nav.top a:hover { background: rgba(255,255,255,.18); }
+nav.top .brand { font-weight: 600; margin-right: 12px; }
+nav.top .user { margin-left: auto; }
+main { max-width: 1280px; margin: 0 auto; padding: 16px 24px 48px; }
+h1 { font-size: 22px; margin: 8px 0 16px; }
+h2 { font-size: 17px; margin: 24px 0 8px; }
+table { border-collapse: collapse; width: 100%; background: #fff; margin: 8px 0 16px; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #eef2f7; font-weight: 600; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.notice { padding: 8px 12px; border-radius: 4px; }
+.notice.ok { background: #e6f4ea; color: var(--ok); }
+.notice.error { background: #fdecea; color: var(--bad); }
+.badge { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px; border: 1px solid; white-space: nowrap; }
+.badge.ok { color: var(--ok); } .badge.warn { color: var(--warn); } .badge.bad { color: var(--bad); } .badge.info { color: var(--accent); } .badge.muted { color: var(--muted); }
+form.inline { display: inline; }
+button, .button { font: inherit; padding: 4px 12px; border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 3px; cursor: pointer; text-decoration: none; display: inline-block; }
+button.secondary, .button.secondary { background: #fff; color: var(--accent); }
+button.danger { background: var(--bad); border-color: var(--bad); }
+button.link { background: none; border: none; color: inherit; text-decoration: underline; padding: 0; }
+input, select, textarea { font: inherit; padding: 3px 6px; border: 1px solid var(--line); border-radius: 3px; }
+label { margin-right: 8px; }
+.form-row { margin: 8px 0; }
+.details { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; background: #fff; padding: 8px 12px; border: 1px solid var(--line); }
+.details dt { color: var(--muted); }
+.details dd { margin: 0; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0 16px; }
+a.card { color: inherit; text-decoration: none; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 4px; padding: 8px 16px; min-width: 160px; }
+.card .value { font-size: 22px; font-weight: 600; }
+.card .label { color: var(--muted); }
+.side-by-side { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.muted { color: var(--muted); }
+.empty { color: var(--muted); font-style: italic; }
+.pager a, .pager span { margin-right: 12px; }
+.progress { width: 100%; max-width: 520px; height: 14px; background: #e4e7eb; border-radius: 7px; overflow: hidden; }
+.progress > div { height: 100%; background: var(--accent); width: 0; transition: width .3s; }
+.chart { background: #fff; border: 1px solid var(--line); margin: 8px 0 16px; }
+.login { max-width: 360px; margin: 48px auto; background: #fff; padding: 24px; border: 1px solid var(--line); border-radius: 4px; }
+.login input { width: 100%; margin: 4px 0 12px; }
+.timeline { position: relative; }
+pre.evidence { background: #fff; border: 1px solid var(--line); padding: 8px; white-space: pre-wrap; }
+`;
+
+export const CONSOLE_JS = `
+'use strict';
+// buttons that cannot be undone ask first
+document.addEventListener('submit', function (e) {
+  var form = e.target;
+  var msg = form && form.getAttribute && form.getAttribute('data-confirm');
+  if (msg && !window.confirm(msg)) e.preventDefault();
+});
+// a running job: follow its progress until it ends, then show the result
+function follow(el) {
+  var id = el.getAttribute('data-job');
+  var bar = el.querySelector('.progress > div');
+  var text = el.querySelector('.progress-text');
+  var state = el.querySelector('.job-state');
+  function tick() {
+    fetch('/api/jobs/' + id, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then(function (r) { return r.json(); })
+      .then(function (j) {
+        var finished = j.state === 'completed' || j.state === 'failed';
+        if (state) state.textContent = j.state === 'completed' ? '已完成' : j.state === 'failed' ? '失败' : '进行中';
+        if (text) text.textContent = finished ? '' : (j.current || '排队等待中');
+        var fraction = finished ? 1 : (j.fraction || 0);
+        if (bar) bar.style.width = Math.round(fraction * 100) + '%';
+        if (finished) { var done = el.getAttribute('data-done'); if (done) window.location.href = done; else window.location.reload(); }
+        else setTimeout(tick, 1000);
+      })
+      .catch(function () { setTimeout(tick, 3000); });
+  }
+  tick();
+}
+document.addEventListener('DOMContentLoaded', function () {
+  var els = document.querySelectorAll('[data-job]');
+  for (var i = 0; i < els.length; i++) follow(els[i]);
+});
+`;

@@ -1,0 +1,263 @@
+/**
+ * 数据文件: the deliveries, a file's problems by row and column, the data-quality
+ * sheet to send back to the agency, quarantine decisions, and uploading a file.
+ */
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { copyFile, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { decideQuarantine, DeliveryError } from '../../ingest/deliveries.js';
+import { inspectFile } from '../../ingest/read/inspect.js';
+import { SOURCES, isSourceKey } from '../../ingest/sources.js';
+import { audit } from '../../server/audit.js';
+import { authOf } from '../../server/auth.js';
+import { may } from '../../server/users.js';
+import { qualitySheet } from '../../report/quality.js';
+import { writeQualityCsv, writeQualityXlsx } from '../../report/formats.js';
+import { html } from '../html.js';
+import { badge, csrfField, DELIVERY_STATUS_LABEL, details, page, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+
+const idParam = z.object({ id: z.coerce.number().int().positive() });
+const MAX_PROBLEMS_SHOWN = 500;
+
+function statusBadge(status: string) {
+  const [label, tone] = DELIVERY_STATUS_LABEL[status] ?? [status, 'info' as const];
+  return badge(label, tone);
+}
+
+function uploadForm(v: Viewer, error?: string) {
+  return html`<h2>上传文件</h2>
+    <form method="post" action="/deliveries/upload" enctype="multipart/form-data" class="upload">
+      ${csrfField(v)}
+      ${error ? html`<p class="notice error">${error}</p>` : ''}
+      <div class="form-row">
+        <label for="source">来源</label>
+        <select id="source" name="source" required>
+          ${SOURCES.map((s) => html`<option value="${s}">${SOURCE_LABEL[s] ?? s}</option>`)}
+        </select>
+        <label for="file">文件（CSV 或 XLSX）</label>
+        <input id="file" name="file" type="file" accept=".csv,.txt,.xlsx" required />
+        <button type="submit">上传并导入</button>
+      </div>
+      <p class="muted">文件名中请保留数据截至日期（如 civil_20261031.csv），或在表头上方的标题行写明“截至 2026年10月31日”。</p>
+    </form>`;
+}
+
+/** A file name safe to keep in the inbox: its own name, no folders, no control characters. */
+function safeFileName(name: string): string | undefined {
+  const base = basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f<>:"|?*]/g, '_').trim();
+  if (!base || base === '.' || base === '..') return undefined;
+  return ['.csv', '.txt', '.xlsx'].includes(extname(base).toLowerCase()) ? base : undefined;
+}
+
+interface UploadedFile {
+  tmp: string;
+  filename: string;
+  truncated: boolean;
+}
+
+export async function registerDeliveries(server: FastifyInstance, deps: ConsoleDeps): Promise<void> {
+  const { app, runner } = deps;
+  const store = app.store;
+  const uploads = resolve(join(app.config.AIDLINK_DATA_DIR, 'uploads'));
+  const inbox = resolve(app.config.AIDLINK_INBOX);
+
+  // uploads stream to a temporary file first; the route decides where it goes
+  await server.register(multipart, {
+    attachFieldsToBody: true,
+    limits: { fileSize: app.config.AIDLINK_UPLOAD_MAX_MB * 1024 * 1024, files: 1, fields: 10 },
+    async onFile(part) {
+      mkdirSync(uploads, { recursive: true });
+      const tmp = join(uploads, randomUUID());
+      await pipeline(part.file, createWriteStream(tmp));
+      (part as unknown as { value: UploadedFile }).value = { tmp, filename: part.filename, truncated: part.file.truncated };
+    },
+  });
+
+  server.get('/deliveries', async (req, reply) => {
+    const v = viewerOf(req);
+    const rows = await sql<{ id: number; file: string; source: string | null; as_of: string | null; status: string; row_count: number; rejected_rows: number; warning_count: number; received_at: Date }>`
+      select id, file, source, as_of::text as as_of, status, row_count, rejected_rows, warning_count, received_at
+      from delivery order by received_at desc, id desc limit 500`.execute(store.k);
+    const counts = new Map<string, number>();
+    for (const r of rows.rows) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+    return sendPage(
+      reply,
+      page({
+        title: '数据文件',
+        viewer: v,
+        active: '/deliveries',
+        body: [
+          html`<div class="cards">${[...counts].map(([s, n]) => html`<div class="card"><div class="value">${n}</div><div class="label">${statusBadge(s)}</div></div>`)}</div>`,
+          may(v.role, 'change') ? uploadForm(v) : html``,
+          html`<h2>已收到的文件</h2>`,
+          table(
+            [
+              { label: '文件', cell: (r) => html`<a href="/deliveries/${r.id}">${r.file}</a>` },
+              { label: '来源', cell: (r) => SOURCE_LABEL[r.source ?? ''] ?? r.source ?? '—' },
+              { label: '数据截至', cell: (r) => r.as_of ?? '—' },
+              { label: '状态', cell: (r) => statusBadge(r.status) },
+              { label: '数据行', cell: (r) => r.row_count, num: true },
+              { label: '被拒行', cell: (r) => r.rejected_rows, num: true },
+              { label: '警告', cell: (r) => r.warning_count, num: true },
+              { label: '接收时间', cell: (r) => when(r.received_at) },
+            ],
+            rows.rows,
+            '还没有收到任何文件',
+          ),
+        ],
+      }),
+    );
+  });
+
+  server.get('/deliveries/by-hash/:hash', async (req, reply) => {
+    const { hash } = z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/) }).parse(req.params);
+    const d = await store.k.selectFrom('delivery').select('id').where('content_hash', '=', hash).executeTakeFirst();
+    return reply.redirect(d ? `/deliveries/${d.id}` : '/deliveries');
+  });
+
+  server.get('/deliveries/:id', async (req, reply) => {
+    const v = viewerOf(req);
+    const { id } = idParam.parse(req.params);
+    const d = await store.k.selectFrom('delivery').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!d) return sendPage(reply, page({ title: '没有这个文件', viewer: v, body: html`<p><a href="/deliveries">返回文件列表</a></p>` }), 404);
+    const problems = await store.k
+      .selectFrom('row_problem')
+      .select(['row_no', 'severity', 'code', 'column_name', 'message'])
+      .where('delivery_id', '=', id)
+      .orderBy('row_no', (ob) => ob.nullsFirst())
+      .orderBy('id')
+      .limit(MAX_PROBLEMS_SHOWN + 1)
+      .execute();
+    const events = await store.k.selectFrom('delivery_event').selectAll().where('delivery_id', '=', id).orderBy('id').execute();
+    const canChange = may(v.role, 'change');
+    const done = (req.query as { done?: string }).done;
+    return sendPage(
+      reply,
+      page({
+        title: d.file,
+        viewer: v,
+        active: '/deliveries',
+        done,
+        body: [
+          details([
+            ['来源', SOURCE_LABEL[d.source ?? ''] ?? d.source],
+            ['数据截至', d.as_of],
+            ['状态', statusBadge(d.status)],
+            ['说明', d.status_reason ?? d.error],
+            ['数据行', d.row_count],
+            ['被拒行', d.rejected_rows],
+            ['警告', d.warning_count],
+            ['格式', [d.format, d.encoding, d.sheet].filter(Boolean).join(' · ')],
+            ['接收时间', when(d.received_at)],
+          ]),
+          d.status === 'quarantined' && canChange
+            ? html`<p>
+                ${postButton(v, `/deliveries/${id}/release`, '放行（数据生效）', { confirm: '确认放行该名册？放行后其中的数据将生效。' })}
+                ${postButton(v, `/deliveries/${id}/discard`, '作废', { cls: 'danger', confirm: '确认作废该名册？作废后其中的数据不会生效。' })}
+              </p>`
+            : '',
+          html`<h2>问题（按行、列）</h2>`,
+          canChange
+            ? html`<p>下载数据质量表，发回提供数据的单位核对：
+                <a class="button secondary" href="/deliveries/${id}/quality.xlsx">Excel</a>
+                <a class="button secondary" href="/deliveries/${id}/quality.csv">CSV</a></p>`
+            : '',
+          table(
+            [
+              { label: '行号', cell: (p) => p.row_no ?? '整个文件', num: true },
+              { label: '列', cell: (p) => p.column_name ?? '—' },
+              { label: '严重程度', cell: (p) => (p.severity === 'error' ? badge('错误', 'bad') : badge('警告', 'warn')) },
+              { label: '说明', cell: (p) => p.message },
+            ],
+            problems.slice(0, MAX_PROBLEMS_SHOWN),
+            '没有发现问题',
+          ),
+          problems.length > MAX_PROBLEMS_SHOWN ? html`<p class="muted">只显示前 ${MAX_PROBLEMS_SHOWN} 条；全部问题请下载数据质量表。</p>` : '',
+          html`<h2>处理记录</h2>`,
+          table(
+            [
+              { label: '时间', cell: (e) => when(e.at) },
+              { label: '状态', cell: (e) => html`${e.from_status ? statusBadge(e.from_status) : ''} → ${statusBadge(e.to_status)}` },
+              { label: '操作人', cell: (e) => e.actor },
+              { label: '说明', cell: (e) => e.reason ?? '' },
+            ],
+            events,
+          ),
+        ],
+      }),
+    );
+  });
+
+  for (const format of ['xlsx', 'csv'] as const) {
+    server.get(`/deliveries/:id/quality.${format}`, { config: { permission: 'change' } }, async (req, reply) => {
+      const { id } = idParam.parse(req.params);
+      const sheet = await qualitySheet(store, id);
+      if (!sheet) return reply.code(404).send('没有这个文件');
+      mkdirSync(uploads, { recursive: true });
+      const tmp = join(uploads, `quality-${randomUUID()}.${format}`);
+      await (format === 'xlsx' ? writeQualityXlsx(sheet, tmp) : writeQualityCsv(sheet, tmp));
+      await audit(store, { actor: authOf(req).user.username, action: 'export', subject: `delivery:${id}`, detail: { what: 'quality', format }, ip: req.ip });
+      const name = `数据质量_${basename(sheet.file).replace(/\.[^.]+$/, '')}.${format}`;
+      const body = await readFile(tmp);
+      await rm(tmp, { force: true });
+      return reply
+        .type(format === 'xlsx' ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'text/csv; charset=utf-8')
+        .header('Content-Disposition', `attachment; filename="quality.${format}"; filename*=UTF-8''${encodeURIComponent(name)}`)
+        .send(body);
+    });
+  }
+
+  for (const [action, decision, done] of [['release', 'release', 'released'], ['discard', 'discard', 'discarded']] as const) {
+    server.post(`/deliveries/:id/${action}`, { config: { permission: 'change' } }, async (req, reply) => {
+      const { id } = idParam.parse(req.params);
+      const who = authOf(req).user.username;
+      try {
+        await decideQuarantine(store, id, decision, `console:${who}`);
+      } catch (err) {
+        if (err instanceof DeliveryError) return sendPage(reply, page({ title: '无法处理', viewer: viewerOf(req), error: '该文件当前不是“待核实”状态，无法放行或作废。', body: html`<p><a href="/deliveries/${id}">返回</a></p>` }), 409);
+        throw err;
+      }
+      await audit(store, { actor: who, action: decision === 'release' ? 'quarantine_release' : 'quarantine_discard', subject: `delivery:${id}`, ip: req.ip });
+      return reply.redirect(`/deliveries/${id}?done=${done}`, 303);
+    });
+  }
+
+  server.post('/deliveries/upload', { config: { permission: 'change' } }, async (req, reply) => {
+    const v = viewerOf(req);
+    const body = (req.body ?? {}) as Record<string, { value?: unknown } | undefined>;
+    const uploaded = body.file?.value as UploadedFile | undefined;
+    const source = String(body.source?.value ?? '');
+    const fail = async (message: string) => {
+      if (uploaded) await rm(uploaded.tmp, { force: true });
+      return sendPage(reply, page({ title: '上传失败', viewer: v, active: '/deliveries', body: uploadForm(v, message) }), 400);
+    };
+    if (!uploaded || typeof uploaded !== 'object' || !('tmp' in uploaded)) return fail('请选择要上传的文件');
+    if (uploaded.truncated) return fail(`文件超过 ${app.config.AIDLINK_UPLOAD_MAX_MB} MB，请通过共享目录投递`);
+    if (!isSourceKey(source)) return fail('请选择数据来源');
+    const name = safeFileName(uploaded.filename);
+    if (!name) return fail('只接受 CSV 或 XLSX 文件（文件名以 .csv、.txt 或 .xlsx 结尾）');
+    if ((await stat(uploaded.tmp)).size === 0) return fail('文件是空的');
+
+    // into the inbox, where a sync would have found it; a different file of the same name is kept beside it
+    const { hash } = await inspectFile(uploaded.tmp);
+    mkdirSync(join(inbox, source), { recursive: true });
+    let dest = join(inbox, source, name);
+    for (let i = 2; existsSync(dest) && (await inspectFile(dest)).hash !== hash; i++) dest = join(inbox, source, `${name.slice(0, -extname(name).length)}（${i}）${extname(name)}`);
+    await rename(uploaded.tmp, dest).catch(async () => {
+      // the inbox may be on another file system
+      await copyFile(uploaded.tmp, dest);
+      await rm(uploaded.tmp, { force: true });
+    });
+    const file = `${source}/${basename(dest)}`;
+    const job = await runner.submitIngest({ inboxRoot: inbox, file, hash }, `console:${v.username}`);
+    await audit(store, { actor: v.username, action: 'upload', subject: file, ip: req.ip });
+    return reply.redirect(`/runs/${encodeURIComponent(job.id)}?then=${encodeURIComponent(`/deliveries/by-hash/${hash}`)}`, 303);
+  });
+}

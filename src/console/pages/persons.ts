@@ -1,0 +1,486 @@
+/**
+ * 人员查询: find a person by number, id number or name; and one person's page: the
+ * golden record, the source rows linked to them, their category spells (with a
+ * timeline), their settlements with the calculation, their flags and outreach cases.
+ *
+ * Id numbers and phones are masked unless a supervisor asks (`?unmask=1`), and every
+ * unmasked view is audited. The helpers for that are shared with the review pages.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sql, type Selectable } from 'kysely';
+import { z } from 'zod';
+import { FLAG_LABEL, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
+import type { CaseStatus, FlagTable, GoldenField, IdStatus, SpellTable } from '../../db/schema.js';
+import type { Store } from '../../db/store.js';
+import { parseIdNumber } from '../../ingest/normalise/id-number.js';
+import { parseName } from '../../ingest/normalise/name.js';
+import { CASE_STATUS_LABEL } from '../../outreach/cases.js';
+import { CATEGORIES, CATEGORY_LABEL } from '../../policy/policy.js';
+import { maskIdNumber, maskPhone, scrubText } from '../../privacy.js';
+import { audit } from '../../server/audit.js';
+import { may } from '../../server/users.js';
+import { html, query, type SafeHtml } from '../html.js';
+import { badge, details, page, SOURCE_LABEL, table, when, yuan, type Viewer } from '../layout.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+
+// ---------------------------------------------------------------------------
+// Shared with review.ts: labels, masking, golden fields
+// ---------------------------------------------------------------------------
+
+export const GENDER_LABEL: Record<string, string> = { M: '男', F: '女' };
+
+/** How a row came to its person (the Chinese half of match/explain.ts, which does not export it). */
+export const METHOD_LABEL: Record<string, string> = {
+  id: '身份证号一致（确定性关联）',
+  cert_id: '残疾人证号中的身份证号一致（确定性关联）',
+  insurance_no: '医保人员编号一致（确定性关联）',
+  scored: '按多项信息评分关联',
+  new: '无匹配对象，建立新人员',
+  staff: '工作人员确认',
+  pending: '尚未匹配',
+};
+
+/** What is wrong with an id number as the file gave it; nothing to say for a valid one. */
+export const ID_STATUS_NOTE: Record<IdStatus, string> = {
+  valid: '',
+  legacy15: '15 位旧号，已转换',
+  checksum_failed: '校验位错误',
+  masked: '原文件已隐去部分数字',
+  spreadsheet_damaged: '表格损坏，仅余前几位',
+  missing: '未填写',
+  malformed: '格式不正确',
+};
+
+export const categoryLabel = (c: string | null | undefined): string => (c ? ((CATEGORY_LABEL as Record<string, string>)[c] ?? c) : '—');
+
+export const localPercent = (p: number | null | undefined): string => (typeof p === 'number' ? `${(p * 100).toFixed(1)}%` : '—');
+
+/** Id numbers and phones as this request may see them. */
+export interface Reveal {
+  /** the viewer may unmask and asked to: values are shown in full */
+  unmasked: boolean;
+  canUnmask: boolean;
+  id(v: string | null | undefined): string;
+  phone(v: string | null | undefined): string;
+}
+
+const unmaskQuery = z.object({ unmask: z.literal('1').optional() });
+
+/**
+ * Full values only for those who may unmask and asked with `?unmask=1`; every such
+ * view is written to the audit log under `subject`. Call it once the record is found.
+ */
+export async function revealFor(req: FastifyRequest, store: Store, subject: string): Promise<Reveal> {
+  const v = viewerOf(req);
+  const canUnmask = may(v.role, 'unmask');
+  const unmasked = canUnmask && unmaskQuery.safeParse(req.query).data?.unmask === '1';
+  if (unmasked) await audit(store, { actor: v.username, action: 'unmask', subject, ip: req.ip });
+  return {
+    unmasked,
+    canUnmask,
+    id: (x) => (unmasked ? (x ?? '') : maskIdNumber(x)),
+    phone: (x) => (unmasked ? (x ?? '') : maskPhone(x)),
+  };
+}
+
+/** The link to show (or hide again) full id numbers, for those who may. */
+export function unmaskLink(r: Reveal, path: string): SafeHtml {
+  if (!r.canUnmask) return html``;
+  return r.unmasked
+    ? html`<p class="muted">正在显示完整身份证号和电话（本次查看已记入审计日志）。<a href="${path}">隐藏</a></p>`
+    : html`<p><a href="${path}${query({ unmask: 1 })}">显示完整身份证号</a> <span class="muted">（查看将记入审计日志）</span></p>`;
+}
+
+/** A golden field's value (masked by `show` when given), with where it came from as a tooltip. */
+export function goldenCell(g: GoldenField | undefined, show: (v: string) => string = (v) => v): SafeHtml | '' {
+  if (!g || g.value === '') return '';
+  return html`<span title="${`${SOURCE_LABEL[g.source] ?? g.source}：${g.file} 第 ${g.row} 行（数据截至 ${g.as_of}）`}">${show(g.value)}</span>`;
+}
+
+/** The golden household: `head:<id number>` (masked like any id number) or `no:<户编号>`. */
+export function householdOf(value: string, r: Reveal): string {
+  if (value.startsWith('head:')) return `户主身份证号 ${r.id(value.slice(5))}`;
+  if (value.startsWith('no:')) return `户编号 ${value.slice(3)}`;
+  return r.unmasked ? value : scrubText(value);
+}
+
+export const golden = (g: Record<string, GoldenField> | null | undefined, key: string): GoldenField | undefined => g?.[key];
+
+export function notFound(reply: FastifyReply, v: Viewer, title: string, back: SafeHtml, active?: string): FastifyReply {
+  return sendPage(reply, page({ title, viewer: v, active, body: back }), 404);
+}
+
+// ---------------------------------------------------------------------------
+// Search
+// ---------------------------------------------------------------------------
+
+const MAX_RESULTS = 50;
+/** person.id is an int4: larger numbers cannot be a person (and would make PostgreSQL fail). */
+const MAX_ID = 2_147_483_647;
+
+const searchQuery = z.object({ id: z.string().optional(), idno: z.string().optional(), name: z.string().optional() });
+const idParam = z.object({ id: z.coerce.number().int().positive().max(MAX_ID) });
+
+interface Criteria {
+  id?: number;
+  idNumber?: string;
+  name?: string;
+}
+
+/** The search form's fields read as criteria, or what is wrong with them (in Chinese). */
+function readCriteria(q: z.infer<typeof searchQuery>): { criteria: Criteria; error?: string } {
+  const criteria: Criteria = {};
+  const id = q.id?.trim();
+  if (id) {
+    if (!/^\d{1,10}$/.test(id) || Number(id) < 1 || Number(id) > MAX_ID) return { criteria, error: '人员编号应为正整数' };
+    criteria.id = Number(id);
+  }
+  if (q.idno?.trim()) {
+    const p = parseIdNumber(q.idno);
+    if ((p.status !== 'valid' && p.status !== 'legacy15') || !p.value) return { criteria, error: '请输入完整、正确的 18 位身份证号' };
+    criteria.idNumber = p.value;
+  }
+  if (q.name?.trim()) {
+    // the same normal form as person.name (spaces, annotations and dots dropped)
+    const n = parseName(q.name)?.norm;
+    if (!n || [...n].length > 50) return { criteria, error: '请输入完整的姓名（不超过 50 个字）' };
+    criteria.name = n;
+  }
+  return { criteria };
+}
+
+function searchForm(q: { id?: string | undefined; name?: string | undefined }): SafeHtml {
+  // a full id number typed in is not written back into the page
+  return html`<form method="get" action="/persons" class="search">
+    <div class="form-row">
+      <label for="id">人员编号</label><input id="id" name="id" inputmode="numeric" value="${q.id ?? ''}" size="10" />
+      <label for="idno">身份证号（完整 18 位）</label><input id="idno" name="idno" autocomplete="off" size="20" />
+      <label for="name">姓名（完整）</label><input id="name" name="name" value="${q.name ?? ''}" size="10" />
+      <button type="submit">查询</button>
+    </div>
+    <p class="muted">填写其中一项即可；填写多项时须同时符合。身份证号和姓名须完全一致。</p>
+  </form>`;
+}
+
+// ---------------------------------------------------------------------------
+// The person page's sections
+// ---------------------------------------------------------------------------
+
+const MAX_ROWS_SHOWN = 500;
+
+const MED_TYPE_LABEL: Record<string, string> = {
+  '11': '普通门诊',
+  '14': '门诊慢特病',
+  '21': '普通住院',
+  '22': '外伤住院',
+  '23': '转外诊治住院',
+  '24': '急诊转住院',
+  '92': '其他住院',
+};
+
+const medType = (m: string | null): string => (m ? `${m} ${MED_TYPE_LABEL[m] ?? ''}`.trim() : '—');
+const yuanOf = (v: unknown): string => (typeof v === 'number' ? `${yuan(v)} 元` : '—');
+const ratioOf = (bp: unknown): string => (typeof bp === 'number' ? `${bp / 100}%` : '—');
+
+const calcOption = z.object({ category: z.string(), deductible: z.number(), ratio: z.number(), remainingDeductible: z.number(), amount: z.number() });
+
+/** entitlement.calc (policy/calculate.ts `Calculation`), key by key, in the order of the calculation. */
+const CALC_FIELDS: [string, string, (v: unknown) => unknown][] = [
+  ['period', '政策期间', (v) => (typeof v === 'string' ? v.replace('/', ' 至 ') : '不在任何政策期间内')],
+  ['eligibleType', '医疗类别属救助范围', (v) => (v === true ? '是' : v === false ? '否' : '—')],
+  ['held', '就诊当日持有的救助类别', (v) => (Array.isArray(v) && v.length ? v.map((c) => categoryLabel(String(c))).join('、') : '无')],
+  [
+    'options',
+    '各类别测算',
+    (v) =>
+      Array.isArray(v) && v.length
+        ? html`<ul>${v.map((o) => {
+            const p = calcOption.safeParse(o);
+            return p.success
+              ? html`<li>${categoryLabel(p.data.category)}：起付线 ${yuanOf(p.data.deductible)}（尚余 ${yuanOf(p.data.remainingDeductible)}），比例 ${ratioOf(p.data.ratio)}，可救助 ${yuanOf(p.data.amount)}</li>`
+              : html`<li>${JSON.stringify(o)}</li>`;
+          })}</ul>`
+        : '无',
+  ],
+  ['deductibleUsedBefore', '本年此前已计起付线', yuanOf],
+  ['deductibleApplied', '本次计入起付线', yuanOf],
+  ['ratio', '采用的救助比例', ratioOf],
+  ['amount', '按比例计算的金额', yuanOf],
+  ['annualCap', '年度救助限额', yuanOf],
+  ['capLeftBefore', '本次之前剩余限额', yuanOf],
+];
+
+function calcList(calc: unknown): SafeHtml {
+  if (!calc || typeof calc !== 'object' || Array.isArray(calc)) return html`<span class="muted">—</span>`;
+  const c = calc as Record<string, unknown>;
+  const known = new Set(CALC_FIELDS.map(([k]) => k));
+  return html`<details><summary>测算过程</summary><ul class="calc">
+    ${CALC_FIELDS.filter(([k]) => k in c).map(([k, label, fmt]) => html`<li>${label}：${fmt(c[k])}</li>`)}
+    ${Object.entries(c)
+      .filter(([k]) => !known.has(k))
+      .map(([k, val]) => html`<li>${k}: ${JSON.stringify(val)}</li>`)}
+  </ul></details>`;
+}
+
+type Spell = Selectable<SpellTable>;
+type Flag = Selectable<FlagTable>;
+
+const DAY_MS = 86_400_000;
+const dayOf = (d: string): number => Date.parse(`${d}T00:00:00Z`) / DAY_MS;
+const dateOf = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
+/** One colour per category, the same on every person's page. */
+const PALETTE = ['#b3261e', '#7b3fa0', '#c2185b', '#1c5d99', '#2f7d32', '#00838f', '#b26a00', '#5d4037', '#546e7a'];
+const colourOf = (c: string): string => PALETTE[Math.max(0, (CATEGORIES as readonly string[]).indexOf(c)) % PALETTE.length]!;
+
+/**
+ * The spells on a time axis from the earliest start to the data's as-of date: one row
+ * per category, one bar per spell, a dark tick where the data itself ended a spell.
+ * Presentation attributes only: the page's CSP blocks inline style attributes.
+ */
+function timeline(spells: readonly Spell[], asOf: string | null): SafeHtml {
+  if (spells.length === 0) return html``;
+  const start = Math.min(...spells.map((s) => dayOf(s.valid_from)));
+  const end = Math.max(asOf ? dayOf(asOf) : start, ...spells.map((s) => (s.valid_to ? dayOf(s.valid_to) : dayOf(s.valid_from) + 1)), start + 30);
+  const categories = [...new Set(spells.map((s) => s.category))].sort((a, b) => (CATEGORIES as readonly string[]).indexOf(a) - (CATEGORIES as readonly string[]).indexOf(b));
+  const W = 960, LEFT = 170, RIGHT = 24, TOP = 8, ROW = 28, BAR = 18;
+  const axisY = TOP + categories.length * ROW + 4;
+  const height = axisY + 24;
+  const x = (day: number) => Math.round((LEFT + ((day - start) / (end - start)) * (W - LEFT - RIGHT)) * 10) / 10;
+
+  const firstYear = new Date(start * DAY_MS).getUTCFullYear() + 1;
+  const lastYear = new Date(end * DAY_MS).getUTCFullYear();
+  const years: number[] = [];
+  for (let y = firstYear; y <= lastYear; y++) years.push(y);
+  // year labels that would collide with the start or end label are left out
+  const yearTicks = years.map((y) => ({ y, at: x(dayOf(`${y}-01-01`)) })).filter((t) => t.at > LEFT + 80 && t.at < W - RIGHT - 130);
+
+  const rows = categories.map((c, i) => {
+    const y = TOP + i * ROW;
+    const bars = spells
+      .filter((s) => s.category === c)
+      .map((s) => {
+        const x0 = x(dayOf(s.valid_from));
+        const x1 = x(s.valid_to ? dayOf(s.valid_to) : end);
+        const tip = `${categoryLabel(c)}：${s.valid_from} 至 ${s.valid_to ?? '今'}${s.explicit_end ? '（数据中明确终止）' : ''}`;
+        return html`<rect x="${x0}" y="${y + (ROW - BAR) / 2}" width="${Math.max(2, x1 - x0)}" height="${BAR}" fill="${colourOf(c)}" fill-opacity="${s.valid_to ? 0.85 : 0.6}"><title>${tip}</title></rect>
+          ${s.explicit_end ? html`<line x1="${x1}" x2="${x1}" y1="${y + 2}" y2="${y + ROW - 2}" stroke="#1f2933" stroke-width="3" />` : ''}`;
+      });
+    return html`<text x="${LEFT - 8}" y="${y + ROW / 2 + 4}" text-anchor="end" font-size="13" fill="#1f2933">${categoryLabel(c)}</text>${bars}`;
+  });
+
+  return html`<svg class="chart timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="100%" role="img" aria-label="救助类别时间轴">
+    <title>救助类别时间轴：${dateOf(start)} 至 ${dateOf(end)}</title>
+    ${yearTicks.map((t) => html`<line x1="${t.at}" x2="${t.at}" y1="${TOP}" y2="${axisY}" stroke="#d9e2ec" />`)}
+    ${rows}
+    <line x1="${LEFT}" x2="${W - RIGHT}" y1="${axisY}" y2="${axisY}" stroke="#616e7c" />
+    ${yearTicks.map((t) => html`<text x="${t.at}" y="${axisY + 16}" text-anchor="middle" font-size="11" fill="#616e7c">${t.y} 年</text>`)}
+    <text x="${LEFT}" y="${axisY + 16}" text-anchor="start" font-size="11" fill="#616e7c">${dateOf(start)}</text>
+    <text x="${W - RIGHT}" y="${axisY + 16}" text-anchor="end" font-size="11" fill="#616e7c">${asOf && dayOf(asOf) === end ? `数据截至 ${asOf}` : dateOf(end)}</text>
+  </svg>
+  <p class="muted">每条色块为一段时段；深色竖线表示数据中明确记载的终止（退出、风险消除、注销等），其余结束为未再列入名册；未结束的时段延续至数据截至日期。</p>`;
+}
+
+function flagBadge(f: Flag): SafeHtml {
+  return f.withdrawn_at ? badge(`${FLAG_LABEL[f.flag] ?? f.flag}（已撤销）`, 'muted') : badge(FLAG_LABEL[f.flag] ?? f.flag, 'warn');
+}
+
+// ---------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------
+
+export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): void {
+  const store = deps.app.store;
+
+  server.get('/persons', async (req, reply) => {
+    const v = viewerOf(req);
+    const parsed = searchQuery.safeParse(req.query);
+    const show = (body: unknown, error?: string, status = 200) => sendPage(reply, page({ title: '人员查询', viewer: v, active: '/persons', error, body }), status);
+    if (!parsed.success) return show(searchForm({}), '查询条件不正确', 400);
+    const q = parsed.data;
+    const { criteria: c, error } = readCriteria(q);
+    if (error) return show(searchForm(q), error, 400);
+    if (c.id === undefined && c.idNumber === undefined && c.name === undefined) return show(searchForm(q));
+
+    let sel = store.k
+      .selectFrom('person')
+      .select(['id', 'name', 'id_number', 'gender', 'birth_date', 'township', 'village', 'row_count', 'retired_at'])
+      .orderBy('id')
+      .limit(MAX_RESULTS + 1);
+    if (c.id !== undefined) sel = sel.where('id', '=', c.id);
+    if (c.idNumber !== undefined) sel = sel.where('id_number', '=', c.idNumber);
+    if (c.name !== undefined) sel = sel.where('name', '=', c.name);
+    const found = await sel.execute();
+    const asked = [c.id !== undefined ? `人员编号 ${c.id}` : '', c.idNumber ? `身份证号 ${maskIdNumber(c.idNumber)}` : '', c.name ? `姓名 ${c.name}` : ''].filter(Boolean).join('，');
+
+    return show([
+      searchForm(q),
+      html`<h2>查询结果</h2><p class="muted">按 ${asked} 查询，共 ${found.length > MAX_RESULTS ? `${MAX_RESULTS} 人以上` : `${found.length} 人`}。</p>`,
+      table(
+        [
+          { label: '人员编号', cell: (p) => html`<a href="/persons/${p.id}">${p.id}</a>`, num: true },
+          { label: '姓名', cell: (p) => html`<a href="/persons/${p.id}">${p.name ?? '（无姓名）'}</a>` },
+          // always masked in a list: the full number is on the person's page, for a supervisor, audited
+          { label: '身份证号', cell: (p) => maskIdNumber(p.id_number) || '—' },
+          { label: '性别', cell: (p) => GENDER_LABEL[p.gender ?? ''] ?? '—' },
+          { label: '出生日期', cell: (p) => p.birth_date ?? '—' },
+          { label: '乡镇', cell: (p) => p.township ?? '—' },
+          { label: '村', cell: (p) => p.village ?? '—' },
+          { label: '关联记录', cell: (p) => p.row_count, num: true },
+          { label: '状态', cell: (p) => (p.retired_at ? badge('已停用（无关联记录）', 'muted') : badge('有效', 'ok')) },
+        ],
+        found.slice(0, MAX_RESULTS),
+        '没有找到符合条件的人员',
+      ),
+      found.length > MAX_RESULTS ? html`<p class="muted">只显示前 ${MAX_RESULTS} 人，请补充查询条件。</p>` : '',
+    ]);
+  });
+
+  server.get('/persons/:id', async (req, reply) => {
+    const v = viewerOf(req);
+    const back = html`<p>没有这个人员。<a href="/persons">返回人员查询</a></p>`;
+    const params = idParam.safeParse(req.params);
+    if (!params.success) return notFound(reply, v, '没有这个人员', back, '/persons');
+    const id = params.data.id;
+    const p = await store.k.selectFrom('person').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!p) return notFound(reply, v, '没有这个人员', back, '/persons');
+    const r = await revealFor(req, store, `person:${id}`);
+
+    const [rows, spells, asOf, entitlements, flags, cases] = await Promise.all([
+      store.k
+        .selectFrom('row_link as l')
+        .innerJoin('source_row as s', (j) => j.onRef('s.delivery_id', '=', 'l.delivery_id').onRef('s.row_no', '=', 'l.row_no'))
+        .innerJoin('delivery as d', 'd.id', 'l.delivery_id')
+        .select(['l.delivery_id', 'l.row_no', 'l.method', 'l.score', 'd.file', 'd.as_of', 's.source', 's.name', 's.id_number', 's.id_status'])
+        .where('l.person_id', '=', id)
+        .orderBy('d.as_of')
+        .orderBy('l.delivery_id')
+        .orderBy('l.row_no')
+        .limit(MAX_ROWS_SHOWN + 1)
+        .execute(),
+      store.k.selectFrom('spell').selectAll().where('person_id', '=', id).where('superseded_at', 'is', null).orderBy('valid_from').orderBy('category').execute(),
+      sql<{ as_of: string | null }>`select max(as_of)::text as as_of from delivery where status = 'accepted'`.execute(store.k).then((x) => x.rows[0]?.as_of ?? null),
+      store.k.selectFrom('entitlement').selectAll().where('person_id', '=', id).orderBy('service_date').orderBy('settlement_id').execute(),
+      store.k.selectFrom('flag').selectAll().where('person_id', '=', id).orderBy('raised_at').orderBy('id').execute(),
+      store.k.selectFrom('outreach_case').selectAll().where('person_id', '=', id).orderBy('opened_at').orderBy('id').execute(),
+    ]);
+    // open flags on the person's settlements (by settlement: a flag follows its settlement)
+    const settlementIds = entitlements.map((e) => e.settlement_id);
+    const openOnSettlement = settlementIds.length
+      ? await store.k.selectFrom('flag').selectAll().where('settlement_id', 'in', settlementIds).where('withdrawn_at', 'is', null).orderBy('id').execute()
+      : [];
+    const flagsBySettlement = new Map<string, Flag[]>();
+    for (const f of openOnSettlement) if (f.settlement_id) (flagsBySettlement.get(f.settlement_id) ?? flagsBySettlement.set(f.settlement_id, []).get(f.settlement_id)!).push(f);
+    const flagById = new Map(flags.map((f) => [f.id, f]));
+    const g = p.golden;
+
+    return sendPage(
+      reply,
+      page({
+        title: `${p.name ?? '（无姓名）'}（人员 ${p.id}）`,
+        viewer: v,
+        active: '/persons',
+        body: [
+          unmaskLink(r, `/persons/${id}`),
+          html`<h2>基本信息</h2>`,
+          p.retired_at ? html`<p class="notice error">该人员已停用：${when(p.retired_at)} 起没有关联的记录（记录已归入其他人员）。</p>` : '',
+          details([
+            ['人员编号', p.id],
+            ['姓名', goldenCell(golden(g, 'name')) || p.name],
+            ['身份证号', goldenCell(golden(g, 'id_number'), r.id) || r.id(p.id_number)],
+            ['性别', goldenCell(golden(g, 'gender'), (x) => GENDER_LABEL[x] ?? x) || (GENDER_LABEL[p.gender ?? ''] ?? '')],
+            ['出生日期', goldenCell(golden(g, 'birth_date')) || p.birth_date],
+            ['乡镇', goldenCell(golden(g, 'township')) || p.township],
+            ['村', goldenCell(golden(g, 'village')) || p.village],
+            ['电话', goldenCell(golden(g, 'phone'), r.phone)],
+            ['户', goldenCell(golden(g, 'household'), (x) => householdOf(x, r))],
+            ['关联记录数', p.row_count],
+            ['建立时间', when(p.created_at)],
+            ['更新时间', when(p.updated_at)],
+          ]),
+          html`<p class="muted">各项取自最可靠的一条记录；鼠标停在值上可看到出处。</p>`,
+
+          html`<h2>来源记录</h2>`,
+          table(
+            [
+              { label: '文件', cell: (x) => html`<a href="/deliveries/${x.delivery_id}">${x.file}</a>` },
+              { label: '数据截至', cell: (x) => x.as_of ?? '—' },
+              { label: '行号', cell: (x) => x.row_no, num: true },
+              { label: '来源', cell: (x) => SOURCE_LABEL[x.source] ?? x.source },
+              { label: '姓名', cell: (x) => x.name ?? '—' },
+              { label: '身份证号', cell: (x) => html`${r.id(x.id_number) || '—'}${x.id_status && ID_STATUS_NOTE[x.id_status] ? html` <span class="muted">（${ID_STATUS_NOTE[x.id_status]}）</span>` : ''}` },
+              { label: '关联方式', cell: (x) => html`${METHOD_LABEL[x.method] ?? x.method}${x.score !== null ? html` <span class="muted">评分 ${x.score.toFixed(1)}</span>` : ''}` },
+              { label: '比对', cell: (x) => html`<a href="/review/${x.delivery_id}/${x.row_no}">查看比对</a>` },
+            ],
+            rows.slice(0, MAX_ROWS_SHOWN),
+            '没有关联的记录',
+          ),
+          rows.length > MAX_ROWS_SHOWN ? html`<p class="muted">只显示前 ${MAX_ROWS_SHOWN} 条。</p>` : '',
+
+          html`<h2>救助类别时段</h2>`,
+          timeline(spells, asOf),
+          table(
+            [
+              { label: '救助类别', cell: (s) => categoryLabel(s.category) },
+              { label: '来源', cell: (s) => SOURCE_LABEL[s.source] ?? s.source },
+              { label: '开始日期', cell: (s) => s.valid_from },
+              { label: '结束日期', cell: (s) => s.valid_to ?? '至今' },
+              { label: '结束方式', cell: (s) => (s.explicit_end ? '数据中明确终止' : s.valid_to ? '未再列入名册' : '—') },
+              { label: '首次列入名册', cell: (s) => s.first_listed ?? '—' },
+            ],
+            spells,
+            '没有救助类别时段',
+          ),
+          spells.length ? html`<p class="muted">结束日期当天起不再享受该类别。数据截至 ${asOf ?? '—'}。</p>` : '',
+
+          html`<h2>结算与测算</h2>`,
+          table(
+            [
+              { label: '结算ID', cell: (e) => e.settlement_id },
+              { label: '就诊日期', cell: (e) => e.service_date },
+              { label: '医疗类别', cell: (e) => medType(e.med_type) },
+              { label: '救助类别', cell: (e) => (e.category ? categoryLabel(e.category) : e.assessed ? html`<span class="muted">当日无救助类别</span>` : html`<span class="muted">不属救助范围</span>`) },
+              { label: '进入救助金额（元）', cell: (e) => yuan(e.base), num: true },
+              { label: '应救助（元）', cell: (e) => yuan(e.entitled), num: true },
+              { label: '已支付（元）', cell: (e) => yuan(e.paid), num: true },
+              { label: '测算', cell: (e) => calcList(e.calc) },
+              { label: '当前标记', cell: (e) => (flagsBySettlement.get(e.settlement_id) ?? []).map((f) => html`${flagBadge(f)} ${yuan(f.amount)} 元 `) },
+            ],
+            entitlements,
+            '没有结算记录',
+          ),
+
+          html`<h2>标记</h2>`,
+          table(
+            [
+              { label: '标记', cell: (f) => flagBadge(f) },
+              { label: '范围', cell: (f) => (f.scope === 'settlement' ? `结算 ${f.settlement_id ?? ''}` : `${f.year ?? ''} 年度`) },
+              { label: '原因', cell: (f) => (f.reason ? (REASON_LABEL[f.reason] ?? f.reason) : '—') },
+              { label: '应救助（元）', cell: (f) => yuan(f.entitled), num: true },
+              { label: '已支付（元）', cell: (f) => yuan(f.paid), num: true },
+              { label: '金额（元）', cell: (f) => yuan(f.amount), num: true },
+              { label: '提出时间', cell: (f) => when(f.raised_at) },
+              { label: '撤销时间', cell: (f) => (f.withdrawn_at ? when(f.withdrawn_at) : '—') },
+              { label: '撤销原因', cell: (f) => (f.withdrawn_reason ? (WITHDRAWN_LABEL[f.withdrawn_reason] ?? f.withdrawn_reason) : '—') },
+            ],
+            flags,
+            '没有标记',
+          ),
+
+          html`<h2>外展个案</h2>`,
+          table(
+            [
+              { label: '个案', cell: (c) => html`<a href="/cases/${c.id}">第 ${c.id} 号</a>` },
+              { label: '标记', cell: (c) => { const f = flagById.get(c.flag_id); return f ? (FLAG_LABEL[f.flag] ?? f.flag) : '—'; } },
+              { label: '状态', cell: (c) => CASE_STATUS_LABEL[c.status as CaseStatus] ?? c.status },
+              { label: '金额（元）', cell: (c) => yuan(c.amount), num: true },
+              { label: '开案时间', cell: (c) => when(c.opened_at) },
+              { label: '结案时间', cell: (c) => (c.closed_at ? when(c.closed_at) : '—') },
+            ],
+            cases,
+            '没有外展个案',
+          ),
+        ],
+      }),
+    );
+  });
+}

@@ -1,0 +1,484 @@
+/**
+ * 外展工作台, 个案 and 统计: the cases township staff follow from an outreach flag
+ * until the assistance is paid. The worklist filters by township, village and
+ * status; a case shows the person, the flag and its history, and lets a caseworker
+ * move it along or add a note (audited); the metrics page counts cases, contact
+ * and conversion per township and month, with charts. Id numbers are always masked.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sql, type RawBuilder } from 'kysely';
+import { z } from 'zod';
+import type { CaseStatus } from '../../db/schema.js';
+import type { Store } from '../../db/store.js';
+import { FLAG_LABEL, OUTREACH_FLAGS, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
+import { CATEGORY_LABEL, type Category } from '../../policy/policy.js';
+import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, caseMetrics, moveCase, noteCase, TRANSITIONS, type CaseMetrics } from '../../outreach/cases.js';
+import { maskIdNumber, scrubText } from '../../privacy.js';
+import { audit } from '../../server/audit.js';
+import { may } from '../../server/users.js';
+import { barChart, groupedBarChart } from '../charts.js';
+import { html, query } from '../html.js';
+import { badge, csrfField, details, page, pager, percent, table, when, yuan, type Column, type Viewer } from '../layout.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+
+/** What a case without a township or village is filed under (the same words caseMetrics uses). */
+const UNKNOWN_TOWNSHIP = '未知乡镇';
+const UNKNOWN_VILLAGE = '未知村';
+const PAGE_SIZE = 100;
+const CLOSED: readonly CaseStatus[] = ['paid', 'declined', 'withdrawn'];
+// as in caseMetrics: contacted or further, and sent down to the township or further
+const REACHED: readonly CaseStatus[] = ['contacted', 'applied', 'paid', 'declined'];
+const SENT: readonly CaseStatus[] = [...REACHED, 'dispatched', 'unreachable'];
+
+type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'muted';
+const STATUS_TONE: Record<CaseStatus, Tone> = {
+  pending: 'warn',
+  dispatched: 'info',
+  contacted: 'info',
+  applied: 'info',
+  paid: 'ok',
+  unreachable: 'bad',
+  declined: 'muted',
+  withdrawn: 'muted',
+};
+const statusBadge = (s: CaseStatus) => badge(CASE_STATUS_LABEL[s], STATUS_TONE[s]);
+
+const caseStatus = z.enum(CASE_STATUSES);
+/** A select's "all" option sends an empty string: the same as no filter. */
+const optionalText = z
+  .string()
+  .trim()
+  .max(100)
+  .optional()
+  .transform((s) => (s ? s : undefined));
+
+const worklistQuery = z.object({
+  township: optionalText,
+  village: optionalText,
+  status: z.union([z.literal('open'), z.literal('all'), caseStatus]).default('open'),
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+});
+const metricsQuery = z.object({ township: optionalText });
+const idParam = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) });
+const moveBody = z.object({ to: caseStatus, note: z.string().max(2000).optional() });
+const noteBody = z.object({ note: z.string().max(2000) });
+
+/** Who did it, as staff read it: the system, or the user's name without the channel. */
+function actorText(actor: string): string {
+  if (actor === 'system') return '系统（数据）';
+  return actor.replace(/^(console|cli|http):/, '');
+}
+
+const flagText = (flag: string, reason: string | null): string => [FLAG_LABEL[flag] ?? flag, reason ? (REASON_LABEL[reason] ?? reason) : ''].filter(Boolean).join('：');
+
+/** Townships of the cases for a select: in pinyin order (as caseMetrics sorts), the unknown one last. */
+async function caseTownships(store: Store): Promise<string[]> {
+  const r = await sql<{ township: string | null }>`select distinct township from outreach_case`.execute(store.k);
+  const named = r.rows.flatMap((t) => (t.township === null ? [] : [t.township])).sort((a, b) => a.localeCompare(b, 'zh'));
+  return r.rows.some((t) => t.township === null) ? [...named, UNKNOWN_TOWNSHIP] : named;
+}
+
+function invalidQuery(v: Viewer, active: string) {
+  return page({ title: '筛选条件不正确', viewer: v, active, body: html`<p><a href="${active}">清除筛选条件</a></p>` });
+}
+
+export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): void {
+  const store = deps.app.store;
+
+  // ——— 外展工作台 ———
+
+  server.get('/worklist', async (req, reply) => {
+    const v = viewerOf(req);
+    const parsed = worklistQuery.safeParse(req.query ?? {});
+    if (!parsed.success) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
+    const { township, status, page: pageNo } = parsed.data;
+    // a village is only chosen within a township: names repeat across townships
+    const village = township ? parsed.data.village : undefined;
+
+    const place: RawBuilder<unknown>[] = [];
+    if (township) place.push(sql`coalesce(c.township, ${UNKNOWN_TOWNSHIP}) = ${township}`);
+    if (village) place.push(sql`coalesce(c.village, ${UNKNOWN_VILLAGE}) = ${village}`);
+    const conds = [...place];
+    if (status === 'open') conds.push(sql`c.status <> all(${[...CLOSED]})`);
+    else if (status !== 'all') conds.push(sql`c.status = ${status}`);
+    const where = (cs: RawBuilder<unknown>[]) => (cs.length ? sql`where ${sql.join(cs, sql` and `)}` : sql``);
+
+    const [townships, villages, counts, rows] = await Promise.all([
+      caseTownships(store),
+      township
+        ? sql<{ village: string }>`select distinct coalesce(village, ${UNKNOWN_VILLAGE}) as village from outreach_case c where coalesce(c.township, ${UNKNOWN_TOWNSHIP}) = ${township} order by 1`.execute(store.k)
+        : Promise.resolve({ rows: [] as { village: string }[] }),
+      sql<{ status: CaseStatus; n: number }>`select c.status, count(*)::int as n from outreach_case c ${where(place)} group by c.status`.execute(store.k),
+      sql<{ id: number; township: string | null; village: string | null; name: string | null; id_number: string | null; phone: string | null; flag: string; reason: string | null; amount: number; status: CaseStatus; updated_at: Date }>`
+        select c.id, c.township, c.village, p.name, p.id_number, p.golden->'phone'->>'value' as phone, f.flag, f.reason, c.amount, c.status, c.updated_at
+        from outreach_case c join person p on p.id = c.person_id join flag f on f.id = c.flag_id
+        ${where(conds)}
+        order by c.township nulls last, c.village nulls last, c.id
+        limit ${PAGE_SIZE + 1} offset ${(pageNo - 1) * PAGE_SIZE}`.execute(store.k),
+    ]);
+
+    const byStatus = new Map(counts.rows.map((r) => [r.status, Number(r.n)]));
+    const openCount = CASE_STATUSES.filter((s) => !CLOSED.includes(s)).reduce((n, s) => n + (byStatus.get(s) ?? 0), 0);
+    const link = (s: string) => `/worklist${query({ township, village, status: s })}`;
+    const card = (n: number, label: unknown, s: string) =>
+      html`<a class="card" href="${link(s)}"><div class="value">${n}</div><div class="label">${label}${s === status ? '（当前）' : ''}</div></a>`;
+    const shown = rows.rows.slice(0, PAGE_SIZE);
+
+    return sendPage(
+      reply,
+      page({
+        title: '外展工作台',
+        viewer: v,
+        active: '/worklist',
+        body: [
+          html`<form method="get" action="/worklist" class="filters">
+            <div class="form-row">
+              <label for="township">乡镇</label>
+              <select id="township" name="township">
+                <option value="">全部乡镇</option>
+                ${townships.map((t) => html`<option value="${t}" ${t === township ? 'selected' : ''}>${t}</option>`)}
+              </select>
+              ${township
+                ? html`<label for="village">村</label>
+                    <select id="village" name="village">
+                      <option value="">全部村</option>
+                      ${villages.rows.map((r) => html`<option value="${r.village}" ${r.village === village ? 'selected' : ''}>${r.village}</option>`)}
+                    </select>`
+                : ''}
+              <label for="status">状态</label>
+              <select id="status" name="status">
+                <option value="open" ${status === 'open' ? 'selected' : ''}>未结案（全部进行中）</option>
+                <option value="all" ${status === 'all' ? 'selected' : ''}>全部</option>
+                ${CASE_STATUSES.map((s) => html`<option value="${s}" ${s === status ? 'selected' : ''}>${CASE_STATUS_LABEL[s]}</option>`)}
+              </select>
+              <button type="submit">筛选</button>
+              ${township || status !== 'open' ? html`<a href="/worklist">清除</a>` : ''}
+            </div>
+            ${township ? '' : html`<p class="muted">选择乡镇并点“筛选”后，可再按村筛选。</p>`}
+          </form>`,
+          html`<div class="cards">
+            ${card(openCount, '未结案', 'open')}
+            ${CASE_STATUSES.map((s) => card(byStatus.get(s) ?? 0, statusBadge(s), s))}
+          </div>`,
+          table(
+            [
+              { label: '乡镇', cell: (r) => r.township ?? UNKNOWN_TOWNSHIP },
+              { label: '村', cell: (r) => r.village ?? UNKNOWN_VILLAGE },
+              { label: '姓名', cell: (r) => r.name ?? '—' },
+              { label: '身份证号', cell: (r) => maskIdNumber(r.id_number) || '—' },
+              { label: '联系电话', cell: (r) => r.phone ?? '—' },
+              { label: '标记', cell: (r) => flagText(r.flag, r.reason) },
+              { label: '金额（元）', cell: (r) => yuan(Number(r.amount)), num: true },
+              { label: '状态', cell: (r) => statusBadge(r.status) },
+              { label: '最近更新', cell: (r) => when(r.updated_at) },
+              { label: '', cell: (r) => html`<a href="/cases/${r.id}">查看</a>` },
+            ],
+            shown,
+            '没有符合条件的个案',
+          ),
+          pager('/worklist', pageNo, rows.rows.length > PAGE_SIZE, { township, village, status }),
+        ],
+      }),
+    );
+  });
+
+  // ——— 个案 ———
+
+  async function casePage(v: Viewer, id: number, opts: { done?: string | undefined; error?: string | undefined } = {}): Promise<string | undefined> {
+    const c = (
+      await sql<{
+        id: number; status: CaseStatus; amount: number; recovered: number; paid_at_open: number; opened_at: Date; closed_at: Date | null; closed_by: 'staff' | 'data' | null;
+        person_id: number; name: string | null; id_number: string | null; phone: string | null; township: string | null; village: string | null;
+        flag: string; reason: string | null; scope: 'settlement' | 'person_year'; settlement_id: string | null; year: number | null;
+        flag_entitled: number | null; flag_paid: number | null; flag_amount: number | null; raised_at: Date; withdrawn_at: Date | null; withdrawn_reason: string | null;
+        base: number | null; entitled: number | null; paid: number | null; institution: string | null; began_on: string | null; ended_on: string | null;
+      }>`
+        select c.id, c.status, c.amount, c.recovered, c.paid_at_open, c.opened_at, c.closed_at, c.closed_by,
+               p.id as person_id, p.name, p.id_number, p.golden->'phone'->>'value' as phone, p.township, p.village,
+               f.flag, f.reason, f.scope, f.settlement_id, f.year, f.entitled as flag_entitled, f.paid as flag_paid, f.amount as flag_amount,
+               f.raised_at, f.withdrawn_at, f.withdrawn_reason,
+               e.base, e.entitled, e.paid, sr.institution_name as institution, sr.began_on::text as began_on,
+               coalesce(sr.ended_on, e.service_date)::text as ended_on
+        from outreach_case c
+        join person p on p.id = c.person_id
+        join flag f on f.id = c.flag_id
+        left join entitlement e on e.settlement_id = f.settlement_id
+        left join settlement_row sr on sr.delivery_id = e.delivery_id and sr.row_no = e.row_no
+        where c.id = ${id}`.execute(store.k)
+    ).rows[0];
+    if (!c) return undefined;
+    const [categories, events] = await Promise.all([
+      sql<{ category: string }>`select distinct category from spell where person_id = ${c.person_id} and superseded_at is null and valid_to is null order by category`.execute(store.k),
+      store.k.selectFrom('case_event').select(['at', 'actor', 'from_status', 'to_status', 'note']).where('case_id', '=', id).orderBy('at').orderBy('id').execute(),
+    ]);
+    const closedEvent = [...events].reverse().find((e) => e.to_status === c.status && e.from_status !== e.to_status);
+    const closedBy = c.closed_by === 'data' ? '数据自动结案' : c.closed_by === 'staff' ? `工作人员结案${closedEvent ? `（${actorText(closedEvent.actor)}）` : ''}` : null;
+    const next = TRANSITIONS[c.status];
+    const canChange = may(v.role, 'change');
+
+    const flagPairs: [string, unknown][] = [
+      ['标记', FLAG_LABEL[c.flag] ?? c.flag],
+      ['原因', c.reason ? (REASON_LABEL[c.reason] ?? c.reason) : null],
+    ];
+    if (c.scope === 'settlement') {
+      flagPairs.push(
+        ['结算单号', c.settlement_id],
+        ['医疗机构', c.institution],
+        ['入院（就诊）日期', c.began_on],
+        ['出院（结算）日期', c.ended_on],
+        ['救助基数（元）', yuan(c.base)],
+        ['应救助（元）', yuan(c.entitled ?? c.flag_entitled)],
+        ['已救助（元）', yuan(c.paid ?? c.flag_paid)],
+      );
+    } else {
+      flagPairs.push(['年度', c.year]);
+      if (c.flag_entitled !== null) flagPairs.push(['应救助（元）', yuan(c.flag_entitled)]);
+      if (c.flag_paid !== null) flagPairs.push(['已救助（元）', yuan(c.flag_paid)]);
+    }
+    flagPairs.push(['标记金额（元）', yuan(c.flag_amount)], ['标记时间', when(c.raised_at)]);
+    if (c.withdrawn_at) flagPairs.push(['标记撤销', `${when(c.withdrawn_at)}（${WITHDRAWN_LABEL[c.withdrawn_reason ?? ''] ?? c.withdrawn_reason ?? ''}）`]);
+
+    const moves = next.map((s) => CASE_STATUS_LABEL[s]).join('、');
+    const action = `/cases/${id}`;
+    return page({
+      title: `个案 ${id}`,
+      viewer: v,
+      active: '/worklist',
+      done: opts.done,
+      error: opts.error,
+      body: [
+        html`<p><a href="/worklist">返回外展工作台</a></p>`,
+        html`<h2>人员</h2>`,
+        details([
+          ['姓名', c.name],
+          ['身份证号', maskIdNumber(c.id_number)],
+          ['联系电话', c.phone],
+          ['乡镇', c.township ?? UNKNOWN_TOWNSHIP],
+          ['村', c.village ?? UNKNOWN_VILLAGE],
+          ['当前救助类别', categories.rows.map((r) => CATEGORY_LABEL[r.category as Category] ?? r.category).join('、') || '无'],
+        ]),
+        html`<h2>标记</h2>`,
+        details(flagPairs),
+        html`<h2>个案</h2>`,
+        details([
+          ['状态', statusBadge(c.status)],
+          ['金额（元）', yuan(c.amount)],
+          ['已挽回（元）', yuan(c.recovered)],
+          ['立案时间', when(c.opened_at)],
+          ['结案时间', c.closed_at ? when(c.closed_at) : null],
+          ['结案方式', closedBy],
+          ['下一步可改为', next.length ? moves : '个案已结束，不能再更改状态'],
+        ]),
+        canChange
+          ? html`<h2>处理</h2>
+              ${next.length
+                ? html`<form method="post" action="${action}">
+                    ${csrfField(v)}
+                    <div class="form-row">
+                      <label for="to">状态改为</label>
+                      <select id="to" name="to" required>
+                        ${next.map((s) => html`<option value="${s}">${CASE_STATUS_LABEL[s]}</option>`)}
+                      </select>
+                    </div>
+                    <div class="form-row">
+                      <label for="move-note">备注（可选）</label><br />
+                      <textarea id="move-note" name="note" rows="3" cols="60" maxlength="2000"></textarea>
+                    </div>
+                    <button type="submit">更新状态</button>
+                  </form>`
+                : html`<p class="muted">个案已结束，不能再更改状态；仍可添加备注。</p>`}
+              <form method="post" action="${action}/note">
+                ${csrfField(v)}
+                <div class="form-row">
+                  <label for="note">只添加备注（不改状态）</label><br />
+                  <textarea id="note" name="note" rows="3" cols="60" maxlength="2000" required></textarea>
+                </div>
+                <button type="submit" class="secondary">保存备注</button>
+              </form>`
+          : '',
+        html`<h2>处理记录</h2>`,
+        table(
+          [
+            { label: '时间', cell: (e) => when(e.at) },
+            { label: '操作人', cell: (e) => actorText(e.actor) },
+            {
+              label: '状态',
+              cell: (e) =>
+                e.from_status === e.to_status ? html`<span class="muted">备注</span>` : html`${e.from_status ? html`${statusBadge(e.from_status)} → ` : ''}${statusBadge(e.to_status)}`,
+            },
+            // staff may type an id number into a note: shown masked like everywhere else
+            { label: '备注', cell: (e) => (e.note ? scrubText(e.note) : '') },
+          ],
+          events,
+          '没有处理记录',
+        ),
+      ],
+    });
+  }
+
+  const notFound = (v: Viewer) => page({ title: '没有这个个案', viewer: v, active: '/worklist', body: html`<p><a href="/worklist">返回外展工作台</a></p>` });
+
+  server.get('/cases/:id', async (req, reply) => {
+    const v = viewerOf(req);
+    const p = idParam.safeParse(req.params);
+    const done = z.object({ done: z.string().max(20).optional() }).safeParse(req.query ?? {});
+    const body = p.success ? await casePage(v, p.data.id, { done: done.success ? done.data.done : undefined }) : undefined;
+    return body ? sendPage(reply, body) : sendPage(reply, notFound(v), 404);
+  });
+
+  /** The case page again with a message in place of the change (status 400), or 404 if there is no such case. */
+  async function refusal(req: FastifyRequest, id: number | undefined, error: string) {
+    const v = viewerOf(req);
+    const body = id === undefined ? undefined : await casePage(v, id, { error });
+    return body ? { body, status: 400 } : { body: notFound(v), status: 404 };
+  }
+
+  server.post('/cases/:id', { config: { permission: 'change' } }, async (req, reply) => {
+    const v = viewerOf(req);
+    const p = idParam.safeParse(req.params);
+    if (!p.success) return sendPage(reply, notFound(v), 404);
+    const id = p.data.id;
+    const b = moveBody.safeParse(req.body ?? {});
+    if (!b.success) {
+      const r = await refusal(req, id, '请选择要改为的状态（备注不超过 2000 字）');
+      return sendPage(reply, r.body, r.status);
+    }
+    const before = await store.k.selectFrom('outreach_case').select('status').where('id', '=', id).executeTakeFirst();
+    if (!before) return sendPage(reply, notFound(v), 404);
+    try {
+      await moveCase(store, id, b.data.to, `console:${v.username}`, b.data.note ?? null);
+    } catch (err) {
+      if (err instanceof CaseError) {
+        const r = await refusal(req, id, err.message);
+        return sendPage(reply, r.body, r.status);
+      }
+      throw err;
+    }
+    await audit(store, { actor: v.username, action: 'case_update', subject: `case:${id}`, detail: { from: before.status, to: b.data.to }, ip: req.ip });
+    return reply.redirect(`/cases/${id}?done=case`, 303);
+  });
+
+  server.post('/cases/:id/note', { config: { permission: 'change' } }, async (req, reply) => {
+    const v = viewerOf(req);
+    const p = idParam.safeParse(req.params);
+    if (!p.success) return sendPage(reply, notFound(v), 404);
+    const id = p.data.id;
+    const b = noteBody.safeParse(req.body ?? {});
+    if (!b.success) {
+      const r = await refusal(req, id, '请填写备注（不超过 2000 字）');
+      return sendPage(reply, r.body, r.status);
+    }
+    try {
+      await noteCase(store, id, `console:${v.username}`, b.data.note);
+    } catch (err) {
+      if (err instanceof CaseError) {
+        const r = await refusal(req, id, err.message);
+        return sendPage(reply, r.body, r.status);
+      }
+      throw err;
+    }
+    // the note itself stays out of the audit log (it may name people)
+    await audit(store, { actor: v.username, action: 'case_update', subject: `case:${id}`, detail: { note: true }, ip: req.ip });
+    return reply.redirect(`/cases/${id}?done=noted`, 303);
+  });
+
+  // ——— 统计 ———
+
+  server.get('/metrics', async (req, reply) => {
+    const v = viewerOf(req);
+    const parsed = metricsQuery.safeParse(req.query ?? {});
+    if (!parsed.success) return sendPage(reply, invalidQuery(v, '/metrics'), 400);
+    const { township } = parsed.data;
+    const [metrics, townships, openFlags] = await Promise.all([
+      caseMetrics(store, township ? { township } : {}),
+      caseTownships(store),
+      sql<{ township: string; n: number }>`
+        select coalesce(p.township, ${UNKNOWN_TOWNSHIP}) as township, count(*)::int as n
+        from flag f join person p on p.id = f.person_id
+        where f.withdrawn_at is null and f.flag = any(${[...OUTREACH_FLAGS]})
+          ${township ? sql`and coalesce(p.township, ${UNKNOWN_TOWNSHIP}) = ${township}` : sql``}
+        group by 1`.execute(store.k),
+    ]);
+
+    // the townships' totals (and the county's), then each township month by month
+    const sum = (ms: CaseMetrics[], townshipLabel: string): CaseMetrics => {
+      const byStatus = Object.fromEntries(CASE_STATUSES.map((s) => [s, ms.reduce((n, m) => n + m.byStatus[s], 0)])) as Record<CaseStatus, number>;
+      const count = (ss: readonly CaseStatus[]) => ss.reduce((n, s) => n + byStatus[s], 0);
+      const sent = count(SENT);
+      const reached = count(REACHED);
+      return {
+        township: townshipLabel,
+        month: '合计',
+        cases: ms.reduce((n, m) => n + m.cases, 0),
+        byStatus,
+        contactRate: sent ? reached / sent : null,
+        conversion: reached ? byStatus.paid / reached : null,
+        recovered: ms.reduce((n, m) => n + m.recovered, 0),
+      };
+    };
+    type Row = CaseMetrics & { county?: true };
+    const names = [...new Set(metrics.map((m) => m.township))];
+    const perTownship = new Map(names.map((t) => [t, sum(metrics.filter((m) => m.township === t), t)]));
+    const totals: Row[] = [...perTownship.values()];
+    if (names.length > 1) totals.push({ ...sum(metrics, '全县'), county: true });
+    const columns = (withMonth: boolean): Column<Row>[] => [
+      { label: '乡镇', cell: (r) => strong(r, r.township) },
+      ...(withMonth ? [{ label: '月份', cell: (r: Row) => r.month }] : []),
+      { label: '个案数', cell: (r) => strong(r, r.cases), num: true },
+      ...CASE_STATUSES.map((s) => ({ label: CASE_STATUS_LABEL[s], cell: (r: Row) => strong(r, r.byStatus[s]), num: true })),
+      { label: '联系率', cell: (r) => strong(r, percent(r.contactRate)), num: true },
+      { label: '转化率', cell: (r) => strong(r, percent(r.conversion)), num: true },
+      { label: '挽回金额（元）', cell: (r) => strong(r, yuan(r.recovered)), num: true },
+    ];
+    const strong = (r: Row, value: unknown) => (r.county ? html`<strong>${value}</strong>` : value);
+
+    const shownStatuses = CASE_STATUSES.filter((s) => metrics.some((m) => m.byStatus[s] > 0));
+    const months = [...new Set(metrics.map((m) => m.month))].sort();
+    const count = (n: number) => String(Math.round(n));
+
+    return sendPage(
+      reply,
+      page({
+        title: '统计',
+        viewer: v,
+        active: '/metrics',
+        body: [
+          html`<form method="get" action="/metrics">
+            <div class="form-row">
+              <label for="township">乡镇</label>
+              <select id="township" name="township">
+                <option value="">全部乡镇</option>
+                ${townships.map((t) => html`<option value="${t}" ${t === township ? 'selected' : ''}>${t}</option>`)}
+              </select>
+              <button type="submit">筛选</button>
+            </div>
+          </form>`,
+          html`<p class="muted">按个案立案月份统计。联系率 = 已联系及以后（已联系、已申请、已支付、已放弃）÷ 已下放及以后（另含已下放、无法联系）；转化率 = 已支付 ÷ 已联系及以后。</p>`,
+          html`<h2>各乡镇合计</h2>`,
+          table(columns(false), totals, '还没有外展个案'),
+          html`<h2>按乡镇、月份</h2>`,
+          table(columns(true), metrics, '还没有外展个案'),
+          html`<h2>图表</h2>`,
+          groupedBarChart({
+            title: '各乡镇个案状态（个）',
+            groups: names,
+            series: shownStatuses.map((s) => ({ label: CASE_STATUS_LABEL[s], values: names.map((t) => perTownship.get(t)!.byStatus[s]) })),
+            format: count,
+          }),
+          barChart({
+            title: '各月挽回金额（元，按立案月份）',
+            bars: months.map((m) => ({ label: m, value: metrics.filter((x) => x.month === m).reduce((n, x) => n + x.recovered, 0) })),
+            format: (fen) => yuan(fen),
+          }),
+          barChart({
+            title: '各乡镇当前外展标记（项）',
+            bars: openFlags.rows
+              .map((r) => ({ label: r.township, value: Number(r.n) }))
+              .sort((a, b) => Number(a.label === UNKNOWN_TOWNSHIP) - Number(b.label === UNKNOWN_TOWNSHIP) || a.label.localeCompare(b.label, 'zh')),
+            format: count,
+          }),
+        ],
+      }),
+    );
+  });
+}

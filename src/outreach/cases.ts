@@ -1,0 +1,207 @@
+/**
+ * The outreach worklist. Every open outreach flag becomes a case that township staff
+ * follow until the assistance is paid:
+ *
+ *   待下放 pending → 已下放 dispatched → 已联系 contacted → 已申请 applied → 已支付 paid
+ *                                  ↘ 无法联系 unreachable      ↘ 已放弃 declined
+ *
+ * Staff move a case along (with a note; who and when are recorded). The data closes
+ * it too: when a later settlement delivery shows the assistance paid, the case is
+ * paid with the amount recovered; when its flag is withdrawn for another reason (a
+ * reversed settlement, a category no longer held), it is withdrawn (已撤销).
+ */
+import { sql } from 'kysely';
+import type { Store, Tx } from '../db/store.js';
+import type { CaseStatus } from '../db/schema.js';
+import { OUTREACH_FLAGS, WITHDRAWN_LABEL } from '../assess/labels.js';
+import { formatYuan } from '../ingest/normalise/money.js';
+import { countyTime } from '../util/time.js';
+
+export const CASE_STATUSES: readonly CaseStatus[] = ['pending', 'dispatched', 'contacted', 'applied', 'paid', 'unreachable', 'declined', 'withdrawn'];
+
+export const CASE_STATUS_LABEL: Record<CaseStatus, string> = {
+  pending: '待下放',
+  dispatched: '已下放',
+  contacted: '已联系',
+  applied: '已申请',
+  paid: '已支付',
+  unreachable: '无法联系',
+  declined: '已放弃',
+  withdrawn: '已撤销',
+};
+
+/** The moves staff may make. `withdrawn` is the data's alone; `paid` may also come from the data. */
+export const TRANSITIONS: Record<CaseStatus, readonly CaseStatus[]> = {
+  pending: ['dispatched'],
+  dispatched: ['contacted', 'unreachable'],
+  contacted: ['applied', 'declined', 'unreachable'],
+  applied: ['paid', 'declined'],
+  // reached after all: contact goes on
+  unreachable: ['contacted'],
+  declined: [],
+  paid: [],
+  withdrawn: [],
+};
+
+/** A case in these states is finished (closed_at set). */
+const CLOSED: readonly CaseStatus[] = ['paid', 'declined', 'withdrawn'];
+
+export class CaseError extends Error {
+  override name = 'CaseError';
+}
+
+export interface CaseUpdateStats {
+  opened: number;
+  paid: number;
+  withdrawn: number;
+}
+
+/**
+ * Opens a case for every open outreach flag that has none, and closes the cases whose
+ * flag the data has withdrawn. Runs after each assessment (the `outreach.update` job).
+ */
+export async function updateCases(store: Store): Promise<CaseUpdateStats> {
+  return store.transaction(async (tx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:cases', 0))`.execute(tx.k);
+    const opened = await openCases(tx);
+    const closed = await closeWithdrawn(tx);
+    return { opened, ...closed };
+  });
+}
+
+async function openCases(tx: Tx): Promise<number> {
+  const fresh = await sql<{ flag_id: number; person_id: number; township: string | null; village: string | null; amount: number; paid: number; raised_at: Date }>`
+    select f.id as flag_id, f.person_id, p.township, p.village, coalesce(f.amount, 0) as amount, coalesce(f.paid, 0) as paid, f.raised_at
+    from flag f join person p on p.id = f.person_id
+    where f.withdrawn_at is null and f.flag = any(${[...OUTREACH_FLAGS]})
+      and not exists (select 1 from outreach_case c where c.flag_id = f.id)
+    order by f.id`.execute(tx.k);
+  for (const f of fresh.rows) {
+    const c = await tx.k
+      .insertInto('outreach_case')
+      .values({
+        flag_id: f.flag_id,
+        person_id: f.person_id,
+        township: f.township,
+        village: f.village,
+        status: 'pending',
+        amount: Number(f.amount),
+        paid_at_open: Number(f.paid),
+        opened_month: countyTime(new Date(f.raised_at)).slice(0, 7),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await tx.k.insertInto('case_event').values({ case_id: c.id, actor: 'system', from_status: null, to_status: 'pending', note: null }).execute();
+  }
+  return fresh.rows.length;
+}
+
+/**
+ * A withdrawn flag closes its case. Paid, when the data shows the assistance paid:
+ * the same settlement delivered again with more paid, or — after a reversal — a
+ * corrected re-settlement of the same person for the same stay (same end date and
+ * institution) that paid assistance. Withdrawn otherwise.
+ */
+async function closeWithdrawn(tx: Tx): Promise<{ paid: number; withdrawn: number }> {
+  const cases = await sql<{ id: number; status: CaseStatus; scope: string; settlement_id: string | null; person_id: number; withdrawn_reason: string | null; paid_at_open: number; paid_now: number | null; resettled_paid: number | null }>`
+    select c.id, c.status, f.scope, f.settlement_id, c.person_id, f.withdrawn_reason, c.paid_at_open,
+           (select e.paid from entitlement e where e.settlement_id = f.settlement_id) as paid_now,
+           -- the reversed settlement is no longer assessed: its stay is read from its delivered row
+           (select max(e2.paid) from settlement_row s1
+              join entitlement e2 on e2.person_id = c.person_id and e2.service_date = s1.ended_on and e2.settlement_id <> s1.settlement_id
+              join settlement_row s2 on s2.delivery_id = e2.delivery_id and s2.row_no = e2.row_no
+            where s1.settlement_id = f.settlement_id and s1.reversed_id is null
+              and s2.institution_code is not distinct from s1.institution_code) as resettled_paid
+    from outreach_case c join flag f on f.id = c.flag_id
+    where f.withdrawn_at is not null and c.status <> all(${[...CLOSED]})`.execute(tx.k);
+  let paid = 0;
+  let withdrawn = 0;
+  for (const c of cases.rows) {
+    const nowPaid = c.withdrawn_reason === 'no_longer_holds' && c.paid_now !== null ? Number(c.paid_now) : c.withdrawn_reason === 'reversed' && c.resettled_paid !== null ? Number(c.resettled_paid) : null;
+    const recovered = nowPaid !== null ? nowPaid - Number(c.paid_at_open) : 0;
+    const to: CaseStatus = c.scope === 'settlement' && recovered > 0 ? 'paid' : 'withdrawn';
+    const note = to === 'paid' ? `结算数据显示已支付救助 ${formatYuan(recovered)} 元` : `标记已撤销：${WITHDRAWN_LABEL[c.withdrawn_reason ?? ''] ?? c.withdrawn_reason ?? ''}`;
+    await tx.k
+      .updateTable('outreach_case')
+      .set({ status: to, recovered: Math.max(0, recovered), updated_at: new Date(), closed_at: new Date(), closed_by: 'data' })
+      .where('id', '=', c.id)
+      .execute();
+    await tx.k.insertInto('case_event').values({ case_id: c.id, actor: 'system', from_status: c.status, to_status: to, note }).execute();
+    if (to === 'paid') paid++;
+    else withdrawn++;
+  }
+  return { paid, withdrawn };
+}
+
+/** A staff member moves a case along. Refuses a move the worklist does not have, in words staff read. */
+export async function moveCase(store: Store, caseId: number, to: CaseStatus, actor: string, note: string | null): Promise<void> {
+  await store.transaction(async (tx) => {
+    const c = await tx.k.selectFrom('outreach_case').select(['status']).where('id', '=', caseId).forUpdate().executeTakeFirst();
+    if (!c) throw new CaseError(`没有编号为 ${caseId} 的个案`);
+    if (!TRANSITIONS[c.status].includes(to)) {
+      const allowed = TRANSITIONS[c.status].map((s) => CASE_STATUS_LABEL[s]);
+      throw new CaseError(`个案当前为“${CASE_STATUS_LABEL[c.status]}”，不能改为“${CASE_STATUS_LABEL[to]}”` + (allowed.length ? `；可改为：${allowed.join('、')}` : '；个案已结束'));
+    }
+    const closing = CLOSED.includes(to);
+    await tx.k
+      .updateTable('outreach_case')
+      .set({ status: to, updated_at: new Date(), ...(closing ? { closed_at: new Date(), closed_by: 'staff' as const } : {}) })
+      .where('id', '=', caseId)
+      .execute();
+    await tx.k.insertInto('case_event').values({ case_id: caseId, actor, from_status: c.status, to_status: to, note: note?.trim() || null }).execute();
+  });
+}
+
+/** A note without a change of status. */
+export async function noteCase(store: Store, caseId: number, actor: string, note: string): Promise<void> {
+  const c = await store.k.selectFrom('outreach_case').select(['status']).where('id', '=', caseId).executeTakeFirst();
+  if (!c) throw new CaseError(`没有编号为 ${caseId} 的个案`);
+  if (!note.trim()) throw new CaseError('备注不能为空');
+  await store.k.insertInto('case_event').values({ case_id: caseId, actor, from_status: c.status, to_status: c.status, note: note.trim() }).execute();
+}
+
+export interface CaseMetrics {
+  township: string;
+  month: string;
+  cases: number;
+  byStatus: Record<CaseStatus, number>;
+  /** cases contacted or further, of those sent down to the township (dispatched or further) */
+  contactRate: number | null;
+  /** cases paid, of those contacted or further */
+  conversion: number | null;
+  /** fen recovered by paid cases */
+  recovered: number;
+}
+
+const REACHED: readonly CaseStatus[] = ['contacted', 'applied', 'paid', 'declined'];
+const SENT: readonly CaseStatus[] = [...REACHED, 'dispatched', 'unreachable'];
+
+/** Per township and month the case opened: cases by status, contact rate, conversion, amount recovered. */
+export async function caseMetrics(store: Store, opts: { township?: string } = {}): Promise<CaseMetrics[]> {
+  let q = store.k
+    .selectFrom('outreach_case')
+    .select((eb) => [sql<string>`coalesce(township, '未知乡镇')`.as('township'), 'opened_month as month', 'status', eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('recovered').as('recovered')])
+    .groupBy([sql`coalesce(township, '未知乡镇')`, 'opened_month', 'status']);
+  if (opts.township) q = q.where(sql`coalesce(township, '未知乡镇')`, '=', opts.township);
+  const rows = await q.execute();
+  const by = new Map<string, CaseMetrics>();
+  for (const r of rows) {
+    const key = `${r.township}\u0000${r.month}`;
+    let m = by.get(key);
+    if (!m) {
+      m = { township: r.township, month: r.month, cases: 0, byStatus: Object.fromEntries(CASE_STATUSES.map((s) => [s, 0])) as Record<CaseStatus, number>, contactRate: null, conversion: null, recovered: 0 };
+      by.set(key, m);
+    }
+    m.cases += Number(r.n);
+    m.byStatus[r.status] += Number(r.n);
+    m.recovered += Number(r.recovered ?? 0);
+  }
+  for (const m of by.values()) {
+    const count = (ss: readonly CaseStatus[]) => ss.reduce((s, st) => s + m.byStatus[st], 0);
+    const sent = count(SENT);
+    const reached = count(REACHED);
+    m.contactRate = sent ? reached / sent : null;
+    m.conversion = reached ? m.byStatus.paid / reached : null;
+  }
+  return [...by.values()].sort((a, b) => a.township.localeCompare(b.township, 'zh') || a.month.localeCompare(b.month));
+}

@@ -1,0 +1,353 @@
+/**
+ * How reports are written: XLSX and CSV, from the typed data in types.ts.
+ *
+ * Why this shape: the staff who read these reports read Chinese and work in Excel or
+ * WPS, so headings are Chinese, money is yuan as numbers they can sum, and id numbers,
+ * phones, settlement ids and dates stay text (as numbers a spreadsheet would show a
+ * settlement id as 2.02610E+13 and lose its last digits).
+ *
+ * Data never becomes a formula. In XLSX every text value is written as a plain string
+ * cell, never as a formula or rich text, so `=HYPERLINK(…)` in a name is just a name.
+ * In CSV the spreadsheet parses every field, so text that would start a formula is
+ * prefixed with ' (textCell). Agency files are exactly where such values come from.
+ *
+ * Files are written to <file>.tmp and renamed, so a reader never sees half a report.
+ */
+import { rename, rm, writeFile } from 'node:fs/promises';
+import ExcelJS from 'exceljs';
+import type { NewlyEligibleReport, QualityProblem, QualitySheet, ReportItem } from './types.js';
+import { formatYuan } from '../ingest/normalise/money.js';
+import { csvLine, textCell } from '../util/csv.js';
+import { countyTime } from '../util/time.js';
+
+const BOM = '\ufeff';
+const MONEY_FORMAT = '#,##0.00';
+/** Excel's "text" format: what staff type into the cell later stays text too */
+const TEXT_FORMAT = '@';
+/** the most characters an Excel cell holds */
+const MAX_CELL_CHARS = 32_767;
+const SUMMARY_SHEET = '汇总';
+const UNKNOWN_TOWNSHIP = '未知乡镇';
+
+const STATUS_LABEL: Record<string, string> = {
+  staged: '导入中',
+  accepted: '已接收',
+  quarantined: '待核实（已暂扣）',
+  rejected: '已拒收',
+  discarded: '已作废',
+  superseded: '已被替代',
+};
+
+const SEVERITY_LABEL: Record<QualityProblem['severity'], string> = { error: '错误', warning: '警告' };
+
+// ---------------------------------------------------------------------------
+// Writing a file whole
+
+async function writeAtomically(file: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${file}.tmp`;
+  try {
+    await write(tmp);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// XLSX cells: the one place that decides what type a cell gets
+
+type Out =
+  | { kind: 'text'; value: string | null }
+  | { kind: 'number'; value: number | null }
+  | { kind: 'money'; fen: number | null };
+
+const text = (value: string | null): Out => ({ kind: 'text', value });
+const num = (value: number | null): Out => ({ kind: 'number', value });
+const money = (fen: number | null): Out => ({ kind: 'money', fen });
+
+/** A JS string is written as a plain string cell: never a formula, whatever it starts with. */
+function putCell(cell: ExcelJS.Cell, out: Out): void {
+  switch (out.kind) {
+    case 'text':
+      cell.value = out.value === null || out.value === '' ? null : out.value.slice(0, MAX_CELL_CHARS);
+      cell.numFmt = TEXT_FORMAT;
+      break;
+    case 'number':
+      cell.value = out.value;
+      break;
+    case 'money':
+      // fen to yuan only here, at the edge; sums are taken in fen before this
+      cell.value = out.fen === null ? null : out.fen / 100;
+      cell.numFmt = MONEY_FORMAT;
+      break;
+  }
+}
+
+function putRow(ws: ExcelJS.Worksheet, rowNo: number, cells: readonly Out[]): ExcelJS.Row {
+  const row = ws.getRow(rowNo);
+  cells.forEach((out, i) => putCell(row.getCell(i + 1), out));
+  return row;
+}
+
+function headerRow(ws: ExcelJS.Worksheet, rowNo: number, labels: readonly string[]): void {
+  const row = putRow(ws, rowNo, labels.map(text));
+  row.font = { bold: true };
+  row.eachCell((cell) => {
+    cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFE7EEF7' } };
+    cell.border = { bottom: { style: 'thin' } };
+  });
+}
+
+/** Frozen header with a filter on it, repeated on every printed page. */
+function tableHeader(ws: ExcelJS.Worksheet, rowNo: number, columns: readonly { label: string; width: number }[]): void {
+  headerRow(ws, rowNo, columns.map((c) => c.label));
+  columns.forEach((c, i) => (ws.getColumn(i + 1).width = c.width));
+  ws.views = [{ state: 'frozen', xSplit: 0, ySplit: rowNo }];
+  ws.autoFilter = { from: { row: rowNo, column: 1 }, to: { row: rowNo, column: columns.length } };
+  ws.pageSetup.printTitlesRow = `${rowNo}:${rowNo}`;
+}
+
+/** Landscape, as wide as one page, as many pages long as it takes. */
+function printSetup(ws: ExcelJS.Worksheet): void {
+  const p = ws.pageSetup;
+  p.paperSize = 9; // A4
+  p.orientation = 'landscape';
+  p.fitToPage = true;
+  p.fitToWidth = 1;
+  p.fitToHeight = 0;
+}
+
+function newWorkbook(createdAt: Date): ExcelJS.Workbook {
+  const wb = new ExcelJS.Workbook();
+  wb.creator = 'aidlink';
+  wb.lastModifiedBy = 'aidlink';
+  wb.created = createdAt;
+  wb.modified = createdAt;
+  return wb;
+}
+
+function writeWorkbook(wb: ExcelJS.Workbook, file: string): Promise<void> {
+  return writeAtomically(file, (tmp) => wb.xlsx.writeFile(tmp));
+}
+
+// ---------------------------------------------------------------------------
+// Sheet names
+
+const MAX_SHEET_NAME = 31;
+
+/** Cuts to Excel's 31 UTF-16 units without splitting a character. */
+function cut(s: string, max: number): string {
+  let out = '';
+  for (const ch of s) {
+    if (out.length + ch.length > max) break;
+    out += ch;
+  }
+  return out;
+}
+
+/**
+ * A name Excel accepts: no : \ / ? * [ ], no leading or trailing apostrophe, at most
+ * 31 characters, unique ignoring case (a repeat gets "(2)", "(3)" …).
+ */
+function sheetName(raw: string, taken: Set<string>): string {
+  let base = raw.replace(/[:\\/?*[\]]/g, '_').replace(/[\u0000-\u001f\u007f]/g, '').trim().replace(/^'+|'+$/g, '');
+  if (base === '') base = UNKNOWN_TOWNSHIP;
+  let name = cut(base, MAX_SHEET_NAME);
+  // "History" is reserved by Excel
+  for (let n = 2; taken.has(name.toLowerCase()) || name.toLowerCase() === 'history'; n++) {
+    const suffix = `(${n})`;
+    name = cut(base, MAX_SHEET_NAME - suffix.length) + suffix;
+  }
+  taken.add(name.toLowerCase());
+  return name;
+}
+
+// ---------------------------------------------------------------------------
+// The outreach report of newly eligible people
+
+const yesNo = (b: boolean) => (b ? '是' : '否');
+const categoryText = (item: ReportItem) => item.categories.join('、');
+
+interface Township {
+  name: string | null;
+  items: ReportItem[];
+}
+
+/** Items by township, in the order they first appear (the report's own order). */
+function byTownship(items: readonly ReportItem[]): Township[] {
+  const groups = new Map<string | null, Township>();
+  for (const item of items) {
+    let g = groups.get(item.township);
+    if (!g) groups.set(item.township, (g = { name: item.township, items: [] }));
+    g.items.push(item);
+  }
+  return [...groups.values()];
+}
+
+function tally(items: readonly ReportItem[]): { persons: number; newPersons: number; fen: number } {
+  return {
+    persons: new Set(items.map((i) => i.personId)).size,
+    newPersons: new Set(items.filter((i) => i.newPerson).map((i) => i.personId)).size,
+    fen: items.reduce((s, i) => s + i.amount, 0),
+  };
+}
+
+const SUMMARY_COLUMNS = [
+  { label: '乡镇', width: 24 },
+  { label: '人数', width: 10 },
+  { label: '其中新增人员', width: 14 },
+  { label: '标记数', width: 10 },
+  { label: '预计金额（元）', width: 18 },
+] as const;
+
+function summarySheet(wb: ExcelJS.Workbook, report: NewlyEligibleReport, townships: readonly Township[]): void {
+  const ws = wb.addWorksheet(SUMMARY_SHEET);
+  const title = putRow(ws, 1, [text(`新增应救助人员名单（数据截至 ${report.dataAsOf ?? '未知'}）`)]);
+  title.font = { bold: true, size: 14 };
+  putRow(ws, 2, [text(`生成时间：${countyTime(report.createdAt)}（北京时间）`)]);
+  putRow(ws, 3, [text(report.since ? `上次报告：${countyTime(report.since)}，本表为其后新增` : '首次报告')]);
+  const header = 5;
+  tableHeader(ws, header, SUMMARY_COLUMNS);
+  townships.forEach((t, i) => {
+    const s = tally(t.items);
+    putRow(ws, header + 1 + i, [text(t.name ?? UNKNOWN_TOWNSHIP), num(s.persons), num(s.newPersons), num(t.items.length), money(s.fen)]);
+  });
+  const total = putRow(ws, header + 1 + townships.length, [text('合计'), num(report.persons), num(report.newPersons), num(report.items.length), money(report.total)]);
+  total.font = { bold: true };
+  printSetup(ws);
+}
+
+const ITEM_COLUMNS = [
+  { label: '村', width: 14 },
+  { label: '姓名', width: 10 },
+  { label: '身份证号', width: 21 },
+  { label: '联系电话', width: 14 },
+  { label: '救助类别', width: 18 },
+  { label: '新增人员', width: 9 },
+  { label: '标记', width: 16 },
+  { label: '原因', width: 22 },
+  { label: '结算ID', width: 18 },
+  { label: '医疗机构', width: 24 },
+  { label: '入院日期', width: 12 },
+  { label: '出院日期', width: 12 },
+  { label: '年度', width: 7 },
+  { label: '进入救助金额', width: 14 },
+  { label: '应救助金额', width: 14 },
+  { label: '已救助金额', width: 14 },
+  { label: '差额/金额', width: 14 },
+] as const;
+
+function itemCells(i: ReportItem): Out[] {
+  return [
+    text(i.village), text(i.name), text(i.idNumber), text(i.phone), text(categoryText(i)), text(yesNo(i.newPerson)),
+    text(i.flagLabel), text(i.reasonLabel), text(i.settlementId), text(i.institution), text(i.beganOn), text(i.endedOn),
+    num(i.year), money(i.base), money(i.entitled), money(i.paid), money(i.amount),
+  ];
+}
+
+function townshipSheet(wb: ExcelJS.Workbook, t: Township, taken: Set<string>): void {
+  const ws = wb.addWorksheet(sheetName(t.name ?? UNKNOWN_TOWNSHIP, taken));
+  tableHeader(ws, 1, ITEM_COLUMNS);
+  t.items.forEach((item, i) => putRow(ws, 2 + i, itemCells(item)));
+  const s = tally(t.items);
+  const total: Out[] = ITEM_COLUMNS.map(() => text(null));
+  total[0] = text('合计');
+  total[1] = text(`${s.persons} 人`);
+  total[6] = text(`${t.items.length} 项`);
+  total[ITEM_COLUMNS.length - 1] = money(s.fen);
+  putRow(ws, 2 + t.items.length, total).font = { bold: true };
+  printSetup(ws);
+}
+
+export async function writeNewlyEligibleXlsx(report: NewlyEligibleReport, file: string): Promise<void> {
+  const wb = newWorkbook(report.createdAt);
+  const townships = byTownship(report.items);
+  summarySheet(wb, report, townships);
+  const taken = new Set([SUMMARY_SHEET.toLowerCase()]);
+  for (const t of townships) townshipSheet(wb, t, taken);
+  await writeWorkbook(wb, file);
+}
+
+const CSV_HEADER = ['乡镇', '村', '人员ID', '姓名', '身份证号', '联系电话', '救助类别', '新增人员', '标记', '原因', '结算ID', '医疗机构', '入院日期', '出院日期', '年度', '进入救助金额', '应救助金额', '已救助金额', '差额/金额'];
+
+const csvMoney = (fen: number | null) => (fen === null ? '' : formatYuan(fen));
+
+function csvItem(i: ReportItem): string {
+  return csvLine([
+    textCell(i.township), textCell(i.village), i.personId, textCell(i.name), textCell(i.idNumber), textCell(i.phone),
+    textCell(categoryText(i)), yesNo(i.newPerson), textCell(i.flagLabel), textCell(i.reasonLabel), textCell(i.settlementId),
+    textCell(i.institution), textCell(i.beganOn), textCell(i.endedOn), i.year, csvMoney(i.base), csvMoney(i.entitled),
+    csvMoney(i.paid), csvMoney(i.amount),
+  ]);
+}
+
+export async function writeNewlyEligibleCsv(report: NewlyEligibleReport, file: string): Promise<void> {
+  const footer = CSV_HEADER.map((): string => '');
+  footer[0] = '合计';
+  footer[2] = `${report.persons} 人`;
+  footer[8] = `${report.items.length} 项`;
+  footer[CSV_HEADER.length - 1] = csvMoney(report.total);
+  const body = BOM + csvLine(CSV_HEADER) + report.items.map(csvItem).join('') + csvLine(footer);
+  await writeAtomically(file, (tmp) => writeFile(tmp, body, 'utf8'));
+}
+
+// ---------------------------------------------------------------------------
+// The data-quality sheet sent back to the agency that delivered a file
+
+const QUALITY_SHEET = '数据质量问题';
+const WHOLE_FILE = '整个文件';
+
+const statusLabel = (status: string) => STATUS_LABEL[status] ?? status;
+
+/** The heading block: label and value, numbers as numbers. */
+function qualityHeading(sheet: QualitySheet): [string, string | number | null][] {
+  return [
+    ['文件', sheet.file],
+    ['来源', sheet.source],
+    ['数据截至', sheet.asOf],
+    ['状态', statusLabel(sheet.status)],
+    ['数据行数', sheet.rows],
+    ['被拒行数', sheet.rejectedRows],
+    ['问题数', sheet.problems.length],
+  ];
+}
+
+const QUALITY_COLUMNS = [
+  { label: '行号', width: 10 },
+  { label: '列', width: 16 },
+  { label: '严重程度', width: 10 },
+  { label: '问题代码', width: 20 },
+  { label: '说明', width: 48 },
+  { label: '原值', width: 30 },
+] as const;
+
+export async function writeQualityXlsx(sheet: QualitySheet, file: string): Promise<void> {
+  const wb = newWorkbook(new Date());
+  const ws = wb.addWorksheet(QUALITY_SHEET);
+  putRow(ws, 1, [text('数据质量问题清单')]).font = { bold: true, size: 14 };
+  const heading = qualityHeading(sheet);
+  heading.forEach(([label, value], i) => {
+    const row = putRow(ws, 2 + i, [text(label), typeof value === 'number' ? num(value) : text(value)]);
+    row.getCell(1).font = { bold: true };
+  });
+  const header = 2 + heading.length + 1;
+  tableHeader(ws, header, QUALITY_COLUMNS);
+  sheet.problems.forEach((p, i) => {
+    putRow(ws, header + 1 + i, [
+      p.rowNo === null ? text(WHOLE_FILE) : num(p.rowNo), text(p.column), text(SEVERITY_LABEL[p.severity]),
+      text(p.code), text(p.message), text(p.value),
+    ]);
+  });
+  printSetup(ws);
+  await writeWorkbook(wb, file);
+}
+
+export async function writeQualityCsv(sheet: QualitySheet, file: string): Promise<void> {
+  const heading = qualityHeading(sheet).map(([label, value]) => csvLine([label, typeof value === 'string' ? textCell(value) : value]));
+  const problems = sheet.problems.map((p) =>
+    csvLine([p.rowNo ?? WHOLE_FILE, textCell(p.column), SEVERITY_LABEL[p.severity], textCell(p.code), textCell(p.message), textCell(p.value)]),
+  );
+  const body = BOM + heading.join('') + '\n' + csvLine(QUALITY_COLUMNS.map((c) => c.label)) + problems.join('');
+  await writeAtomically(file, (tmp) => writeFile(tmp, body, 'utf8'));
+}

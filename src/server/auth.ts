@@ -1,0 +1,163 @@
+/**
+ * Who is asking, and may they? Every request but the public ones (health, sign-in,
+ * assets) carries a user: a console session (cookie) or, for API clients, HTTP
+ * Basic credentials. A route says what it needs in its config (`permission`); the
+ * operations view's prefixes are checked here too.
+ *
+ * Cross-site requests: the session cookie is SameSite=Strict, and every change made
+ * with a session must also send the session's CSRF token (a form field or the
+ * x-csrf-token header). bull-board's own buttons cannot send it; for them the
+ * browser's Sec-Fetch-Site / Origin must say the request came from this site. A
+ * change made with Basic credentials must be JSON, which a cross-site form cannot send.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Store } from '../db/store.js';
+import { authenticate, may, PERMISSION, ROLE_LABEL, type Permission, type User } from './users.js';
+import { csrfMatches, findSession, SESSION_COOKIE, type Session } from './sessions.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** what the route needs; default `view` */
+    permission?: Permission;
+    /** no user needed */
+    public?: boolean;
+  }
+}
+
+export const OPS_BOARD = '/ops/queues';
+export const ADMIN_BOARD = '/admin/queues';
+
+export interface Auth {
+  user: User;
+  /** set when signed in through the console */
+  session?: Session;
+}
+
+const auths = new WeakMap<FastifyRequest, Auth>();
+
+/** The user of a request that passed the check (every non-public route). */
+export function authOf(req: FastifyRequest): Auth {
+  const a = auths.get(req);
+  if (!a) throw new Error('no user on this request: is the route marked public?');
+  return a;
+}
+
+/** API clients and the operations view answer in JSON; console pages in HTML. */
+export function wantsHtml(req: FastifyRequest): boolean {
+  const route = req.routeOptions.url ?? req.url;
+  return !route.startsWith('/api/') && !route.startsWith(OPS_BOARD) && !route.startsWith(ADMIN_BOARD) && !route.startsWith('/health');
+}
+
+/** Credentials checked in the last minute: scrypt is slow on purpose, and API clients and the board poll. */
+class CredentialCache {
+  private readonly seen = new Map<string, { user: User; until: number }>();
+  constructor(private readonly ttlMs = 60_000) {}
+  key(header: string): string {
+    return createHash('sha256').update(header).digest('base64');
+  }
+  get(key: string): User | undefined {
+    const hit = this.seen.get(key);
+    if (hit && hit.until > Date.now()) return hit.user;
+    this.seen.delete(key);
+    return undefined;
+  }
+  set(key: string, user: User): void {
+    if (this.seen.size > 1000) this.seen.clear();
+    this.seen.set(key, { user, until: Date.now() + this.ttlMs });
+  }
+}
+
+function basicCredentials(header: string | undefined): { username: string; password: string } | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon > 0 ? { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : undefined;
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The browser says this request came from a page of this site. */
+function sameSite(req: FastifyRequest): boolean {
+  const fetchSite = req.headers['sec-fetch-site'];
+  if (fetchSite) return fetchSite === 'same-origin';
+  const origin = req.headers.origin;
+  if (!origin) return false;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function neededFor(req: FastifyRequest): Permission {
+  const route = req.routeOptions.url ?? '';
+  if (route.startsWith(ADMIN_BOARD)) return 'admin';
+  // the read-only board takes no action from anyone but an admin (and bull-board refuses those too)
+  if (route.startsWith(OPS_BOARD) && UNSAFE.has(req.method)) return 'admin';
+  return req.routeOptions.config.permission ?? 'view';
+}
+
+async function refuse(req: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): Promise<FastifyReply> {
+  if (wantsHtml(req)) {
+    if (status === 401) return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`);
+    const { page } = await import('../console/layout.js');
+    const { html } = await import('../console/html.js');
+    return reply.code(403).type('text/html; charset=utf-8').send(page({ title: '权限不足', body: html`<p>${message}</p><p><a href="/">返回首页</a></p>` }));
+  }
+  if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="aidlink", charset="UTF-8"');
+  return reply.code(status).send({ error: status === 401 ? 'unauthorized' : 'forbidden', message });
+}
+
+export function registerAuth(server: FastifyInstance, store: Store, opts: { sessionHours: number }): void {
+  const cache = new CredentialCache();
+
+  // who, and may they: before the body is read (an upload is not taken from someone who may not upload)
+  server.addHook('onRequest', async (req, reply) => {
+    if (req.routeOptions.config.public) return;
+    let auth: Auth | undefined;
+    const session = await findSession(store, req.cookies[SESSION_COOKIE], { hours: opts.sessionHours });
+    if (session) auth = { user: session.user, session };
+    else {
+      const header = req.headers.authorization;
+      if (header) {
+        const key = cache.key(header);
+        let user = cache.get(key);
+        if (!user) {
+          const creds = basicCredentials(header);
+          user = creds ? await authenticate(store, creds.username, creds.password) : undefined;
+          if (user) cache.set(key, user);
+        }
+        if (user) auth = { user };
+      }
+    }
+    if (!auth) return refuse(req, reply, 401, '请先登录（用户名和密码）');
+    const needed = neededFor(req);
+    if (!may(auth.user.role, needed)) {
+      return refuse(req, reply, 403, `权限不足：此操作需要“${ROLE_LABEL[PERMISSION[needed]]}”权限，当前用户为“${ROLE_LABEL[auth.user.role]}”`);
+    }
+    auths.set(req, auth);
+  });
+
+  // a change must come from this site: checked once the body (which carries the form's token) is read
+  server.addHook('preHandler', async (req, reply) => {
+    const auth = auths.get(req);
+    if (!auth || !UNSAFE.has(req.method)) return;
+    const route = req.routeOptions.url ?? '';
+    const body = req.body as Record<string, unknown> | undefined;
+    const field = body?._csrf;
+    // a multipart field arrives as { value }
+    const fromBody = typeof field === 'string' ? field : typeof field === 'object' && field !== null && 'value' in field ? String((field as { value: unknown }).value) : undefined;
+    const sent = (req.headers['x-csrf-token'] as string | undefined) ?? fromBody;
+    const tokenOk = auth.session !== undefined && csrfMatches(auth.session, sent);
+    if (route.startsWith(ADMIN_BOARD)) {
+      // the board's own buttons send no token: the browser must say they came from this site
+      if (!tokenOk && !sameSite(req)) return refuse(req, reply, 403, '请求来源无法确认（请在本系统页面内操作）');
+    } else if (auth.session) {
+      if (!tokenOk) return refuse(req, reply, 403, '请求来源无法确认（页面已过期？请刷新页面后重试）');
+    } else if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+      return refuse(req, reply, 403, '接口请求须为 JSON（Content-Type: application/json）');
+    }
+  });
+}
