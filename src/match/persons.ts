@@ -4,7 +4,8 @@
  *
  *   id number, gender, birth date   a row with a usable id number (the number says the rest), latest first
  *   name                            a row with a usable id number, without a lost character (?), latest first
- *   township, village               the latest roster row that names them
+ *   township, village               the latest roster row that names them, else the latest
+ *                                   disability row whose 户籍地址 reads as county…乡镇…村
  *   household                       the latest civil row's head-of-household id, else the latest 户编号
  *   phone                           the latest row with one
  *
@@ -14,6 +15,14 @@
  */
 import { sql } from 'kysely';
 import type { Tx } from '../db/store.js';
+
+/**
+ * The township and village in a 户籍地址 such as 贵州省六盘水市六枝特区木岗镇河边村3组: the
+ * 乡/镇/街道 right after the county-level part, and the 村/社区 right after that. An
+ * address that does not read so (a township name holding 市 or 区, say) gives none.
+ */
+const ADDRESS_TOWNSHIP = '(?:特区|自治县|县|区|旗|市)([^省市县区旗镇乡]{1,8}(?:镇|乡|街道))';
+const ADDRESS_VILLAGE = '(?:特区|自治县|县|区|旗|市)[^省市县区旗镇乡]{1,8}(?:镇|乡|街道)([^镇乡村]{1,10}(?:村|社区))';
 
 /** Refreshes counts, retirement and golden records; returns the number of live persons. */
 export async function refreshPersons(tx: Tx, runId: number): Promise<number> {
@@ -38,12 +47,17 @@ export async function refreshPersons(tx: Tx, runId: number): Promise<number> {
     with r as (
       select l.person_id, s.source, d.file, s.row_no, d.as_of::text as as_of,
              case when s.id_status in ('valid', 'legacy15') then s.id_number end as id18,
-             s.name_norm, s.gender::text as gender, s.birth_date::text as birth_date, s.township, s.village, s.phone,
+             s.name_norm, s.gender::text as gender, s.birth_date::text as birth_date, s.phone,
+             -- a roster's own columns first; a disability row has only its address
+             coalesce(s.township, substring(a.address from ${ADDRESS_TOWNSHIP})) as township,
+             case when s.township is not null then s.village else substring(a.address from ${ADDRESS_VILLAGE}) end as village,
+             s.township is null as place_from_address,
              case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end as head_id, s.household_no
       from row_link l
       join touched t on t.id = l.person_id
       join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
       join delivery d on d.id = l.delivery_id
+      left join disability_row a on a.delivery_id = l.delivery_id and a.row_no = l.row_no
       where l.state = 'linked'
     ),
     id_row as (
@@ -56,7 +70,7 @@ export async function refreshPersons(tx: Tx, runId: number): Promise<number> {
     ),
     place_row as (
       select distinct on (person_id) * from r where township is not null
-      order by person_id, as_of desc, file desc, row_no desc
+      order by person_id, place_from_address, as_of desc, file desc, row_no desc
     ),
     phone_row as (
       select distinct on (person_id) * from r where phone is not null

@@ -121,7 +121,7 @@ describe.skipIf(!haveChromium)('the console in a browser', () => {
   it('reviews a link: two records side by side, confirmed as the same person', async () => {
     await page.goto(`${base}/review`);
     await shot('05-review');
-    await page.locator('main table tbody tr a').first().click();
+    await page.locator('main table tbody tr a[href^="/review/"]').first().click();
     await page.waitForURL(/\/review\/\d+\/\d+/);
     await shot('06-review-row');
     await page.locator('form[action$="/confirm"] button').first().click();

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { readTruth, SAMPLE_INBOX } from '../helpers/sample.js';
-import { assignment, evaluateSample, type Assignment } from '../helpers/match.js';
+import { assignment, evaluateSample, sampleTruth, type Assignment } from '../helpers/match.js';
 import { loadMapping } from '../../src/ingest/mapping.js';
 import { ingestPath } from '../../src/ingest/inbox.js';
 import { ingestFile } from '../../src/ingest/ingest.js';
@@ -56,6 +56,26 @@ describe('matching the sample county in one go', () => {
     expect(p.id_number).toMatch(/^\d{17}[\dX]$/);
     expect(p.golden.id_number).toMatchObject({ value: p.id_number, source: expect.any(String), file: expect.any(String), row: expect.any(Number), as_of: expect.stringMatching(/^\d{4}-\d\d-\d\d$/) });
     expect(p.golden.name?.value).toBe(p.name);
+  });
+
+  it('places every person in the township and village the truth gives, from the address when no roster names one', async () => {
+    const a = await assignment(db.store);
+    const truthPid = sampleTruth();
+    const truePlace = new Map(readTruth('persons.csv').map((p) => [p.pid!, `${p.township}|${p.village}`]));
+    const persons = await db.store.k.selectFrom('person').select(['id', 'township', 'village', 'golden']).where('retired_at', 'is', null).execute();
+    const byId = new Map(persons.map((p) => [String(p.id), p]));
+    // a person known only from settlements has no place to give
+    const placeable = new Set<string>();
+    for (const [key, person] of a.byRow) if (person !== null && !key.startsWith('settlement/')) placeable.add(person);
+    let fromAddress = 0;
+    for (const [key, person] of a.byRow) {
+      const p = person === null ? undefined : byId.get(person);
+      if (!p) continue;
+      const place = `${p.township}|${p.village}`;
+      expect(place, key).toBe(placeable.has(person!) ? truePlace.get(truthPid.get(key)!) : 'null|null');
+      if (p.golden.township?.source === 'disability') fromAddress++;
+    }
+    expect(fromAddress).toBeGreaterThan(0);
   });
 });
 
