@@ -153,7 +153,7 @@ function startHeartbeat(file: string | undefined): () => void {
 export function registerJobCommands(program: Command): void {
   program
     .command('sync')
-    .description('ingest the inbox\'s new files, match, derive category spells, assess, write the outreach report (queued with REDIS_URL, else here and now)')
+    .description('ingest the inbox\'s new files, match, derive category spells, assess, update the outreach cases (queued with REDIS_URL, else here and now)')
     .option('--inbox <dir>', 'the inbox (default: AIDLINK_INBOX)')
     .addOption(new Option('--until <date>', 'only files with an as-of date on or before this').argParser(parseIsoDate))
     .option('--report', 'end with the report of newly eligible people (as the nightly sync does)')
