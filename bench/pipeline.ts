@@ -1,0 +1,442 @@
+/**
+ * npm run bench [-- --persons 200000] [--points 50000,400000] [--seed 40] [--skip-embedded | --embedded-persons N] [--out BENCHMARKS.md]
+ *
+ * The pipeline at county scale, on this machine, in one run:
+ *
+ *   1. generates synthetic counties (bench/out/county-<persons>-s<seed>, kept for the next run):
+ *      the main one (200,000 people, about a million rows in 55 deliveries) and the growth points;
+ *   2. for each county, with PostgreSQL and one `aidlink worker` process on Redis, as deployed:
+ *      the backfill (a sync of every delivery up to the last month) and the nightly increment
+ *      (the last month's deliveries, ending with the report) — wall time per stage, rows per
+ *      second, the worker's peak RSS (/usr/bin/time), the database's size;
+ *   3. the same two syncs in embedded mode (PGlite, one process), for the main county unless
+ *      --embedded-persons says otherwise;
+ *   4. the floor: `psql \copy` of the same rows (each delivery's cells as stored, exported to
+ *      plain CSV beforehand) into plain tables of text columns, timed in the same run, and the
+ *      ratio of aidlink's rows per second to it;
+ *
+ * and writes BENCHMARKS.md with the figures and the command that made them. Timings are noisy
+ * on a shared machine: compare ratios within one run, not numbers across runs.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../src/config.js';
+import { BullRunner } from '../src/jobs/bull.js';
+import type { JobState } from '../src/jobs/runner.js';
+import { stageTimes, type StageTime } from './stages.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(root, 'bin', 'aidlink.mjs');
+const RUN = join(root, 'bin', 'run.mjs');
+const OUT = join(root, 'bench', 'out');
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const mainPersons = Number(arg('persons') ?? 200_000);
+const points = (arg('points') ?? '50000,400000').split(',').filter(Boolean).map(Number);
+const seed = Number(arg('seed') ?? 40);
+const withEmbedded = !process.argv.includes('--skip-embedded');
+/** embedded mode at this size (default: the main county's) */
+const embeddedPersons = Number(arg('embedded-persons') ?? mainPersons);
+const report = resolve(root, arg('out') ?? 'BENCHMARKS.md');
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** No sync may take longer than this; a hung benchmark is a failed one. */
+const SYNC_TIMEOUT_MS = 3 * 3600_000;
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+const mb = (bytes: number) => `${Math.round(bytes / 1024 ** 2)} MB`;
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+// ---------------------------------------------------------------- databases
+
+function dbUrl(name: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function query<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(text)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  await query(adminUrl, `drop database if exists ${name} with (force)`);
+  await query(adminUrl, `create database ${name}`);
+  return dbUrl(name);
+}
+
+const dropDatabase = (name: string) => query(adminUrl, `drop database if exists ${name} with (force)`);
+
+// ---------------------------------------------------------------- processes
+
+interface Timed {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  peakRssBytes: number;
+}
+
+/** Runs a command under /usr/bin/time -v, for its peak RSS. */
+function timed(args: string[], env: NodeJS.ProcessEnv): Timed {
+  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, ...args], { env, encoding: 'utf8', maxBuffer: 64 * 1024 ** 2 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, peakRssBytes: peakRss(r.stderr) };
+}
+
+function peakRss(timeOutput: string): number {
+  return Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timeOutput)?.[1] ?? NaN) * 1024;
+}
+
+function must(r: Timed, what: string): Timed {
+  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}):\n${r.stderr.slice(-4000)}`);
+  return r;
+}
+
+function dirSize(dir: string): number {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? dirSize(p) : statSync(p).size;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- counties
+
+interface County {
+  persons: number;
+  dir: string;
+  inbox: string;
+  rows: number;
+  /** the backfill takes every delivery up to this date; the increment the rest (the last month) */
+  until: string;
+  backfillRows: number;
+  incrementRows: number;
+  incrementFiles: number;
+}
+
+function county(persons: number): County {
+  const dir = join(OUT, `county-${persons}-s${seed}`);
+  const filesCsv = join(dir, 'truth', 'files.csv');
+  if (!existsSync(filesCsv)) {
+    log(`generating a county of ${fmt(persons)} people in ${dir}`);
+    rmSync(dir, { recursive: true, force: true });
+    must(timed([BIN, 'demo-data', '--persons', String(persons), '--seed', String(seed), '--out', dir], process.env), 'demo-data');
+  }
+  // files.csv: file,source,as_of,kind,rows,expected (no field holds a comma)
+  const files = readFileSync(filesCsv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const lastMonth = files.map((f) => f[2]!.slice(0, 7)).sort().at(-1)!;
+  const until = new Date(Date.UTC(Number(lastMonth.slice(0, 4)), Number(lastMonth.slice(5, 7)) - 1, 0)).toISOString().slice(0, 10);
+  const later = files.filter((f) => f[2]! > until);
+  const rowsOf = (fs: string[][]) => fs.reduce((s, f) => s + Number(f[4]), 0);
+  return { persons, dir, inbox: join(dir, 'inbox'), rows: rowsOf(files), until, backfillRows: rowsOf(files) - rowsOf(later), incrementRows: rowsOf(later), incrementFiles: later.length };
+}
+
+// ---------------------------------------------------------------- runs
+
+interface SyncRun {
+  wallMs: number;
+  stages: StageTime[];
+  /** rows the sync's deliveries hold */
+  rows: number;
+}
+
+interface ModeRun {
+  mode: 'queued' | 'embedded';
+  county: County;
+  backfill: SyncRun;
+  increment: SyncRun;
+  /** the worker process (queued) or the sync process (embedded), the larger of the two syncs */
+  peakRssBytes: number;
+  dbBytes: number;
+  copy?: { backfillMs: number; incrementMs: number };
+}
+
+/** PostgreSQL and one worker process on Redis, as docker-compose deploys it. */
+async function runQueued(c: County, withCopy: boolean): Promise<ModeRun> {
+  const name = `aidlink_bench_${c.persons}`;
+  const url = await freshDatabase(name);
+  const dataDir = join(OUT, `data-${c.persons}`);
+  rmSync(dataDir, { recursive: true, force: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: url,
+    REDIS_URL: redisUrl,
+    AIDLINK_QUEUE_PREFIX: `aidlink-bench-${randomBytes(4).toString('hex')}`,
+    AIDLINK_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+  };
+  must(timed([BIN, 'migrate'], env), 'migrate');
+  const worker = spawn('/usr/bin/time', ['-v', process.execPath, BIN, 'worker'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const workerErr: string[] = [];
+  worker.stderr!.on('data', (b: Buffer) => workerErr.push(b.toString()));
+  // 'close': the exit status and all of /usr/bin/time's report on stderr
+  const workerExit = new Promise<number | null>((r) => worker.on('close', r));
+  const runner = await BullRunner.connect(loadConfig(env));
+  try {
+    log(`${fmt(c.persons)} people, queued: backfill up to ${c.until}`);
+    const backfill = await followSync(runner, () => runner.submitSync({ inbox: c.inbox, until: c.until, requestedBy: 'bench' }, { report: false }), url);
+    log(`  backfill ${secs(backfill.wallMs)} s; increment`);
+    const increment = await followSync(runner, () => runner.submitSync({ inbox: c.inbox, requestedBy: 'bench' }, { report: true }), url);
+    log(`  increment ${secs(increment.wallMs)} s`);
+    const dbBytes = Number((await query<{ n: string }>(url, 'select pg_database_size(current_database()) as n'))[0]!.n);
+    const copy = withCopy ? await copyFloor(url, c) : undefined;
+    return { mode: 'queued', county: c, backfill, increment, peakRssBytes: await stopWorker(worker, workerExit, workerErr), dbBytes, ...(copy ? { copy } : {}) };
+  } finally {
+    await runner.close();
+    if (worker.exitCode === null) worker.kill('SIGKILL');
+    await dropQueues(env.AIDLINK_QUEUE_PREFIX!);
+    await dropDatabase(name);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function followSync(runner: BullRunner, submit: () => Promise<JobState>, url: string): Promise<SyncRun> {
+  const before = await deliveredRows(url);
+  const t0 = Date.now();
+  const first = await submit();
+  for (;;) {
+    const s = await runner.get(first.id);
+    if (s?.state === 'completed') {
+      const wallMs = Date.now() - t0;
+      return { wallMs, stages: stageTimes(s), rows: (await deliveredRows(url)) - before };
+    }
+    if (s?.state === 'failed') throw new Error(`sync ${first.id} failed: ${s.error ?? JSON.stringify(s.children.map((c) => [c.name, c.state, c.error]))}`);
+    if (Date.now() - t0 > SYNC_TIMEOUT_MS) throw new Error(`sync ${first.id} did not finish in ${SYNC_TIMEOUT_MS / 60_000} minutes`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function deliveredRows(url: string): Promise<number> {
+  return Number((await query<{ n: string }>(url, "select coalesce(sum(row_count), 0) as n from delivery where status in ('accepted', 'quarantined')"))[0]!.n);
+}
+
+async function stopWorker(worker: ChildProcess, exited: Promise<number | null>, err: string[]): Promise<number> {
+  // the worker itself, not /usr/bin/time, which reports once its child is gone
+  const pid = Number(spawnSync('pgrep', ['-P', String(worker.pid)], { encoding: 'utf8' }).stdout.trim());
+  if (pid) process.kill(pid, 'SIGTERM');
+  else worker.kill('SIGTERM');
+  await exited;
+  return peakRss(err.join(''));
+}
+
+async function dropQueues(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** PGlite in one process: `aidlink sync` without DATABASE_URL, through bench/sync-child.ts for its stage times. */
+function runEmbedded(c: County): ModeRun {
+  const dataDir = join(OUT, `embedded-${c.persons}`);
+  rmSync(dataDir, { recursive: true, force: true });
+  const env: NodeJS.ProcessEnv = { ...process.env, AIDLINK_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  const once = (until: string | undefined, report: boolean): { run: SyncRun; rss: number } => {
+    const t = must(timed([RUN, join(root, 'bench', 'sync-child.ts'), '--inbox', c.inbox, ...(until ? ['--until', until] : []), ...(report ? ['--report'] : [])], env), 'embedded sync');
+    const run = JSON.parse(t.stdout.trim().split('\n').at(-1)!) as SyncRun;
+    return { run, rss: t.peakRssBytes };
+  };
+  try {
+    log(`${fmt(c.persons)} people, embedded: backfill up to ${c.until}`);
+    const b = once(c.until, false);
+    log(`  backfill ${secs(b.run.wallMs)} s; increment`);
+    const i = once(undefined, true);
+    log(`  increment ${secs(i.run.wallMs)} s`);
+    return { mode: 'embedded', county: c, backfill: b.run, increment: i.run, peakRssBytes: Math.max(b.rss, i.rss), dbBytes: dirSize(dataDir) };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * psql \copy of the same rows into plain tables: each delivery's cells exported to a CSV
+ * beforehand (not timed), then loaded by one psql per phase (timed).
+ */
+async function copyFloor(url: string, c: County): Promise<{ backfillMs: number; incrementMs: number }> {
+  const dir = join(OUT, `copy-${c.persons}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const deliveries = await query<{ id: number; as_of: string; width: number }>(
+    url,
+    `select d.id, d.as_of::text as as_of, (select max(cardinality(raw)) from source_row s where s.delivery_id = d.id)::int as width
+     from delivery d where d.status in ('accepted', 'quarantined') order by d.id`,
+  );
+  const scripts = { backfill: [] as string[], increment: [] as string[] };
+  const ddl: string[] = [];
+  for (const d of deliveries) {
+    const file = join(dir, `${d.id}.csv`);
+    const cols = Array.from({ length: d.width }, (_, i) => `raw[${i + 1}]`).join(', ');
+    must(asTimed(spawnSync('psql', [url, '-qc', `\\copy (select ${cols} from source_row where delivery_id = ${d.id} order by row_no) to '${file}' with (format csv)`], { encoding: 'utf8' })), 'export');
+    ddl.push(`create table plain_${d.id} (${Array.from({ length: d.width }, (_, i) => `c${i + 1} text`).join(', ')});`);
+    scripts[d.as_of > c.until ? 'increment' : 'backfill'].push(`\\copy plain_${d.id} from '${file}' with (format csv)`);
+  }
+  const plain = await freshDatabase(`aidlink_bench_plain_${c.persons}`);
+  try {
+    must(asTimed(spawnSync('psql', [plain, '-qc', ddl.join('\n')], { encoding: 'utf8' })), 'plain tables');
+    const load = (lines: string[]) => {
+      const script = join(dir, 'load.sql');
+      writeFileSync(script, lines.join('\n') + '\n');
+      const t0 = Date.now();
+      must(asTimed(spawnSync('psql', [plain, '-v', 'ON_ERROR_STOP=1', '-qf', script], { encoding: 'utf8' })), 'psql \\copy');
+      return Date.now() - t0;
+    };
+    return { backfillMs: load(scripts.backfill), incrementMs: load(scripts.increment) };
+  } finally {
+    await dropDatabase(`aidlink_bench_plain_${c.persons}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const asTimed = (r: ReturnType<typeof spawnSync>): Timed => ({ status: r.status, stdout: String(r.stdout), stderr: String(r.stderr), peakRssBytes: NaN });
+
+// ---------------------------------------------------------------- report
+
+const TARGETS = { backfillMs: 120_000, incrementMs: 10_000, rssBytes: 500 * 1024 ** 2 };
+
+function stageTable(r: ModeRun): string {
+  const names = [...new Set([...r.backfill.stages, ...r.increment.stages].map((s) => s.stage))];
+  const cell = (run: SyncRun, stage: string, rows: number) => {
+    const s = run.stages.find((x) => x.stage === stage);
+    return s ? `${secs(s.ms)} | ${fmt(rows / (s.ms / 1000))}` : '— | —';
+  };
+  const lines = [
+    `| stage | backfill s | backfill rows/s | increment s | increment rows/s |`,
+    `|---|---:|---:|---:|---:|`,
+    ...names.map((n) => `| ${n} | ${cell(r.backfill, n, r.backfill.rows)} | ${cell(r.increment, n, r.increment.rows)} |`),
+    `| **whole sync (wall)** | **${secs(r.backfill.wallMs)}** | **${fmt(r.backfill.rows / (r.backfill.wallMs / 1000))}** | **${secs(r.increment.wallMs)}** | **${fmt(r.increment.rows / (r.increment.wallMs / 1000))}** |`,
+  ];
+  return lines.join('\n');
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'reached' : '**not reached**';
+}
+
+function writeReport(main: ModeRun, embedded: ModeRun | undefined, growth: ModeRun[], command: string, startedAt: Date, pending: string[]): void {
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).stdout.trim() ? ' (with uncommitted changes)' : '';
+  const c = main.county;
+  const ingestOf = (run: SyncRun) => run.stages.find((s) => s.stage === 'ingest')?.ms ?? run.wallMs;
+  const ratio = (rows: number, aidlinkMs: number, copyMs: number) => (rows / aidlinkMs / (rows / copyMs)).toFixed(3);
+  const copy = main.copy!;
+  const md = `# Benchmarks
+
+Made by \`${command}\` on ${startedAt.toISOString().slice(0, 10)}, commit ${commit}${dirty};
+${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.version}.
+Timings on a shared machine are noisy: the ratios, measured within one run, are the figures to compare.
+
+The county: ${fmt(c.persons)} synthetic people, ${fmt(c.rows)} data rows in 55 deliveries (the sample
+county's forms and damage at ${Math.round(c.persons / 5000)}× its size). The backfill is one \`aidlink sync\` of
+every delivery up to ${c.until} (${fmt(c.backfillRows)} rows); the nightly increment is the next sync, of the last
+month's ${c.incrementFiles} deliveries (${fmt(c.incrementRows)} rows), ending with the outreach report.
+
+## PostgreSQL and one worker on Redis (as deployed)
+
+${stageTable(main)}
+
+Stages are measured from the job tree: each stage from the end of the one before it (ingest from the
+submission). Rows per second divide the sync's rows by the stage's time.
+
+| measure | value | target | |
+|---|---:|---:|---|
+| backfill | ${secs(main.backfill.wallMs)} s | ${TARGETS.backfillMs / 1000} s | ${verdict(main.backfill.wallMs <= TARGETS.backfillMs)} |
+| nightly increment | ${secs(main.increment.wallMs)} s | ${TARGETS.incrementMs / 1000} s | ${verdict(main.increment.wallMs <= TARGETS.incrementMs)} |
+| worker peak RSS | ${mb(main.peakRssBytes)} | ${mb(TARGETS.rssBytes)} | ${verdict(main.peakRssBytes <= TARGETS.rssBytes)} |
+| database size after both | ${mb(main.dbBytes)} | | |
+
+### Against \`psql \\copy\` of the same rows
+
+| | psql \\copy s | aidlink ingest s | ratio (ingest) | aidlink whole sync s | ratio (whole sync) |
+|---|---:|---:|---:|---:|---:|
+| backfill | ${secs(copy.backfillMs)} | ${secs(ingestOf(main.backfill))} | ${ratio(main.backfill.rows, ingestOf(main.backfill), copy.backfillMs)} | ${secs(main.backfill.wallMs)} | ${ratio(main.backfill.rows, main.backfill.wallMs, copy.backfillMs)} |
+| increment | ${secs(copy.incrementMs)} | ${secs(ingestOf(main.increment))} | ${ratio(main.increment.rows, ingestOf(main.increment), copy.incrementMs)} | ${secs(main.increment.wallMs)} | ${ratio(main.increment.rows, main.increment.wallMs, copy.incrementMs)} |
+
+The ratio is aidlink's rows per second over \`psql \\copy\`'s: 1 would mean aidlink ingests as fast as
+PostgreSQL loads the bare cells into a table of text columns, without parsing, validating, keeping
+row numbers and problems, matching or assessing.
+${
+  embedded
+    ? `
+## Embedded (PGlite, one process, no Redis), ${fmt(embedded.county.persons)} people, ${fmt(embedded.county.rows)} rows
+
+${stageTable(embedded)}
+
+| measure | value | target | |
+|---|---:|---:|---|
+| backfill | ${secs(embedded.backfill.wallMs)} s | ${TARGETS.backfillMs / 1000} s | ${verdict(embedded.backfill.wallMs <= TARGETS.backfillMs)} |
+| nightly increment | ${secs(embedded.increment.wallMs)} s | ${TARGETS.incrementMs / 1000} s | ${verdict(embedded.increment.wallMs <= TARGETS.incrementMs)} |
+| process peak RSS | ${mb(embedded.peakRssBytes)} | ${mb(TARGETS.rssBytes)} | ${verdict(embedded.peakRssBytes <= TARGETS.rssBytes)} |
+| database size after both | ${mb(embedded.dbBytes)} | | |
+| rows/s embedded ÷ rows/s PostgreSQL, backfill | ${(embedded.backfill.rows / embedded.backfill.wallMs / (main.backfill.rows / main.backfill.wallMs)).toFixed(2)} | | |
+`
+    : ''
+}
+## Growth with size (PostgreSQL and one worker)
+
+| people | rows | backfill s | backfill rows/s | increment rows | increment s | worker peak RSS | database |
+|---:|---:|---:|---:|---:|---:|---:|---:|
+${growth
+  .sort((a, b) => a.county.persons - b.county.persons)
+  .map((g) => `| ${fmt(g.county.persons)} | ${fmt(g.county.rows)} | ${secs(g.backfill.wallMs)} | ${fmt(g.backfill.rows / (g.backfill.wallMs / 1000))} | ${fmt(g.increment.rows)} | ${secs(g.increment.wallMs)} | ${mb(g.peakRssBytes)} | ${mb(g.dbBytes)} |`)
+  .join('\n')}
+
+Cost grows linearly when rows per second stay level from one size to the next.
+${pending.length ? `\n**Not measured in this run** (the run was stopped or is still going): ${pending.join('; ')}.\n` : ''}`;
+  writeFileSync(report, md);
+  log(`wrote ${report}`);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  mkdirSync(OUT, { recursive: true });
+  const sizes = [...new Set([mainPersons, ...points, ...(withEmbedded ? [embeddedPersons] : [])])];
+  const counties = new Map(sizes.map((p) => [p, county(p)]));
+  const main = await runQueued(counties.get(mainPersons)!, true);
+  const growth = [main];
+  const rest = points.filter((x) => x !== mainPersons);
+  const pending = () => [
+    ...rest.filter((p) => !growth.some((g) => g.county.persons === p)).map((p) => `${fmt(p)} people with PostgreSQL`),
+    ...(withEmbedded && !embedded ? [`${fmt(embeddedPersons)} people embedded`] : []),
+  ];
+  let embedded: ModeRun | undefined;
+  // the report is rewritten after every measurement, so a long run stopped early keeps what it measured
+  writeReport(main, embedded, growth, command, startedAt, pending());
+  for (const p of rest) {
+    growth.push(await runQueued(counties.get(p)!, false));
+    writeReport(main, embedded, growth, command, startedAt, pending());
+  }
+  if (withEmbedded) {
+    embedded = runEmbedded(counties.get(embeddedPersons)!);
+    writeReport(main, embedded, growth, command, startedAt, pending());
+  }
+}
+
+await main();
