@@ -14,7 +14,7 @@ export function queueEnv(overrides: Record<string, string> = {}): Record<string,
     REDIS_URL: TEST_REDIS_URL,
     AIDLINK_QUEUE_PREFIX: `aidlink-test-${randomBytes(4).toString('hex')}`,
     AIDLINK_RETRY_DELAY_MS: '200',
-    AIDLINK_JOB_LOCK_MS: '2000',
+    AIDLINK_JOB_LOCK_MS: '5000',
     AIDLINK_SHUTDOWN_MS: '2000',
     ...overrides,
   };
