@@ -254,7 +254,18 @@ export async function ingestFile(store: Store, mapping: Mapping, path: string, o
       });
     }
 
-    await loadRows(store, mapping, t, deliveryId, resumeAfter, file, opts);
+    try {
+      await loadRows(store, mapping, t, deliveryId, resumeAfter, file, opts);
+    } catch (err) {
+      if (!(err instanceof UnreadableFileError)) throw err;
+      // damaged below its header (a workbook cut off or corrupt halfway, a line that never ends):
+      // found only while loading, and the whole file is rejected, keeping none of its rows
+      const staged = await store.k.selectFrom('delivery').selectAll().where('id', '=', deliveryId).executeTakeFirstOrThrow();
+      const delivery = await recordRejection(store, staged, {
+        file, source: t.source, hash: inspection.hash, size: inspection.size, format, encoding: t.reader.encoding,
+      }, [fileProblem.unreadable(err.code, err.message)], actor);
+      return { outcome: 'rejected', file, delivery };
+    }
     const delivery = await finalizeDelivery(store, deliveryId, actor);
     return { outcome: 'ingested', file, delivery, resumed: resumeAfter > 0 };
   });
@@ -326,7 +337,6 @@ async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: nu
     if (inflight) await inflight;
   } catch (err) {
     await Promise.allSettled([...queue, inflight]);
-    if (err instanceof UnreadableFileError) throw new IngestError(`${file}: ${err.message}`);
     throw err;
   } finally {
     await ownPool?.close();
@@ -354,6 +364,7 @@ async function recordRejection(
       status: 'rejected' as const,
       status_reason: problems[0]?.code ?? null,
       error: message,
+      loaded_through_row: 0,
       finished_at: new Date(),
     };
     let delivery: Delivery;

@@ -4,7 +4,7 @@
  */
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { copyFile, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
@@ -49,11 +49,22 @@ function uploadForm(v: Viewer, error?: string) {
     </form>`;
 }
 
-/** A file name safe to keep in the inbox: its own name, no folders, no control characters. */
-function safeFileName(name: string): string | undefined {
-  const base = basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f<>:"|?*]/g, '_').trim();
-  if (!base || base === '.' || base === '..') return undefined;
-  return ['.csv', '.txt', '.xlsx'].includes(extname(base).toLowerCase()) ? base : undefined;
+/**
+ * The longest file name kept, in UTF-8 bytes: file systems allow 255, and a name kept
+ * beside another of the same name gets a suffix such as （2）.
+ */
+const MAX_NAME_BYTES = 200;
+
+/** A file name safe to keep in the inbox: its own name, no folders, no control characters, not too long. */
+function safeFileName(name: string): { ok: true; name: string } | { ok: false; message: string } {
+  const base = basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f<>:"|?*]/g, '_').trim();
+  if (!base || base === '.' || base === '..' || !['.csv', '.txt', '.xlsx'].includes(extname(base).toLowerCase())) {
+    return { ok: false, message: '只接受 CSV 或 XLSX 文件（文件名以 .csv、.txt 或 .xlsx 结尾）' };
+  }
+  if (Buffer.byteLength(base, 'utf8') > MAX_NAME_BYTES) {
+    return { ok: false, message: `文件名过长（最多约 ${Math.floor(MAX_NAME_BYTES / 3)} 个汉字或 ${MAX_NAME_BYTES} 个字母），请改短文件名（保留数据截至日期）后再上传` };
+  }
+  return { ok: true, name: base };
 }
 
 interface UploadedFile {
@@ -241,20 +252,24 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
     if (!uploaded || typeof uploaded !== 'object' || !('tmp' in uploaded)) return fail('请选择要上传的文件');
     if (uploaded.truncated) return fail(`文件超过 ${app.config.AIDLINK_UPLOAD_MAX_MB} MB，请通过共享目录投递`);
     if (!isSourceKey(source)) return fail('请选择数据来源');
-    const name = safeFileName(uploaded.filename);
-    if (!name) return fail('只接受 CSV 或 XLSX 文件（文件名以 .csv、.txt 或 .xlsx 结尾）');
+    const safe = safeFileName(uploaded.filename);
+    if (!safe.ok) return fail(safe.message);
+    const name = safe.name;
     if ((await stat(uploaded.tmp)).size === 0) return fail('文件是空的');
 
     // into the inbox, where a sync would have found it; a different file of the same name is kept beside it
     const { hash } = await inspectFile(uploaded.tmp);
-    mkdirSync(join(inbox, source), { recursive: true });
-    let dest = join(inbox, source, name);
-    for (let i = 2; existsSync(dest) && (await inspectFile(dest)).hash !== hash; i++) dest = join(inbox, source, `${name.slice(0, -extname(name).length)}（${i}）${extname(name)}`);
-    await rename(uploaded.tmp, dest).catch(async () => {
+    const folder = join(inbox, source);
+    mkdirSync(folder, { recursive: true });
+    let dest = join(folder, name);
+    for (let i = 2; existsSync(dest) && (await inspectFile(dest)).hash !== hash; i++) dest = join(folder, `${name.slice(0, -extname(name).length)}（${i}）${extname(name)}`);
+    if (dirname(resolve(dest)) !== resolve(folder)) return fail('文件名不合法，请改名后再上传');
+    try {
       // the inbox may be on another file system
-      await copyFile(uploaded.tmp, dest);
+      await rename(uploaded.tmp, dest).catch(() => copyFile(uploaded.tmp, dest));
+    } finally {
       await rm(uploaded.tmp, { force: true });
-    });
+    }
     const file = `${source}/${basename(dest)}`;
     const job = await runner.submitIngest({ inboxRoot: inbox, file, hash }, `console:${v.username}`);
     await audit(store, { actor: v.username, action: 'upload', subject: file, ip: req.ip });

@@ -7,9 +7,23 @@
 import { TextDecoder } from 'node:util';
 import { createReadStream } from 'node:fs';
 import type { TextEncoding } from './inspect.js';
-import type { SheetReader, SheetRow } from './rows.js';
+import { UnreadableFileError, type SheetReader, type SheetRow } from './rows.js';
 
 const CHUNK_ROWS = 2000;
+
+/**
+ * The longest record read. An export's rows are a few hundred characters (a thousand
+ * columns, a few ten thousand); a "line" longer than this lacks its line breaks, has a
+ * quote that never closes, or is not a table at all, and holding it would cost the
+ * memory of the whole file.
+ */
+export const MAX_RECORD_CHARS = 1_000_000;
+
+const recordTooLong = (line: number, max: number) =>
+  new UnreadableFileError(
+    'csv_line_too_long',
+    `第 ${line} 行超过 ${max >= 10_000 ? `${max / 10_000} 万` : `${max} `}个字符仍未结束（缺少换行符，或有引号未闭合），不是可读取的表格，已拒收。请检查导出设置后重新导出`,
+  );
 
 export interface CsvOptions {
   encoding: TextEncoding;
@@ -24,7 +38,10 @@ export class CsvTokenizer {
   private line = 1; // editor line number of buf[0]
   private readonly out: SheetRow[] = [];
 
-  constructor(private readonly delimiter: string) {}
+  constructor(
+    private readonly delimiter: string,
+    private readonly maxChars = MAX_RECORD_CHARS,
+  ) {}
 
   push(text: string): SheetRow[] {
     this.buf = this.buf.length ? this.buf + text : text;
@@ -49,6 +66,7 @@ export class CsvTokenizer {
       if (nextQuote !== -1 && nextQuote < pos) nextQuote = buf.indexOf('"', pos);
       if (nextQuote === -1 || nextQuote > lineEnd) {
         // fast path: no quotes on this line
+        if (lineEnd - pos > this.maxChars) throw recordTooLong(this.line, this.maxChars);
         const text = buf.charCodeAt(lineEnd - 1) === 13 ? buf.slice(pos, lineEnd - 1) : buf.slice(pos, lineEnd);
         this.out.push({ rowNo: this.line, cells: text.split(this.delimiter) });
         this.line++;
@@ -57,10 +75,13 @@ export class CsvTokenizer {
       }
       const rec = this.quoted(buf, pos, final);
       if (!rec) break; // a quoted cell continues past what has arrived
+      if (rec.next - pos > this.maxChars) throw recordTooLong(this.line, this.maxChars);
       this.out.push({ rowNo: this.line, cells: rec.cells });
       this.line += rec.lines;
       pos = rec.next;
     }
+    // what is left waits for the rest of its record: never more than one record's worth
+    if (buf.length - pos > this.maxChars) throw recordTooLong(this.line, this.maxChars);
     this.buf = pos >= buf.length ? '' : buf.slice(pos);
   }
 

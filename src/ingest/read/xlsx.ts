@@ -16,12 +16,27 @@ import { UnreadableFileError, type SheetReader, type SheetRow } from './rows.js'
 
 const CHUNK_ROWS = 2000;
 
-/** Guards against zip bombs: an entry larger than this, or inflating more than RATIO times, is refused. */
+/**
+ * Guards against zip bombs: an entry larger than maxEntryBytes, or over 10 MB and
+ * inflating more than maxRatio times, is refused before it is inflated (by the sizes the
+ * zip declares; yauzl stops an entry that inflates past its declared size). The parts
+ * read whole into memory (shared strings, styles, the workbook) have a lower limit of
+ * their own: the sheet is streamed, they are not.
+ */
 export interface XlsxLimits {
   maxEntryBytes: number;
   maxRatio: number;
+  /** default DEFAULT_XLSX_LIMITS.maxHeldBytes */
+  maxHeldBytes?: number;
 }
-export const DEFAULT_XLSX_LIMITS: XlsxLimits = { maxEntryBytes: 4 * 1024 ** 3, maxRatio: 400 };
+export const DEFAULT_XLSX_LIMITS = { maxEntryBytes: 4 * 1024 ** 3, maxRatio: 400, maxHeldBytes: 512 * 1024 ** 2 } as const satisfies Required<XlsxLimits>;
+
+/**
+ * The most text the XML parser may hold between two tags. An Excel cell holds at most
+ * 32,767 characters; a run of markup far longer without a tag is one text node the
+ * parser would keep whole in memory, however large.
+ */
+export const MAX_UNTAGGED_CHARS = 1_000_000;
 
 export async function xlsxReader(path: string, limits: XlsxLimits = DEFAULT_XLSX_LIMITS): Promise<SheetReader> {
   const book = await openWorkbook(path, limits);
@@ -45,10 +60,28 @@ interface Workbook {
 const corrupt = (detail: string) =>
   new UnreadableFileError('xlsx_corrupt', `文件不是有效的 XLSX 工作簿（${detail}）。请用 Excel/WPS 打开后另存为 .xlsx 或 .csv 再提交。`);
 
+/** A library's own words, after ours: for whoever looks into it. */
+const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
+
+/** Feeds the XML parser (`null`: the end); its errors mean the part is not well-formed XML. */
+function feedXml(parser: SaxesParser, part: string, text: string | null): void {
+  try {
+    if (text === null) parser.close();
+    else parser.write(text);
+  } catch (err) {
+    if (err instanceof UnreadableFileError) throw err;
+    throw corrupt(`${part} 的内容不是有效的 XML：${firstLine(err)}`);
+  }
+}
+
+/** An error while inflating a part: its data is damaged, or larger than the zip says. */
+const damagedPart = (part: string, err: unknown) =>
+  err instanceof UnreadableFileError ? err : corrupt(`${part} 的压缩数据已损坏，或解压后的大小与记录的不符：${firstLine(err)}`);
+
 function openZip(path: string): Promise<ZipFile> {
   return new Promise((res, rej) =>
     yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (err, zip) =>
-      err || !zip ? rej(corrupt(err?.message ?? 'zip')) : res(zip),
+      err || !zip ? rej(corrupt(`压缩包不完整或已损坏，可能在传输中被截断：${firstLine(err)}`)) : res(zip),
     ),
   );
 }
@@ -61,15 +94,16 @@ async function listEntries(zip: ZipFile): Promise<Map<string, Entry>> {
       zip.readEntry();
     });
     zip.on('end', res);
-    zip.on('error', (e: Error) => rej(corrupt(e.message)));
+    zip.on('error', (e: Error) => rej(corrupt(`压缩包的文件目录已损坏：${firstLine(e)}`)));
     zip.readEntry();
   });
   return entries;
 }
 
-function checkLimits(e: Entry, limits: XlsxLimits): void {
+function checkLimits(e: Entry, limits: XlsxLimits, held: boolean): void {
   const ratio = e.compressedSize > 0 ? e.uncompressedSize / e.compressedSize : Infinity;
-  if (e.uncompressedSize > limits.maxEntryBytes || (e.uncompressedSize > 10 * 1024 ** 2 && ratio > limits.maxRatio)) {
+  const max = held ? Math.min(limits.maxEntryBytes, limits.maxHeldBytes ?? DEFAULT_XLSX_LIMITS.maxHeldBytes) : limits.maxEntryBytes;
+  if (e.uncompressedSize > max || (e.uncompressedSize > 10 * 1024 ** 2 && ratio > limits.maxRatio)) {
     throw new UnreadableFileError(
       'xlsx_too_large',
       `XLSX 文件中的 ${e.fileName} 解压后为 ${Math.round(e.uncompressedSize / 1024 ** 2)} MB（压缩比 ${Math.round(ratio)}），超出处理上限，疑似异常文件，已拒收。`,
@@ -77,9 +111,36 @@ function checkLimits(e: Entry, limits: XlsxLimits): void {
   }
 }
 
-function entryStream(zip: ZipFile, e: Entry, limits: XlsxLimits): Promise<Readable> {
-  checkLimits(e, limits);
-  return new Promise((res, rej) => zip.openReadStream(e, (err, s) => (err || !s ? rej(corrupt(err?.message ?? e.fileName)) : res(s))));
+/**
+ * Counts the text fed to an XML parser since its last tag (`tag()` from the parser's
+ * tag handlers); refuses a part with more than MAX_UNTAGGED_CHARS of it.
+ */
+class UntaggedRun {
+  private run = 0;
+  private tagged = false;
+
+  constructor(private readonly part: string) {}
+
+  tag(): void {
+    this.tagged = true;
+  }
+
+  /** After the parser was given `chars` characters. */
+  fed(chars: number): void {
+    this.run = this.tagged ? 0 : this.run + chars; // a tag in this piece: what follows it is less than the piece
+    this.tagged = false;
+    if (this.run > MAX_UNTAGGED_CHARS) {
+      throw new UnreadableFileError(
+        'xlsx_cell_too_long',
+        `XLSX 文件中的 ${this.part} 有一段超过 ${MAX_UNTAGGED_CHARS / 10_000} 万个字符的内容（Excel 单元格最多 32767 个字符），不是正常导出的工作簿，疑似异常文件，已拒收。`,
+      );
+    }
+  }
+}
+
+function entryStream(zip: ZipFile, e: Entry, limits: XlsxLimits, held = false): Promise<Readable> {
+  checkLimits(e, limits, held);
+  return new Promise((res, rej) => zip.openReadStream(e, (err, s) => (err || !s ? rej(corrupt(`${e.fileName} 无法解压：${firstLine(err)}`)) : res(s))));
 }
 
 /** Parses a whole (small) XML entry with the given handlers. */
@@ -90,16 +151,20 @@ async function parseEntry(
   on: { open?: (t: SaxesTagPlain) => void; close?: (t: SaxesTagPlain) => void; text?: (t: string) => void },
 ): Promise<void> {
   const parser = new SaxesParser();
-  if (on.open) parser.on('opentag', on.open);
-  if (on.close) parser.on('closetag', on.close);
+  const run = new UntaggedRun(e.fileName);
+  parser.on('opentag', (t) => (run.tag(), on.open?.(t)));
+  parser.on('closetag', (t) => (run.tag(), on.close?.(t)));
   if (on.text) parser.on('text', on.text);
   const decoder = new TextDecoder('utf-8');
   try {
-    for await (const chunk of (await entryStream(zip, e, limits)) as AsyncIterable<Buffer>) parser.write(decoder.decode(chunk, { stream: true }));
-    parser.close();
+    for await (const chunk of (await entryStream(zip, e, limits, true)) as AsyncIterable<Buffer>) {
+      const text = decoder.decode(chunk, { stream: true });
+      feedXml(parser, e.fileName, text);
+      run.fed(text.length);
+    }
+    feedXml(parser, e.fileName, null);
   } catch (err) {
-    if (err instanceof UnreadableFileError) throw err;
-    throw corrupt(`${e.fileName}: ${(err as Error).message.split('\n')[0]}`);
+    throw damagedPart(e.fileName, err);
   }
 }
 
@@ -222,6 +287,7 @@ async function* readRows(path: string, book: Workbook, limits: XlsxLimits): Asyn
     const stream = await entryStream(zip, entries.get(book.sheetPath)!, limits);
 
     const parser = new SaxesParser();
+    const run = new UntaggedRun(book.sheetPath);
     let out: SheetRow[] = [];
     let rowNo = 0;
     let cells: string[] = [];
@@ -234,6 +300,7 @@ async function* readRows(path: string, book: Workbook, limits: XlsxLimits): Asyn
     let inPhonetic = 0;
 
     parser.on('opentag', (t) => {
+      run.tag();
       switch (t.name) {
         case 'row': {
           const r = t.attributes.r;
@@ -266,6 +333,7 @@ async function* readRows(path: string, book: Workbook, limits: XlsxLimits): Asyn
       if (inValue) value += s;
     });
     parser.on('closetag', (t) => {
+      run.tag();
       switch (t.name) {
         case 'v':
         case 't':
@@ -295,17 +363,18 @@ async function* readRows(path: string, book: Workbook, limits: XlsxLimits): Asyn
     const decoder = new TextDecoder('utf-8');
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        parser.write(decoder.decode(chunk, { stream: true }));
+        const text = decoder.decode(chunk, { stream: true });
+        feedXml(parser, book.sheetPath, text);
+        run.fed(text.length);
         if (out.length >= CHUNK_ROWS) {
           const rows = out;
           out = [];
           yield rows;
         }
       }
-      parser.close();
+      feedXml(parser, book.sheetPath, null);
     } catch (err) {
-      if (err instanceof UnreadableFileError) throw err;
-      throw corrupt(`${book.sheetPath}: ${(err as Error).message.split('\n')[0]}`);
+      throw damagedPart(book.sheetPath, err);
     }
     if (out.length) yield out;
   } finally {
