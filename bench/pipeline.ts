@@ -429,12 +429,12 @@ async function main(): Promise<void> {
   let embedded: ModeRun | undefined;
   // the report is rewritten after every measurement, so a long run stopped early keeps what it measured
   writeReport(main, embedded, growth, command, startedAt, pending());
-  for (const p of rest) {
-    growth.push(await runQueued(counties.get(p)!, false));
-    writeReport(main, embedded, growth, command, startedAt, pending());
-  }
   if (withEmbedded) {
     embedded = runEmbedded(counties.get(embeddedPersons)!);
+    writeReport(main, embedded, growth, command, startedAt, pending());
+  }
+  for (const p of rest) {
+    growth.push(await runQueued(counties.get(p)!, false));
     writeReport(main, embedded, growth, command, startedAt, pending());
   }
 }
