@@ -81,6 +81,7 @@ function openPostgres(url: string, poolSize: number): Store {
     k,
     async transaction(fn) {
       const client = await pool.connect();
+      const watch = watchConnection(client);
       let broken = false;
       try {
         await client.query('begin');
@@ -96,11 +97,12 @@ function openPostgres(url: string, poolSize: number): Store {
         }
         throw err;
       } finally {
-        client.release(broken);
+        watch.release(broken);
       }
     },
     async tryWithLock(key, fn) {
       const client = await pool.connect();
+      const watch = watchConnection(client);
       let locked = false;
       try {
         const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [key]);
@@ -108,12 +110,36 @@ function openPostgres(url: string, poolSize: number): Store {
         if (!locked) return undefined;
         return { value: await fn() };
       } finally {
-        if (locked) await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(() => undefined);
-        client.release();
+        // a lost session has taken its lock with it
+        if (locked && !watch.lost()) await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(() => undefined);
+        watch.release();
       }
     },
     async close() {
       await k.destroy();
+    },
+  };
+}
+
+/**
+ * While a client is checked out, the pool does not listen for its errors: a connection
+ * lost between two queries (PostgreSQL restarted, the session terminated) would be an
+ * unhandled 'error' event and end the process. Listened to here, the loss surfaces as
+ * the error of the next query instead (a job fails and is retried), and the client is
+ * released as broken, so that the pool drops it rather than handing it out again.
+ */
+function watchConnection(client: pg.PoolClient): { lost(): boolean; release(broken?: boolean): void } {
+  let lost = false;
+  const onError = (err: Error) => {
+    lost = true;
+    log.warn({ err: { message: err.message } }, 'database connection lost');
+  };
+  client.on('error', onError);
+  return {
+    lost: () => lost,
+    release(broken = false) {
+      client.off('error', onError);
+      client.release(lost || broken);
     },
   };
 }

@@ -101,17 +101,18 @@ export async function finalizeDelivery(store: Store, deliveryId: number, actor: 
       .where('id', '=', deliveryId)
       .execute();
 
-    // a later file for the same source and as-of date replaces the earlier one (spec §2)
-    const earlier = await tx.k
-      .selectFrom('delivery')
-      .select(['id', 'status', 'file'])
-      .where('source', '=', d.source)
-      .where('as_of', '=', d.as_of)
-      .where('id', '<>', d.id)
-      .where('status', 'in', ['accepted', 'quarantined'])
-      .execute();
-    for (const e of earlier) {
-      await setStatus(tx.k, e, 'superseded', actor, `由同一截至日期的后到文件 ${d.file} 替代`, { superseded_by: d.id });
+    // a later file for the same source and as-of date replaces the earlier one (spec §2). For a
+    // snapshot that is decided with its quarantine (evaluateSnapshots): one held replaces nothing.
+    if (d.kind !== 'snapshot') {
+      const earlier = await tx.k
+        .selectFrom('delivery')
+        .select(['id', 'status', 'file'])
+        .where('source', '=', d.source)
+        .where('as_of', '=', d.as_of)
+        .where('id', '<>', d.id)
+        .where('status', 'in', ['accepted', 'quarantined'])
+        .execute();
+      for (const e of earlier) await setStatus(tx.k, e, 'superseded', actor, supersededReason(d.file), { superseded_by: d.id });
     }
 
     // accepted for now; a snapshot source is then re-evaluated as a whole
@@ -121,11 +122,18 @@ export async function finalizeDelivery(store: Store, deliveryId: number, actor: 
   });
 }
 
+const supersededReason = (file: string) => `由同一截至日期的后到文件 ${file} 替代`;
+
 /**
  * Walks a source's live snapshots in as-of order. A snapshot is accepted when staff
  * released it, or when its usable rows (not rejected) reach 80% of the previous
  * accepted snapshot's; otherwise it is quarantined. Rejected rows do not count: a
  * file whose rows are all unreadable must not end everybody's spells either.
+ *
+ * Of several files for one as-of date, the last to arrive that is not held is the
+ * snapshot of that date, and the ones that came before it are superseded (spec §2); a
+ * file held in quarantine replaces nothing, so a truncated re-export of a month
+ * leaves the month's good file in force until staff release it.
  */
 export async function evaluateSnapshots(tx: Tx, source: SourceKey, actor: string): Promise<void> {
   const snapshots = await tx.k
@@ -139,17 +147,28 @@ export async function evaluateSnapshots(tx: Tx, source: SourceKey, actor: string
     .orderBy('id')
     .execute();
   let previous: { file: string; usable: number } | undefined;
-  for (const s of snapshots) {
-    const usable = s.row_count - s.rejected_rows;
-    let to: DeliveryStatus = 'accepted';
-    let reason: string | null = null;
-    if (s.decision === 'released') reason = '已由工作人员放行';
-    else if (previous && usable < QUARANTINE_RATIO * previous.usable) {
-      to = 'quarantined';
-      reason = `有效行数 ${usable} 不足上一期已接收名册（${previous.file}，${previous.usable} 行）的 80%，疑似导出不完整，暂停使用，待工作人员放行或作废`;
+  for (let i = 0; i < snapshots.length; ) {
+    // the files for one as-of date, in the order they arrived
+    let end = i;
+    while (end < snapshots.length && snapshots[end]!.as_of === snapshots[i]!.as_of) end++;
+    const sameDate = snapshots.slice(i, end);
+    i = end;
+    const usable = (s: (typeof sameDate)[number]) => s.row_count - s.rejected_rows;
+    const base = previous;
+    const held = (s: (typeof sameDate)[number]) => s.decision !== 'released' && base !== undefined && usable(s) < QUARANTINE_RATIO * base.usable;
+    const chosen = sameDate.findLastIndex((s) => !held(s));
+    for (const [n, s] of sameDate.entries()) {
+      if (n === chosen) {
+        if (s.status !== 'accepted') await setStatus(tx.k, s, 'accepted', actor, s.decision === 'released' ? '已由工作人员放行' : null);
+      } else if (n < chosen) {
+        const by = sameDate[chosen]!;
+        await setStatus(tx.k, s, 'superseded', actor, supersededReason(by.file), { superseded_by: by.id });
+      } else if (s.status !== 'quarantined') {
+        const reason = `有效行数 ${usable(s)} 不足上一期已接收名册（${base!.file}，${base!.usable} 行）的 80%，疑似导出不完整，暂停使用，待工作人员放行或作废`;
+        await setStatus(tx.k, s, 'quarantined', actor, reason);
+      }
     }
-    if (to !== s.status) await setStatus(tx.k, s, to, actor, reason);
-    if (to === 'accepted') previous = { file: s.file, usable };
+    if (chosen >= 0) previous = { file: sameDate[chosen]!.file, usable: usable(sameDate[chosen]!) };
   }
 }
 

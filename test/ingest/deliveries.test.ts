@@ -112,6 +112,19 @@ describe('quarantine (spec §6)', () => {
     expect((await statuses())['civil/civil_20250331.csv']).toBe('quarantined');
   });
 
+  it('a truncated correction for a date is held and replaces nothing until staff release it', async () => {
+    await put(...files.jan);
+    const feb = delivery(await put('civil/civil_20250228.csv', roster(100, 200)));
+    const cut = delivery(await put('civil/civil_20250228_更正.csv', { title: ['导出日期:2025-02-28'], ...roster(10, 200) }));
+    expect(cut.status).toBe('quarantined');
+    // February's good file stays in force: a held file must not take its place
+    expect(await statuses()).toMatchObject({ 'civil/civil_20250228.csv': 'accepted', 'civil/civil_20250228_更正.csv': 'quarantined' });
+    await decideQuarantine(db.store, cut.id, 'release', 'caseworker-1');
+    const old = await db.store.k.selectFrom('delivery').selectAll().where('id', '=', feb.id).executeTakeFirstOrThrow();
+    expect(old).toMatchObject({ status: 'superseded', superseded_by: cut.id });
+    expect((await statuses())['civil/civil_20250228_更正.csv']).toBe('accepted');
+  });
+
   it('never holds a delta (settlements)', async () => {
     const header = ['结算ID', '人员编号', '姓名', '身份证号', '医疗类别', '出院日期', '结算日期', '医疗费总额', '符合政策范围金额', '统筹基金支付', '大病保险支付', '医疗救助支付'];
     const row = (i: number) => [`2025010000${String(i).padStart(4, '0')}`, `5202030000000000${String(i).padStart(4, '0')}`, '王伟', makeId('1980-01-01', 1 + i), '21', '2025-01-05', '2025-01-06', '100', '90', '50', '0', '0'];
