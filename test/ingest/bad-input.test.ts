@@ -35,6 +35,7 @@ import { writeQualityCsv, writeQualityXlsx } from '../../src/report/formats.js';
 import { writeNewlyEligibleReport } from '../../src/report/newly-eligible.js';
 import type { Delivery } from '../../src/db/schema.js';
 import type { Store } from '../../src/db/store.js';
+import { parseCsv } from '../helpers/csv.js';
 
 const mapping = loadMapping();
 const GOOD_CIVIL = join(SAMPLE_INBOX, 'civil', 'civil_20250131.csv');
@@ -224,27 +225,6 @@ function walk(dir: string): string[] {
     .filter((e) => e.isFile())
     .map((e) => relative(dir, join(e.parentPath, e.name)))
     .sort();
-}
-
-/** RFC 4180, enough for the files formats.ts writes. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\n') row.push(field), rows.push(row), (row = []), (field = '');
-    else field += c;
-  }
-  if (field !== '' || row.length > 0) row.push(field), rows.push(row);
-  return rows;
 }
 
 /** The worksheet parts of an XLSX file, read independently of exceljs. */

@@ -13,6 +13,7 @@ import ExcelJS from 'exceljs';
 import yauzl, { type Entry } from 'yauzl';
 import { writeNewlyEligibleCsv, writeNewlyEligibleXlsx, writeQualityCsv, writeQualityXlsx } from '../../src/report/formats.js';
 import type { NewlyEligibleReport, QualitySheet, ReportItem } from '../../src/report/types.js';
+import { parseCsv } from '../helpers/csv.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aidlink-formats-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -138,27 +139,6 @@ function zipParts(file: string, name: RegExp): Promise<string[]> {
       zip.readEntry();
     });
   });
-}
-
-/** RFC 4180, enough for what csvLine writes. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\n') row.push(field), rows.push(row), (row = []), (field = '');
-    else field += c;
-  }
-  if (field !== '' || row.length > 0) row.push(field), rows.push(row);
-  return rows;
 }
 
 const yuan = (fen: number) => fen / 100;
