@@ -214,7 +214,10 @@ export class BullRunner implements JobRunner {
   }
 
   /** The job, and down to `depth` levels of the jobs it waits for. */
-  private async describe(job: Job, queue: QueueName, depth: number): Promise<JobState> {
+  private async describe(fetched: Job, queue: QueueName, depth: number): Promise<JobState> {
+    const state = (await fetched.getState()) as JobStateName;
+    // the job may have finished since it was read: read it again, so that a completed job has its result
+    const job = (state === 'completed' || state === 'failed') && !fetched.finishedOn ? ((await Job.fromId(this.queue(queue), fetched.id!)) ?? fetched) : fetched;
     const children: JobState[] = [];
     if (depth > 0) {
       const deps = await job.getDependencies();
@@ -232,7 +235,7 @@ export class BullRunner implements JobRunner {
       id: `${queue}/${job.id}`,
       name: job.name,
       about: isJobName(job.name) ? describePayload(job.name, job.data) : '',
-      state: (await job.getState()) as JobStateName,
+      state,
       progress: progress.success ? progress.data : null,
       ...(job.returnvalue !== null && job.returnvalue !== undefined ? { result: job.returnvalue } : {}),
       ...(job.failedReason ? { error: job.failedReason } : {}),
