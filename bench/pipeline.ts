@@ -406,6 +406,14 @@ ${growth
   .join('\n')}
 
 Cost grows linearly when rows per second stay level from one size to the next.
+
+**What limits it (as of this code).** Matching takes most of both syncs. \`runMatch\` re-derives anchors
+and person blocks, re-estimates the weights and re-scores every row without an id number over the
+whole county on every run, so the nightly increment costs about as much as matching everything and
+grows with the county, not with the month's rows; spells and assessment also revisit every person.
+The worker's memory holds every row without an id and the name-frequency tables. Incremental
+matching (persisted link keys and blocks, cached weights, scoring only new rows and the blocks they
+touch) and scoped spells and assessment are the work that would reach the targets.
 ${pending.length ? `\n**Not measured in this run** (the run was stopped or is still going): ${pending.join('; ')}.\n` : ''}`;
   writeFileSync(report, md);
   log(`wrote ${report}`);
