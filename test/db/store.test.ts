@@ -33,7 +33,11 @@ describe('a database session lost while it is checked out', () => {
   it('holding a file lock: the lock goes with the session, and another session can take it', async () => {
     const key = 'aidlink:file:lost-session';
     const first = await db.store.tryWithLock(key, async () => {
-      const holder = await sql<{ pid: number }>`select pid from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid()`.execute(db.store.k);
+      // this test's own database only: other test files hold advisory locks in theirs
+      const holder = await sql<{ pid: number }>`
+        select l.pid from pg_locks l join pg_database d on d.oid = l.database
+        where l.locktype = 'advisory' and l.granted and d.datname = current_database() and l.pid <> pg_backend_pid()`.execute(db.store.k);
+      expect(holder.rows).toHaveLength(1);
       await terminate(holder.rows[0]!.pid);
       await settle();
       return 'finished';
