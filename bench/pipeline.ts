@@ -25,11 +25,11 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
 import { BullRunner } from '../src/jobs/bull.js';
 import type { JobState } from '../src/jobs/runner.js';
 import { stageTimes, type StageTime } from './stages.js';
+import { dropQueues } from '../test/helpers/queues.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(root, 'bin', 'aidlink.mjs');
@@ -200,7 +200,7 @@ async function runQueued(c: County, withCopy: boolean): Promise<ModeRun> {
   } finally {
     await runner.close();
     if (worker.exitCode === null) worker.kill('SIGKILL');
-    await dropQueues(env.AIDLINK_QUEUE_PREFIX!);
+    await dropQueues(env.AIDLINK_QUEUE_PREFIX!, redisUrl);
     await dropDatabase(name);
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -233,20 +233,6 @@ async function stopWorker(worker: ChildProcess, exited: Promise<number | null>, 
   else worker.kill('SIGTERM');
   await exited;
   return peakRss(err.join(''));
-}
-
-async function dropQueues(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** PGlite in one process: `aidlink sync` without DATABASE_URL, through bench/sync-child.ts for its stage times. */

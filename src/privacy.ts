@@ -3,7 +3,7 @@
  * messages pass values through these; staff views unmask only on request.
  */
 
-/** 520203197012170351 → 520203********0351 (area code and last four stay for staff to recognise). */
+/** An 18-character id number → its area code, eight asterisks and its last four (e.g. 520203********1234), for staff to recognise. */
 export function maskIdNumber(id: string | null | undefined): string {
   if (!id) return '';
   const s = id.trim();

@@ -10,7 +10,7 @@ export interface ReportItem {
   village: string | null;
   personId: number;
   name: string | null;
-  /** masked (520203********0351) unless an authorised, audited request asked otherwise */
+  /** masked (area code, ********, last four) unless an authorised, audited request asked otherwise */
   idNumber: string;
   phone: string | null;
   /** category labels in Chinese (低保对象 …), the person's open categories */

@@ -20,9 +20,9 @@ export function queueEnv(overrides: Record<string, string> = {}): Record<string,
   };
 }
 
-/** Deletes every key under the prefix. */
-export async function dropQueues(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL);
+/** Deletes every key under the prefix (also used by bench/pipeline.ts, with its own Redis). */
+export async function dropQueues(prefix: string, redisUrl = TEST_REDIS_URL): Promise<void> {
+  const redis = new Redis(redisUrl);
   try {
     let cursor = '0';
     do {
