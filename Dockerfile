@@ -1,5 +1,5 @@
-# aidlink: one image for every role (migrate, ingest, and later worker/scheduler/server).
-FROM node:20-bookworm-slim
+# aidlink: one image for every role (migrate, ingest, and later worker/scheduler/server), on Node 24 LTS.
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -61,7 +61,10 @@ export function copyLine(values: readonly CopyValue[]): string {
 /**
  * COPY data accumulated as UTF-8 bytes in 1 MB chunks. Each line is written as
  * soon as it is encoded, so the strings of a row die young and a batch waiting
- * for its turn costs its bytes, not a heap of strings.
+ * for its turn costs its bytes, not a heap of strings. Each chunk has a memory of
+ * its own (allocUnsafeSlow, never Buffer's shared pool), so that a parse worker can
+ * transfer it: pooled memory cannot be transferred, and since Node 24.18 raised
+ * Buffer.poolSize to 64 KiB, allocUnsafe takes chunks under 32 KiB from the pool.
  */
 export class CopyBuffer {
   private readonly chunks: Buffer[] = [];
@@ -70,7 +73,7 @@ export class CopyBuffer {
   private total = 0;
 
   constructor(private readonly chunkSize = 1 << 20) {
-    this.buf = Buffer.allocUnsafe(chunkSize);
+    this.buf = Buffer.allocUnsafeSlow(chunkSize);
   }
 
   /** Appends text that is already COPY-encoded (one or more whole lines). */
@@ -78,7 +81,7 @@ export class CopyBuffer {
     const max = line.length * 3; // UTF-8 bytes per UTF-16 unit, at most
     if (this.pos + max > this.buf.length) {
       this.seal();
-      this.buf = Buffer.allocUnsafe(Math.max(this.chunkSize, max));
+      this.buf = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, max));
     }
     const n = this.buf.write(line, this.pos, 'utf8');
     this.pos += n;
