@@ -34,6 +34,8 @@ const envSchema = z.object({
   AIDLINK_TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** The largest file the console takes as an upload. */
   AIDLINK_UPLOAD_MAX_MB: z.coerce.number().int().min(1).max(4096).default(200),
+  /** Uploads one user may make in an hour (per server process): a stolen session cannot fill the disk. */
+  AIDLINK_UPLOADS_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(60),
   /** Where the embedded database and other local state live. */
   AIDLINK_DATA_DIR: z.string().trim().min(1).default('.aidlink'),
   /** The inbox root: files are dropped into <inbox>/<source>/. */

@@ -42,9 +42,14 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
         },
       },
     },
-    // stderr: stdout stays clean for command output such as `files --format csv`
-    destination ?? pino.destination({ fd: 2, sync: true }),
+    destination ?? defaultDestination(),
   );
+}
+
+/** stderr (stdout stays clean for command output such as `files --format csv`), or the file AIDLINK_LOG_FILE names, appended to. */
+function defaultDestination(): DestinationStream {
+  const file = process.env.AIDLINK_LOG_FILE?.trim();
+  return file ? pino.destination({ dest: file, append: true, mkdir: true, sync: true }) : pino.destination({ fd: 2, sync: true });
 }
 
 export const log: Logger = createLogger();

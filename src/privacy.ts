@@ -27,6 +27,20 @@ export function maskPhone(phone: string | null | undefined): string {
   return d.slice(0, 3) + '*'.repeat(d.length - 7) + d.slice(-4);
 }
 
+/** What a reader sees in full (server/users.ts `disclosureFor` decides it from the role). */
+export interface Disclosure {
+  fullIdNumbers: boolean;
+  fullPhones: boolean;
+}
+
+/** Id numbers and phones as a reader with this disclosure sees them. */
+export function shownAs(d: Disclosure): { id(v: string | null | undefined): string; phone(v: string | null | undefined): string } {
+  return {
+    id: (v) => (d.fullIdNumbers ? (v ?? '') : maskIdNumber(v)),
+    phone: (v) => (d.fullPhones ? (v ?? '') : maskPhone(v)),
+  };
+}
+
 // An id number (18 or 15 digits, possibly ending in X), a mobile number, or a
 // 20-character disability certificate number, not embedded in a longer number.
 const ID_LIKE = /(?<![0-9])[0-9]{6}(?:[0-9]{9}|[0-9]{11}[0-9Xx])(?:[0-9]{2})?(?![0-9])/g;

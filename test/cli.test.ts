@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDb, type TestDb } from './helpers/db.js';
 import { readTruth, SAMPLE_DIR, SAMPLE_INBOX } from './helpers/sample.js';
+import { runLogEnv } from './helpers/log-scan.js';
 
 const BIN = fileURLToPath(new URL('../bin/aidlink.mjs', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'aidlink-cli-'));
@@ -18,7 +19,7 @@ function aidlink(args: string[], env: Record<string, string | undefined>) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
     // a data folder of its own: reports and the embedded database never land in the working copy
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', CI: 'true', AIDLINK_DATA_DIR: scratch, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...runLogEnv(), CI: 'true', AIDLINK_DATA_DIR: scratch, ...env },
     timeout: 120_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };

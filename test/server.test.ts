@@ -16,7 +16,7 @@ import { testContext } from './helpers/context.js';
 import { dropQueues, queueEnv } from './helpers/queues.js';
 
 const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
-const PASSWORDS = { admin: 'admin-password-1', caseworker: 'caseworker-password-1', viewer: 'viewer-password-1' };
+const PASSWORDS = { admin: 'admin-password-1', supervisor: 'supervisor-password-1', caseworker: 'caseworker-password-1', viewer: 'viewer-password-1' };
 const as = (role: keyof typeof PASSWORDS) => basic(`${role}1`, PASSWORDS[role]);
 
 describe('passwords', () => {
@@ -41,7 +41,7 @@ describe('the HTTP server', () => {
   beforeAll(async () => {
     db = await createTestDb();
     const app = testContext(db.store, env);
-    for (const role of ['admin', 'caseworker', 'viewer'] as const) await addUser(db.store, `${role}1`, PASSWORDS[role], role);
+    for (const role of ['admin', 'supervisor', 'caseworker', 'viewer'] as const) await addUser(db.store, `${role}1`, PASSWORDS[role], role);
     await addUser(db.store, 'gone1', 'gone-password-1', 'admin');
     await updateUser(db.store, 'gone1', { disabled: true });
     runner = await BullRunner.connect(app.config);
@@ -116,11 +116,20 @@ describe('the HTTP server', () => {
     expect(missing.json().message).toContain('没有作业 report/no-such-run');
   });
 
-  it('shows the operations view read-only to viewers, and in full to admins only', async () => {
-    const page = await server.inject({ url: '/ops/queues/', headers: as('viewer') });
+  it('shows the operations view read-only to supervisors, in full to admins only, and not at all to viewers and caseworkers', async () => {
+    for (const role of ['viewer', 'caseworker'] as const) {
+      expect((await server.inject({ url: '/ops/queues/', headers: as(role) })).statusCode, role).toBe(403);
+      expect((await server.inject({ url: '/ops/queues/api/queues', headers: as(role) })).statusCode, role).toBe(403);
+    }
+    const page = await server.inject({ url: '/ops/queues/', headers: as('supervisor') });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('aidlink 作业（只读）');
-    const queues = (await server.inject({ url: '/ops/queues/api/queues', headers: as('viewer') })).json();
+    // behind security headers of its own: no framing, scripts of this origin only
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    expect(page.headers['cache-control']).toBe('no-store');
+    const queues = (await server.inject({ url: '/ops/queues/api/queues', headers: as('supervisor') })).json();
     expect(queues.queues.map((q: { name: string }) => q.name).sort()).toEqual(['assess', 'ingest', 'match', 'report', 'sync']);
     expect(queues.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
     // an action on the read-only view is refused by the server, not only hidden in the page

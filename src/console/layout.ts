@@ -46,7 +46,7 @@ export function page(opts: { title: string; viewer?: Viewer; active?: string; bo
     ? html`<nav class="top">
         <span class="brand">aidlink 医疗救助主动发现</span>
         ${NAV.filter((n) => may(v.role, n.permission)).map((n) => html`<a href="${n.href}" class="${n.href === opts.active ? 'active' : ''}">${n.label}</a>`)}
-        <a href="${may(v.role, 'admin') ? '/admin/queues' : '/ops/queues'}">队列监控</a>
+        ${may(v.role, 'operations') ? html`<a href="${may(v.role, 'admin') ? '/admin/queues' : '/ops/queues'}">队列监控</a>` : ''}
         <span class="user">${v.username}（${ROLE_LABEL[v.role]}）
           <form method="post" action="/logout" class="inline">${csrfField(v)}<button type="submit" class="link">退出</button></form>
         </span>

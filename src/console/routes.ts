@@ -7,10 +7,10 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import type { BullRunner } from '../jobs/bull.js';
 import { authOf } from '../server/auth.js';
+import { localRedirect } from '../server/redirect.js';
 import { audit } from '../server/audit.js';
-import { authenticate } from '../server/users.js';
 import { createSession, endSession, SESSION_COOKIE } from '../server/sessions.js';
-import { clearLoginFailures, loginBlockedFor, recordLoginFailure } from '../server/throttle.js';
+import { attemptSignIn } from '../server/throttle.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import { html } from './html.js';
 import { page, type Viewer } from './layout.js';
@@ -39,9 +39,7 @@ export function sendPage(reply: FastifyReply, body: string, status = 200): Fasti
 }
 
 /** `?next=` after sign-in: only a path on this site. */
-function safeNext(next: unknown): string {
-  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
-}
+const safeNext = (next: unknown): string => localRedirect(next) ?? '/';
 
 const loginBody = z.object({ username: z.string().trim().min(1).max(64), password: z.string().min(1).max(256), next: z.string().optional() });
 
@@ -62,19 +60,6 @@ export async function registerConsole(server: FastifyInstance, deps: ConsoleDeps
   const { app } = deps;
   const store = app.store;
 
-  // pages of ours: no framing, no sniffing, scripts and styles from this origin only
-  server.addHook('onSend', async (req, reply, payload) => {
-    const type = String(reply.getHeader('content-type') ?? '');
-    if (type.startsWith('text/html') && !(req.routeOptions.url ?? '').includes('/queues')) {
-      reply.header('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
-      reply.header('X-Frame-Options', 'DENY');
-      reply.header('Referrer-Policy', 'same-origin');
-      reply.header('Cache-Control', 'no-store');
-    }
-    reply.header('X-Content-Type-Options', 'nosniff');
-    return payload;
-  });
-
   server.get('/assets/console.css', { config: { public: true } }, async (_req, reply) => reply.type('text/css; charset=utf-8').header('Cache-Control', 'max-age=300').send(CONSOLE_CSS));
   server.get('/assets/console.js', { config: { public: true } }, async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'max-age=300').send(CONSOLE_JS));
 
@@ -88,18 +73,10 @@ export async function registerConsole(server: FastifyInstance, deps: ConsoleDeps
     // a sign-in form posted from another site is refused (login CSRF)
     const site = req.headers['sec-fetch-site'];
     if (site && site !== 'same-origin' && site !== 'none') return sendPage(reply, loginPage({ error: '请从本系统的登录页登录' }), 403);
-    const wait = await loginBlockedFor(store, username, req.ip);
-    if (wait > 0) {
-      await audit(store, { actor: username, action: 'sign_in_refused', detail: { reason: 'throttled' }, ip: req.ip });
-      return sendPage(reply, loginPage({ error: `登录失败次数过多，请 ${wait} 分钟后再试`, next, username }), 429);
-    }
-    const user = await authenticate(store, username, password);
-    if (!user) {
-      await recordLoginFailure(store, username, req.ip);
-      await audit(store, { actor: username, action: 'sign_in_refused', detail: { reason: 'credentials' }, ip: req.ip });
-      return sendPage(reply, loginPage({ error: '用户名或密码不正确', next, username }), 401);
-    }
-    await clearLoginFailures(store, username);
+    const attempt = await attemptSignIn(store, { username, password, ip: req.ip, via: 'form' });
+    if (!attempt.ok && attempt.reason === 'throttled') return sendPage(reply, loginPage({ error: `登录失败次数过多，请 ${attempt.waitMinutes} 分钟后再试`, next, username }), 429);
+    if (!attempt.ok) return sendPage(reply, loginPage({ error: '用户名或密码不正确', next, username }), 401);
+    const user = attempt.user;
     const { token } = await createSession(store, user, { hours: app.config.AIDLINK_SESSION_HOURS, ip: req.ip });
     await audit(store, { actor: user.username, action: 'sign_in', ip: req.ip });
     reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, secure: app.config.AIDLINK_COOKIE_SECURE, sameSite: 'strict', maxAge: Math.round(app.config.AIDLINK_SESSION_HOURS * 3600) });

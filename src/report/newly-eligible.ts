@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import type { Store, Tx } from '../db/store.js';
-import { maskIdNumber } from '../privacy.js';
+import { shownAs, type Disclosure } from '../privacy.js';
 import { CATEGORY_LABEL, type Category } from '../policy/policy.js';
 import { FLAG_LABEL, OUTREACH_FLAGS, REASON_LABEL } from '../assess/labels.js';
 import { countyStamp } from '../util/time.js';
@@ -71,14 +71,21 @@ async function itemRows(k: Tx['k'] | Store['k'], chosen: { unreported: true } | 
   return r.rows;
 }
 
-function toItem(r: ItemRow, unmasked: boolean): ReportItem {
+/**
+ * What a report file shows: its readers are the staff who contact people (caseworkers and
+ * up, server/users.ts `disclosureFor`), so phones in full; id numbers only when unmasked.
+ */
+const REPORT_READER: Disclosure = { fullIdNumbers: false, fullPhones: true };
+
+function toItem(r: ItemRow, d: Disclosure): ReportItem {
+  const show = shownAs(d);
   return {
     township: r.township,
     village: r.village,
     personId: r.person_id,
     name: r.name,
-    idNumber: unmasked ? (r.id_number ?? '') : maskIdNumber(r.id_number),
-    phone: r.phone,
+    idNumber: show.id(r.id_number),
+    phone: r.phone === null ? null : show.phone(r.phone),
     categories: (r.categories ?? []).map((c) => CATEGORY_LABEL[c as Category] ?? c),
     newPerson: r.new_person,
     flag: r.flag,
@@ -121,7 +128,7 @@ export async function writeNewlyEligibleReport(
     const previous = await tx.k.selectFrom('report_run').select('created_at').where('kind', '=', 'newly-eligible').orderBy('id', 'desc').executeTakeFirst();
     const dataAsOf = (await sql<{ as_of: string | null }>`select max(as_of)::text as as_of from delivery where status = 'accepted'`.execute(tx.k)).rows[0]!.as_of;
     const rows = await itemRows(tx.k, { unreported: true });
-    const items = rows.map((r) => toItem(r, opts.unmasked === true));
+    const items = rows.map((r) => toItem(r, { ...REPORT_READER, fullIdNumbers: opts.unmasked === true }));
     const persons = new Set(items.map((i) => i.personId));
     const newPersons = new Set(items.filter((i) => i.newPerson).map((i) => i.personId));
     const total = items.reduce((s, i) => s + i.amount, 0);
@@ -145,11 +152,11 @@ export async function writeNewlyEligibleReport(
 }
 
 /** A report already made, read again (for a download with id numbers shown, say): the items it held, as they are now. */
-export async function reportItems(store: Store, runId: number, opts: { unmasked?: boolean } = {}): Promise<NewlyEligibleReport | undefined> {
+export async function reportItems(store: Store, runId: number, disclosure: Disclosure = REPORT_READER): Promise<NewlyEligibleReport | undefined> {
   const run = await store.k.selectFrom('report_run').selectAll().where('id', '=', runId).executeTakeFirst();
   if (!run) return undefined;
   const rows = await itemRows(store.k, { runId });
-  const items = rows.map((row) => toItem(row, opts.unmasked === true));
+  const items = rows.map((row) => toItem(row, disclosure));
   return {
     runId,
     createdAt: run.created_at,

@@ -3,16 +3,17 @@
  * operations view (bull-board). Who may do what is decided in auth.ts from the
  * user's role (users.ts):
  *
- *   viewer      look: console pages (id numbers masked), GET /api/…, the read-only board at /ops/queues
- *   caseworker  also change: uploads, quarantine, link decisions, cases, reports, POST /api/sync and /api/rematch
- *   supervisor  also id numbers unmasked (audited) and the audit log
+ *   viewer      look: console pages (id numbers and phones masked), GET /api/…
+ *   caseworker  also change: uploads, quarantine, link decisions, cases, reports, POST /api/sync and /api/rematch;
+ *               phones in full
+ *   supervisor  also id numbers unmasked (audited), the audit log, the read-only board at /ops/queues
  *   admin       also the full board at /admin/queues (retry, remove, clean, pause)
  *
  * Responses carry job ids, states, counts and file names; personal data only on
  * console pages, masked unless a supervisor asks; error texts pass the scrubber.
  */
 import { resolve } from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import { z } from 'zod';
@@ -29,6 +30,8 @@ import type { BullRunner } from '../jobs/bull.js';
 import { currentProgress, isFinished, type JobState } from '../jobs/runner.js';
 import { ADMIN_BOARD, authOf, OPS_BOARD, registerAuth, wantsHtml } from './auth.js';
 import { audit } from './audit.js';
+import { registerSecurityHeaders } from './headers.js';
+import { registerRequestLog } from './request-log.js';
 import type { Permission } from './users.js';
 import { registerConsole } from '../console/routes.js';
 
@@ -61,7 +64,8 @@ export interface RouteInfo {
 export const ROUTES = new WeakMap<FastifyInstance, RouteInfo[]>();
 
 export async function buildServer(app: AppContext, runner: BullRunner): Promise<FastifyInstance> {
-  const server = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 256 * 1024, trustProxy: app.config.AIDLINK_TRUST_PROXY });
+  // requests are logged by request-log.ts, by route pattern: the URL as sent may hold personal data
+  const server = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 256 * 1024, trustProxy: app.config.AIDLINK_TRUST_PROXY });
   const routes: RouteInfo[] = [];
   ROUTES.set(server, routes);
   server.addHook('onRoute', (r) => {
@@ -69,6 +73,8 @@ export async function buildServer(app: AppContext, runner: BullRunner): Promise<
   });
   await server.register(cookie);
   await server.register(formbody);
+  registerRequestLog(server);
+  registerSecurityHeaders(server);
   registerAuth(server, app.store, { sessionHours: app.config.AIDLINK_SESSION_HOURS });
 
   server.setErrorHandler((err, req, reply) => {

@@ -9,6 +9,7 @@ import type { Store } from '../db/store.js';
 export type AuditAction =
   | 'sign_in'
   | 'sign_in_refused'
+  | 'sign_in_locked'
   | 'sign_out'
   | 'unmask'
   | 'export'

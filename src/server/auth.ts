@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../db/store.js';
 import { authenticate, may, PERMISSION, ROLE_LABEL, type Permission, type User } from './users.js';
+import { attemptSignIn } from './throttle.js';
 import { csrfMatches, findSession, SESSION_COOKIE, type Session } from './sessions.js';
 
 declare module 'fastify' {
@@ -22,6 +23,8 @@ declare module 'fastify' {
     permission?: Permission;
     /** no user needed */
     public?: boolean;
+    /** a multipart route whose handler checks the CSRF token in the stream, before it reads a file */
+    csrfInStream?: boolean;
   }
 }
 
@@ -49,22 +52,38 @@ export function wantsHtml(req: FastifyRequest): boolean {
   return !route.startsWith('/api/') && !route.startsWith(OPS_BOARD) && !route.startsWith(ADMIN_BOARD) && !route.startsWith('/health');
 }
 
-/** Credentials checked in the last minute: scrypt is slow on purpose, and API clients and the board poll. */
+/**
+ * HTTP Basic credentials verified recently: scrypt is slow on purpose, and API clients
+ * and the board poll. The cache only spares the scrypt: every request still reads the
+ * user afresh, so a disabled or demoted user, or a changed password, takes effect at
+ * the next request, in every process.
+ */
 class CredentialCache {
-  private readonly seen = new Map<string, { user: User; until: number }>();
-  constructor(private readonly ttlMs = 60_000) {}
-  key(header: string): string {
+  private readonly seen = new Map<string, { userId: number; passwordHash: string; until: number }>();
+  constructor(private readonly ttlMs = 5 * 60_000) {}
+  private key(header: string): string {
     return createHash('sha256').update(header).digest('base64');
   }
-  get(key: string): User | undefined {
+  /** The user these credentials were verified for, as the database has them now; undefined when that no longer holds. */
+  async get(store: Store, header: string): Promise<User | undefined> {
+    const key = this.key(header);
     const hit = this.seen.get(key);
-    if (hit && hit.until > Date.now()) return hit.user;
-    this.seen.delete(key);
-    return undefined;
+    if (!hit || hit.until <= Date.now()) {
+      this.seen.delete(key);
+      return undefined;
+    }
+    const u = await store.k.selectFrom('app_user').select(['id', 'username', 'role', 'password_hash', 'disabled_at']).where('id', '=', hit.userId).executeTakeFirst();
+    if (!u || u.disabled_at || u.password_hash !== hit.passwordHash) {
+      this.seen.delete(key);
+      return undefined;
+    }
+    return { id: u.id, username: u.username, role: u.role };
   }
-  set(key: string, user: User): void {
+  async set(store: Store, header: string, user: User): Promise<void> {
+    const u = await store.k.selectFrom('app_user').select('password_hash').where('id', '=', user.id).executeTakeFirst();
+    if (!u) return;
     if (this.seen.size > 1000) this.seen.clear();
-    this.seen.set(key, { user, until: Date.now() + this.ttlMs });
+    this.seen.set(this.key(header), { userId: user.id, passwordHash: u.password_hash, until: Date.now() + this.ttlMs });
   }
 }
 
@@ -94,20 +113,23 @@ function sameSite(req: FastifyRequest): boolean {
 function neededFor(req: FastifyRequest): Permission {
   const route = req.routeOptions.url ?? '';
   if (route.startsWith(ADMIN_BOARD)) return 'admin';
-  // the read-only board takes no action from anyone but an admin (and bull-board refuses those too)
-  if (route.startsWith(OPS_BOARD) && UNSAFE.has(req.method)) return 'admin';
+  // the board shows job payloads, server paths and errors: supervisors and up; it takes no
+  // action from anyone but an admin (and bull-board refuses those too)
+  if (route.startsWith(OPS_BOARD)) return UNSAFE.has(req.method) ? 'admin' : 'operations';
   return req.routeOptions.config.permission ?? 'view';
 }
 
-async function refuse(req: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): Promise<FastifyReply> {
-  if (wantsHtml(req)) {
+async function refuse(req: FastifyRequest, reply: FastifyReply, status: 401 | 403 | 429, message: string): Promise<FastifyReply> {
+  // a browser is sent to the sign-in page; an API client (Basic credentials) gets JSON
+  if (wantsHtml(req) && !req.headers.authorization) {
     if (status === 401) return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`);
     const { page } = await import('../console/layout.js');
     const { html } = await import('../console/html.js');
     return reply.code(403).type('text/html; charset=utf-8').send(page({ title: '权限不足', body: html`<p>${message}</p><p><a href="/">返回首页</a></p>` }));
   }
   if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="aidlink", charset="UTF-8"');
-  return reply.code(status).send({ error: status === 401 ? 'unauthorized' : 'forbidden', message });
+  const error = status === 401 ? 'unauthorized' : status === 429 ? 'too_many_attempts' : 'forbidden';
+  return reply.code(status).send({ error, message });
 }
 
 export function registerAuth(server: FastifyInstance, store: Store, opts: { sessionHours: number }): void {
@@ -119,18 +141,23 @@ export function registerAuth(server: FastifyInstance, store: Store, opts: { sess
     let auth: Auth | undefined;
     const session = await findSession(store, req.cookies[SESSION_COOKIE], { hours: opts.sessionHours });
     if (session) auth = { user: session.user, session };
-    else {
+    else if (req.headers.authorization) {
       const header = req.headers.authorization;
-      if (header) {
-        const key = cache.key(header);
-        let user = cache.get(key);
-        if (!user) {
-          const creds = basicCredentials(header);
-          user = creds ? await authenticate(store, creds.username, creds.password) : undefined;
-          if (user) cache.set(key, user);
-        }
-        if (user) auth = { user };
+      const creds = basicCredentials(header);
+      if (!creds) return refuse(req, reply, 401, '请先登录（用户名和密码）');
+      // the same throttle, failure count and audit as the sign-in form; a lock holds even for cached credentials
+      const attempt = await attemptSignIn(store, { username: creds.username, password: creds.password, ip: req.ip, via: 'basic' }, async (username, password) => {
+        const cached = await cache.get(store, header);
+        if (cached) return cached.username === username ? cached : undefined;
+        const user = await authenticate(store, username, password);
+        if (user) await cache.set(store, header, user);
+        return user;
+      });
+      if (!attempt.ok && attempt.reason === 'throttled') {
+        reply.header('Retry-After', String(attempt.waitMinutes * 60));
+        return refuse(req, reply, 429, `登录失败次数过多，请 ${attempt.waitMinutes} 分钟后再试`);
       }
+      if (attempt.ok) auth = { user: attempt.user };
     }
     if (!auth) return refuse(req, reply, 401, '请先登录（用户名和密码）');
     const needed = neededFor(req);
@@ -144,12 +171,11 @@ export function registerAuth(server: FastifyInstance, store: Store, opts: { sess
   server.addHook('preHandler', async (req, reply) => {
     const auth = auths.get(req);
     if (!auth || !UNSAFE.has(req.method)) return;
+    // an upload's token is a field of its multipart body, which only the handler reads (before the file)
+    if (req.routeOptions.config.csrfInStream && req.isMultipart()) return;
     const route = req.routeOptions.url ?? '';
-    const body = req.body as Record<string, unknown> | undefined;
-    const field = body?._csrf;
-    // a multipart field arrives as { value }
-    const fromBody = typeof field === 'string' ? field : typeof field === 'object' && field !== null && 'value' in field ? String((field as { value: unknown }).value) : undefined;
-    const sent = (req.headers['x-csrf-token'] as string | undefined) ?? fromBody;
+    const field = (req.body as Record<string, unknown> | undefined)?._csrf;
+    const sent = (req.headers['x-csrf-token'] as string | undefined) ?? (typeof field === 'string' ? field : undefined);
     const tokenOk = auth.session !== undefined && csrfMatches(auth.session, sent);
     if (route.startsWith(ADMIN_BOARD)) {
       // the board's own buttons send no token: the browser must say they came from this site

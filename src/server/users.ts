@@ -6,6 +6,7 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Store } from '../db/store.js';
 import type { UserRole } from '../db/schema.js';
+import type { Disclosure } from '../privacy.js';
 
 export const ROLES: readonly UserRole[] = ['viewer', 'caseworker', 'supervisor', 'admin'];
 export const ROLE_LABEL: Record<UserRole, string> = { viewer: '查看', caseworker: '经办', supervisor: '主管', admin: '管理员' };
@@ -13,16 +14,19 @@ const RANK: Record<UserRole, number> = { viewer: 0, caseworker: 1, supervisor: 2
 
 /**
  * What each role may do; each role may do everything the roles before it may.
- *   viewer      look (id numbers masked)
- *   caseworker  also change: upload files, release quarantine, decide links, update cases, start runs, download reports
- *   supervisor  also see id numbers unmasked (audited) and read the audit log
+ *   viewer      look (id numbers and phones masked)
+ *   caseworker  also change: upload files, release quarantine, decide links, update cases, start runs,
+ *               download reports; and see phones in full (they make the outreach calls)
+ *   supervisor  also see id numbers unmasked (asked for, audited), read the audit log, watch the queues
  *   admin       also manage users and the queues
  */
 export const PERMISSION = {
   view: 'viewer',
   change: 'caseworker',
+  contact: 'caseworker',
   unmask: 'supervisor',
   audit: 'supervisor',
+  operations: 'supervisor',
   admin: 'admin',
 } as const satisfies Record<string, UserRole>;
 export type Permission = keyof typeof PERMISSION;
@@ -34,6 +38,15 @@ export function allows(role: UserRole, needed: UserRole): boolean {
 
 export function may(role: UserRole, permission: Permission): boolean {
   return allows(role, PERMISSION[permission]);
+}
+
+/**
+ * The one masking rule, for every page and export: names are shown to every signed-in
+ * user (staff must know whom they look at); phones in full to those who contact people;
+ * id numbers in full only to those who may unmask and asked for it (the caller audits that).
+ */
+export function disclosureFor(role: UserRole, askedToUnmask: boolean): Disclosure {
+  return { fullIdNumbers: askedToUnmask && may(role, 'unmask'), fullPhones: may(role, 'contact') };
 }
 
 export class UserError extends Error {

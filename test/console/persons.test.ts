@@ -257,18 +257,25 @@ describe('console: identity review and the person page', () => {
 
     it('finds the person by name, by person id and by full id number, with id numbers masked in the list', async () => {
       const c = await rig.as('viewer');
-      const byName = await c.get(`/persons?name=${encodeURIComponent(person.name)}`);
+      // a name or an id number is posted, never put in a URL; a person number may be linked
+      const byName = await c.post('/persons/search', { name: person.name });
       const byId = await c.get(`/persons?id=${person.id}`);
-      const byIdNumber = await c.get(`/persons?idno=${person.id_number}`);
+      const byIdNumber = await c.post('/persons/search', { idno: person.id_number });
       for (const r of [byName, byId, byIdNumber]) {
         expect(r.statusCode).toBe(200);
         expect(r.body).toContain(`href="/persons/${person.id}"`);
         expect(r.body).toContain(maskIdNumber(person.id_number));
         expect(r.body).not.toMatch(FULL_ID);
       }
-      const nobody = await c.get('/persons?name=%E4%B8%8D%E5%AD%98%E5%9C%A8%E7%9A%84%E4%BA%BA');
+      const nobody = await c.post('/persons/search', { name: '不存在的人' });
       expect(nobody.body).toContain('没有找到符合条件的人员');
       expect(nobody.body).not.toMatch(/href="\/persons\/\d+"/);
+      // the search form posts; a name in the query string is not searched for
+      expect(byName.body).toContain('<form method="post" action="/persons/search"');
+      const inUrl = await c.get(`/persons?name=${encodeURIComponent(person.name)}`);
+      expect(inUrl.body).not.toContain(`href="/persons/${person.id}"`);
+      // a search without the session's CSRF token is refused
+      expect((await c.post('/persons/search', { name: person.name }, { csrf: false })).statusCode).toBe(403);
     });
 
     it('refuses malformed searches in Chinese and escapes what was typed', async () => {
@@ -276,10 +283,10 @@ describe('console: identity review and the person page', () => {
       const badId = await c.get('/persons?id=abc');
       expect(badId.statusCode).toBe(400);
       expect(badId.body).toContain('人员编号应为正整数');
-      const badIdNumber = await c.get('/persons?idno=12345');
+      const badIdNumber = await c.post('/persons/search', { idno: '12345' });
       expect(badIdNumber.statusCode).toBe(400);
       expect(badIdNumber.body).toContain('18 位身份证号');
-      const script = await c.get(`/persons?name=${encodeURIComponent('<script>alert(1)</script>')}`);
+      const script = await c.post('/persons/search', { name: '<script>alert(1)</script>' });
       expect(script.statusCode).toBe(200);
       expect(script.body).not.toContain('<script>alert');
       expect(script.body).toContain('&lt;script&gt;');

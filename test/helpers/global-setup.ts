@@ -8,6 +8,7 @@ import type { TestProject } from 'vitest/node';
 import { openStore } from '../../src/db/store.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { admin, isStale, testDbName, urlFor } from './pg-admin.js';
+import { describeFindings, scanLogFile } from './log-scan.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,4 +36,11 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   if (template) await admin((c) => c.query(`drop database if exists ${template} with (force)`));
+  // the whole run's log (vitest.config.ts sends it to one file) holds no name, id number or phone
+  const runLog = process.env.AIDLINK_TEST_LOG;
+  if (runLog) {
+    const findings = scanLogFile(runLog);
+    if (findings.length) throw new Error(`personal data in the test run's log: ${describeFindings(runLog, findings)}`);
+    process.stderr.write(`test run log: ${runLog} (no names, id numbers or phones found)\n`);
+  }
 }

@@ -3,6 +3,7 @@
  * machine: workers in this process (two sets, as two worker processes would be),
  * the sample county as the inbox, and the scheduler as separate processes.
  */
+import { runLogEnv } from '../helpers/log-scan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ const heldBackRows = Number(readTruth('files.csv').find((f) => f.file === HELD_B
 /** `aidlink <args>` as its own process; resolves with its exit code and output. */
 function aidlinkProcess(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', LOG_LEVEL: 'warn', ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', ...runLogEnv(), ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

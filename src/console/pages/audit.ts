@@ -9,6 +9,7 @@ import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
 export const AUDIT_LABEL: Record<AuditAction, string> = {
   sign_in: '登录',
   sign_in_refused: '登录被拒',
+  sign_in_locked: '账户暂时锁定（登录失败过多）',
   sign_out: '退出',
   unmask: '查看完整身份证号',
   export: '导出',

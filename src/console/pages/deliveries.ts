@@ -3,11 +3,12 @@
  * sheet to send back to the agency, quarantine decisions, and uploading a file.
  */
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
-import { copyFile, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { sql } from 'kysely';
 import { z } from 'zod';
@@ -16,6 +17,8 @@ import { inspectFile } from '../../ingest/read/inspect.js';
 import { SOURCES, isSourceKey } from '../../ingest/sources.js';
 import { audit } from '../../server/audit.js';
 import { authOf } from '../../server/auth.js';
+import { csrfMatches, type Session } from '../../server/sessions.js';
+import { RateLimit } from '../../server/throttle.js';
 import { may } from '../../server/users.js';
 import { qualitySheet } from '../../report/quality.js';
 import { writeQualityCsv, writeQualityXlsx } from '../../report/formats.js';
@@ -79,17 +82,7 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
   const uploads = resolve(join(app.config.AIDLINK_DATA_DIR, 'uploads'));
   const inbox = resolve(app.config.AIDLINK_INBOX);
 
-  // uploads stream to a temporary file first; the route decides where it goes
-  await server.register(multipart, {
-    attachFieldsToBody: true,
-    limits: { fileSize: app.config.AIDLINK_UPLOAD_MAX_MB * 1024 * 1024, files: 1, fields: 10 },
-    async onFile(part) {
-      mkdirSync(uploads, { recursive: true });
-      const tmp = join(uploads, randomUUID());
-      await pipeline(part.file, createWriteStream(tmp));
-      (part as unknown as { value: UploadedFile }).value = { tmp, filename: part.filename, truncated: part.file.truncated };
-    },
-  });
+  removeStaleUploads(uploads);
 
   server.get('/deliveries', async (req, reply) => {
     const v = viewerOf(req);
@@ -240,39 +233,111 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
     });
   }
 
-  server.post('/deliveries/upload', { config: { permission: 'change' } }, async (req, reply) => {
-    const v = viewerOf(req);
-    const body = (req.body ?? {}) as Record<string, { value?: unknown } | undefined>;
-    const uploaded = body.file?.value as UploadedFile | undefined;
-    const source = String(body.source?.value ?? '');
-    const fail = async (message: string) => {
-      if (uploaded) await rm(uploaded.tmp, { force: true });
-      return sendPage(reply, page({ title: '上传失败', viewer: v, active: '/deliveries', body: uploadForm(v, message) }), 400);
-    };
-    if (!uploaded || typeof uploaded !== 'object' || !('tmp' in uploaded)) return fail('请选择要上传的文件');
-    if (uploaded.truncated) return fail(`文件超过 ${app.config.AIDLINK_UPLOAD_MAX_MB} MB，请通过共享目录投递`);
-    if (!isSourceKey(source)) return fail('请选择数据来源');
-    const safe = safeFileName(uploaded.filename);
-    if (!safe.ok) return fail(safe.message);
-    const name = safe.name;
-    if ((await stat(uploaded.tmp)).size === 0) return fail('文件是空的');
+  const perUser = new RateLimit(app.config.AIDLINK_UPLOADS_PER_HOUR, 3600_000);
+  const maxBytes = app.config.AIDLINK_UPLOAD_MAX_MB * 1024 * 1024;
 
-    // into the inbox, where a sync would have found it; a different file of the same name is kept beside it
-    const { hash } = await inspectFile(uploaded.tmp);
-    const folder = join(inbox, source);
-    mkdirSync(folder, { recursive: true });
-    let dest = join(folder, name);
-    for (let i = 2; existsSync(dest) && (await inspectFile(dest)).hash !== hash; i++) dest = join(folder, `${name.slice(0, -extname(name).length)}（${i}）${extname(name)}`);
-    if (dirname(resolve(dest)) !== resolve(folder)) return fail('文件名不合法，请改名后再上传');
-    try {
-      // the inbox may be on another file system
-      await rename(uploaded.tmp, dest).catch(() => copyFile(uploaded.tmp, dest));
-    } finally {
-      await rm(uploaded.tmp, { force: true });
+  // Multipart is parsed on this route alone, and only in the handler: by then the user, the
+  // role and (below, before the file part) the CSRF token have been checked, so nobody else
+  // can make the server write a byte. The file streams to a temporary file that is removed
+  // on every outcome but success.
+  await server.register(async (scope) => {
+    await scope.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 12 } });
+
+    const tooLarge = `文件超过 ${app.config.AIDLINK_UPLOAD_MAX_MB} MB，请通过共享目录投递`;
+    const badOrigin = '请求来源无法确认（页面已过期？请刷新页面后重试）';
+    type Outcome = { refused: string; status: number } | { redirect: string };
+    const refused = (message: string, status = 400): Outcome => ({ refused: message, status });
+
+    /** Reads the upload, checks it, and moves it into the inbox; the temporary file is gone before the answer is sent. */
+    async function takeUpload(req: FastifyRequest, v: Viewer, session: Session): Promise<Outcome> {
+      let tokenOk = csrfMatches(session, req.headers['x-csrf-token'] as string | undefined);
+      let source = '';
+      let uploaded: UploadedFile | undefined;
+      try {
+        try {
+          for await (const part of req.parts()) {
+            if (part.type === 'field') {
+              const value = typeof part.value === 'string' ? part.value : '';
+              if (part.fieldname === '_csrf') tokenOk ||= csrfMatches(session, value);
+              if (part.fieldname === 'source') source = value;
+              continue;
+            }
+            // the form puts its token before the file: without it the file is not read at all
+            if (!tokenOk) return refused(badOrigin, 403);
+            if (uploaded) return refused('一次只能上传一个文件');
+            mkdirSync(uploads, { recursive: true });
+            uploaded = { tmp: join(uploads, randomUUID()), filename: part.filename, truncated: false };
+            await saveTo(part.file, uploaded.tmp);
+            uploaded.truncated = part.file.truncated;
+          }
+        } catch (err) {
+          if (err instanceof scope.multipartErrors.RequestFileTooLargeError) return refused(tooLarge, 413);
+          if (err instanceof scope.multipartErrors.FilesLimitError) return refused('一次只能上传一个文件');
+          if (err instanceof scope.multipartErrors.InvalidMultipartContentTypeError) return refused('请使用上传表单提交文件', 415);
+          throw err;
+        }
+        if (!tokenOk) return refused(badOrigin, 403);
+        if (!uploaded) return refused('请选择要上传的文件');
+        if (uploaded.truncated) return refused(tooLarge, 413);
+        if (!isSourceKey(source)) return refused('请选择数据来源');
+        const safe = safeFileName(uploaded.filename);
+        if (!safe.ok) return refused(safe.message);
+        const name = safe.name;
+        if ((await stat(uploaded.tmp)).size === 0) return refused('文件是空的');
+
+        // into the inbox, where a sync would have found it; a different file of the same name is kept beside it
+        const { hash } = await inspectFile(uploaded.tmp);
+        const folder = join(inbox, source);
+        mkdirSync(folder, { recursive: true });
+        let dest = join(folder, name);
+        for (let i = 2; existsSync(dest) && (await inspectFile(dest)).hash !== hash; i++) dest = join(folder, `${name.slice(0, -extname(name).length)}（${i}）${extname(name)}`);
+        if (dirname(resolve(dest)) !== resolve(folder)) return refused('文件名不合法，请改名后再上传');
+        // the inbox may be on another file system
+        const tmp = uploaded.tmp;
+        await rename(tmp, dest).catch(() => copyFile(tmp, dest));
+        const file = `${source}/${basename(dest)}`;
+        const job = await runner.submitIngest({ inboxRoot: inbox, file, hash }, `console:${v.username}`);
+        await audit(store, { actor: v.username, action: 'upload', subject: file, ip: req.ip });
+        return { redirect: `/runs/${encodeURIComponent(job.id)}?then=${encodeURIComponent(`/deliveries/by-hash/${hash}`)}` };
+      } finally {
+        // gone after a success (moved), removed after anything else
+        if (uploaded) await rm(uploaded.tmp, { force: true });
+      }
     }
-    const file = `${source}/${basename(dest)}`;
-    const job = await runner.submitIngest({ inboxRoot: inbox, file, hash }, `console:${v.username}`);
-    await audit(store, { actor: v.username, action: 'upload', subject: file, ip: req.ip });
-    return reply.redirect(`/runs/${encodeURIComponent(job.id)}?then=${encodeURIComponent(`/deliveries/by-hash/${hash}`)}`, 303);
+
+    scope.post('/deliveries/upload', { config: { permission: 'change', csrfInStream: true } }, async (req, reply) => {
+      const v = viewerOf(req);
+      const { session } = authOf(req);
+      const outcome: Outcome = !session
+        ? refused('请在控制台页面内上传文件', 403)
+        : !req.isMultipart()
+          ? refused('请使用上传表单提交文件', 415)
+          : !perUser.take(v.username)
+            ? refused(`上传过于频繁：每人每小时最多 ${app.config.AIDLINK_UPLOADS_PER_HOUR} 个文件，请稍后再试`, 429)
+            : await takeUpload(req, v, session);
+      if ('redirect' in outcome) return reply.redirect(outcome.redirect, 303);
+      // the client may still be sending: close the connection rather than read the rest
+      reply.header('Connection', 'close');
+      return sendPage(reply, page({ title: '上传失败', viewer: v, active: '/deliveries', body: uploadForm(v, outcome.refused) }), outcome.status);
+    });
   });
+}
+
+/** Streams an upload to a file; settles only once the file is closed, so that removing it after a failure removes it for good. */
+async function saveTo(source: Readable, path: string): Promise<void> {
+  const out = createWriteStream(path);
+  try {
+    await pipeline(source, out);
+  } finally {
+    // after an error the stream closes a moment later (once(…) would reject with that error)
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+  }
+}
+
+/** Temporary uploads a crashed or killed server left behind (a day old: none is still being written). */
+function removeStaleUploads(dir: string): void {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  void readdir(dir)
+    .then((names) => Promise.all(names.map(async (n) => ((await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? Infinity) < dayAgo && rm(join(dir, n), { force: true }))))
+    .catch(() => undefined);
 }

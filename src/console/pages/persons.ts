@@ -3,8 +3,9 @@
  * golden record, the source rows linked to them, their category spells (with a
  * timeline), their settlements with the calculation, their flags and outreach cases.
  *
- * Id numbers and phones are masked unless a supervisor asks (`?unmask=1`), and every
- * unmasked view is audited. The helpers for that are shared with the review pages.
+ * Id numbers are masked unless a supervisor asks (`?unmask=1`), and every unmasked view
+ * is audited; phones are masked for viewers (server/users.ts `disclosureFor`, the one
+ * rule). The helpers for that are shared with the review and worklist pages.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql, type Selectable } from 'kysely';
@@ -16,11 +17,11 @@ import { parseIdNumber } from '../../ingest/normalise/id-number.js';
 import { parseName } from '../../ingest/normalise/name.js';
 import { CASE_STATUS_LABEL } from '../../outreach/cases.js';
 import { CATEGORIES, CATEGORY_LABEL } from '../../policy/policy.js';
-import { maskIdNumber, maskPhone, scrubText } from '../../privacy.js';
+import { maskIdNumber, scrubText, shownAs } from '../../privacy.js';
 import { audit } from '../../server/audit.js';
-import { may } from '../../server/users.js';
+import { disclosureFor, may } from '../../server/users.js';
 import { html, query, type SafeHtml } from '../html.js';
-import { badge, details, page, SOURCE_LABEL, table, when, yuan, type Viewer } from '../layout.js';
+import { badge, csrfField, details, page, SOURCE_LABEL, table, when, yuan, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
 
 // ---------------------------------------------------------------------------
@@ -67,27 +68,23 @@ export interface Reveal {
 const unmaskQuery = z.object({ unmask: z.literal('1').optional() });
 
 /**
- * Full values only for those who may unmask and asked with `?unmask=1`; every such
- * view is written to the audit log under `subject`. Call it once the record is found.
+ * Id numbers in full only for those who may unmask and asked with `?unmask=1`; every
+ * such view is written to the audit log under `subject`. Phones by role. Call it once
+ * the record is found.
  */
 export async function revealFor(req: FastifyRequest, store: Store, subject: string): Promise<Reveal> {
   const v = viewerOf(req);
   const canUnmask = may(v.role, 'unmask');
-  const unmasked = canUnmask && unmaskQuery.safeParse(req.query).data?.unmask === '1';
-  if (unmasked) await audit(store, { actor: v.username, action: 'unmask', subject, ip: req.ip });
-  return {
-    unmasked,
-    canUnmask,
-    id: (x) => (unmasked ? (x ?? '') : maskIdNumber(x)),
-    phone: (x) => (unmasked ? (x ?? '') : maskPhone(x)),
-  };
+  const d = disclosureFor(v.role, unmaskQuery.safeParse(req.query).data?.unmask === '1');
+  if (d.fullIdNumbers) await audit(store, { actor: v.username, action: 'unmask', subject, ip: req.ip });
+  return { unmasked: d.fullIdNumbers, canUnmask, ...shownAs(d) };
 }
 
 /** The link to show (or hide again) full id numbers, for those who may. */
 export function unmaskLink(r: Reveal, path: string): SafeHtml {
   if (!r.canUnmask) return html``;
   return r.unmasked
-    ? html`<p class="muted">正在显示完整身份证号和电话（本次查看已记入审计日志）。<a href="${path}">隐藏</a></p>`
+    ? html`<p class="muted">正在显示完整身份证号（本次查看已记入审计日志）。<a href="${path}">隐藏</a></p>`
     : html`<p><a href="${path}${query({ unmask: 1 })}">显示完整身份证号</a> <span class="muted">（查看将记入审计日志）</span></p>`;
 }
 
@@ -118,7 +115,7 @@ const MAX_RESULTS = 50;
 /** person.id is an int4: larger numbers cannot be a person (and would make PostgreSQL fail). */
 const MAX_ID = 2_147_483_647;
 
-const searchQuery = z.object({ id: z.string().optional(), idno: z.string().optional(), name: z.string().optional() });
+const searchQuery = z.object({ id: z.string().max(20).optional(), idno: z.string().max(40).optional(), name: z.string().max(200).optional(), _csrf: z.string().optional() });
 const idParam = z.object({ id: z.coerce.number().int().positive().max(MAX_ID) });
 
 interface Criteria {
@@ -149,9 +146,10 @@ function readCriteria(q: z.infer<typeof searchQuery>): { criteria: Criteria; err
   return { criteria };
 }
 
-function searchForm(q: { id?: string | undefined; name?: string | undefined }): SafeHtml {
-  // a full id number typed in is not written back into the page
-  return html`<form method="get" action="/persons" class="search">
+function searchForm(v: Viewer, q: { id?: string | undefined; name?: string | undefined }): SafeHtml {
+  // posted, so that an id number or a name never stands in a URL; a full id number typed in is not written back into the page
+  return html`<form method="post" action="/persons/search" class="search">
+    ${csrfField(v)}
     <div class="form-row">
       <label for="id">人员编号</label><input id="id" name="id" inputmode="numeric" value="${q.id ?? ''}" size="10" />
       <label for="idno">身份证号（完整 18 位）</label><input id="idno" name="idno" autocomplete="off" size="20" />
@@ -291,15 +289,12 @@ function flagBadge(f: Flag): SafeHtml {
 export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): void {
   const store = deps.app.store;
 
-  server.get('/persons', async (req, reply) => {
-    const v = viewerOf(req);
-    const parsed = searchQuery.safeParse(req.query);
+  /** The search and its results; the criteria come from the form (POST) or, for a person number alone, a link. */
+  async function search(reply: FastifyReply, v: Viewer, q: z.infer<typeof searchQuery>): Promise<FastifyReply> {
     const show = (body: unknown, error?: string, status = 200) => sendPage(reply, page({ title: '人员查询', viewer: v, active: '/persons', error, body }), status);
-    if (!parsed.success) return show(searchForm({}), '查询条件不正确', 400);
-    const q = parsed.data;
     const { criteria: c, error } = readCriteria(q);
-    if (error) return show(searchForm(q), error, 400);
-    if (c.id === undefined && c.idNumber === undefined && c.name === undefined) return show(searchForm(q));
+    if (error) return show(searchForm(v, q), error, 400);
+    if (c.id === undefined && c.idNumber === undefined && c.name === undefined) return show(searchForm(v, q));
 
     let sel = store.k
       .selectFrom('person')
@@ -313,7 +308,7 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
     const asked = [c.id !== undefined ? `人员编号 ${c.id}` : '', c.idNumber ? `身份证号 ${maskIdNumber(c.idNumber)}` : '', c.name ? `姓名 ${c.name}` : ''].filter(Boolean).join('，');
 
     return show([
-      searchForm(q),
+      searchForm(v, q),
       html`<h2>查询结果</h2><p class="muted">按 ${asked} 查询，共 ${found.length > MAX_RESULTS ? `${MAX_RESULTS} 人以上` : `${found.length} 人`}。</p>`,
       table(
         [
@@ -333,6 +328,22 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
       ),
       found.length > MAX_RESULTS ? html`<p class="muted">只显示前 ${MAX_RESULTS} 人，请补充查询条件。</p>` : '',
     ]);
+  }
+
+  // a link may name a person number; an id number or a name never travels in a URL (it would sit in logs and history)
+  server.get('/persons', async (req, reply) => {
+    const v = viewerOf(req);
+    const parsed = z.object({ id: z.string().optional() }).safeParse(req.query);
+    if (!parsed.success) return sendPage(reply, page({ title: '人员查询', viewer: v, active: '/persons', error: '查询条件不正确', body: searchForm(v, {}) }), 400);
+    return search(reply, v, parsed.data);
+  });
+
+  // a search changes nothing, so a viewer may post it (the session's CSRF token is still required)
+  server.post('/persons/search', { config: { permission: 'view' } }, async (req, reply) => {
+    const v = viewerOf(req);
+    const parsed = searchQuery.safeParse(req.body ?? {});
+    if (!parsed.success) return sendPage(reply, page({ title: '人员查询', viewer: v, active: '/persons', error: '查询条件不正确', body: searchForm(v, {}) }), 400);
+    return search(reply, v, parsed.data);
   });
 
   server.get('/persons/:id', async (req, reply) => {

@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { audit } from '../../server/audit.js';
 import { authOf } from '../../server/auth.js';
-import { may } from '../../server/users.js';
+import { disclosureFor, may } from '../../server/users.js';
 import { reportsDir } from '../../jobs/handlers.js';
 import { reportItems, writeNewlyEligibleReport } from '../../report/newly-eligible.js';
 import { writeNewlyEligibleCsv, writeNewlyEligibleXlsx } from '../../report/formats.js';
@@ -89,7 +89,7 @@ export function registerReports(server: FastifyInstance, deps: ConsoleDeps): voi
     const unmasked = z.object({ unmasked: z.literal('1').optional() }).parse(req.query).unmasked === '1';
     const who = authOf(req).user;
     if (unmasked && !may(who.role, 'unmask')) return reply.code(403).type('text/plain; charset=utf-8').send('权限不足：查看完整身份证号需要“主管”权限');
-    const report = await reportItems(store, Number(id), { unmasked });
+    const report = await reportItems(store, Number(id), disclosureFor(who.role, unmasked));
     if (!report) return reply.code(404).type('text/plain; charset=utf-8').send('没有这份报告');
     const dir = resolve(join(app.config.AIDLINK_DATA_DIR, 'uploads'));
     mkdirSync(dir, { recursive: true });

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { audit } from '../../server/audit.js';
+import { localRedirect } from '../../server/redirect.js';
 import { may } from '../../server/users.js';
 import { currentProgress, failureOf, isFinished, progressText, type JobState } from '../../jobs/runner.js';
 import { html, query, type SafeHtml } from '../html.js';
@@ -38,9 +39,6 @@ const stateBadge = (s: string) => {
   const [label, tone] = STATE_LABEL[s] ?? [s, 'info' as const];
   return badge(label, tone);
 };
-
-/** Where the runs pages may send the browser when a run ends: a page of this console. */
-const localPath = (p: string | undefined) => (p && p.startsWith('/') && !p.startsWith('//') ? p : undefined);
 
 function stages(s: JobState, depth = 0): SafeHtml[] {
   return [
@@ -109,7 +107,8 @@ export function registerRuns(server: FastifyInstance, deps: ConsoleDeps): void {
   server.get('/runs/*', async (req, reply) => {
     const v = viewerOf(req);
     const ref = (req.params as { '*': string })['*'];
-    const then = localPath(z.object({ then: z.string().optional() }).parse(req.query).then);
+    // where the page sends the browser when the run ends: a page of this console only
+    const then = localRedirect(z.object({ then: z.string().optional() }).parse(req.query).then);
     const s = await runner.get(ref);
     if (!s) return sendPage(reply, page({ title: '没有这个作业', viewer: v, active: '/runs', body: html`<p>作业 ${ref} 不存在或已过保留期（已完成的保留 30 天，失败的保留 90 天）。</p>` }), 404);
     const finished = isFinished(s);

@@ -3,7 +3,7 @@
  * until the assistance is paid. The worklist filters by township, village and
  * status; a case shows the person, the flag and its history, and lets a caseworker
  * move it along or add a note (audited); the metrics page counts cases, contact
- * and conversion per township and month, with charts. Id numbers are always masked.
+ * and conversion per township and month, with charts. Id numbers are always masked, phones for viewers.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sql, type RawBuilder } from 'kysely';
@@ -13,9 +13,9 @@ import type { Store } from '../../db/store.js';
 import { FLAG_LABEL, OUTREACH_FLAGS, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
 import { CATEGORY_LABEL, type Category } from '../../policy/policy.js';
 import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, caseMetrics, moveCase, noteCase, TRANSITIONS, type CaseMetrics } from '../../outreach/cases.js';
-import { maskIdNumber, scrubText } from '../../privacy.js';
+import { scrubText, shownAs } from '../../privacy.js';
 import { audit } from '../../server/audit.js';
-import { may } from '../../server/users.js';
+import { disclosureFor, may } from '../../server/users.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { html, query } from '../html.js';
 import { badge, csrfField, details, page, pager, percent, table, when, yuan, type Column, type Viewer } from '../layout.js';
@@ -123,6 +123,8 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     const card = (n: number, label: unknown, s: string) =>
       html`<a class="card" href="${link(s)}"><div class="value">${n}</div><div class="label">${label}${s === status ? '（当前）' : ''}</div></a>`;
     const shown = rows.rows.slice(0, PAGE_SIZE);
+    // lists never unmask id numbers: the full number is on the person's page, for a supervisor, audited
+    const show = shownAs(disclosureFor(v.role, false));
 
     return sendPage(
       reply,
@@ -165,8 +167,8 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
               { label: '乡镇', cell: (r) => r.township ?? UNKNOWN_TOWNSHIP },
               { label: '村', cell: (r) => r.village ?? UNKNOWN_VILLAGE },
               { label: '姓名', cell: (r) => r.name ?? '—' },
-              { label: '身份证号', cell: (r) => maskIdNumber(r.id_number) || '—' },
-              { label: '联系电话', cell: (r) => r.phone ?? '—' },
+              { label: '身份证号', cell: (r) => show.id(r.id_number) || '—' },
+              { label: '联系电话', cell: (r) => show.phone(r.phone) || '—' },
               { label: '标记', cell: (r) => flagText(r.flag, r.reason) },
               { label: '金额（元）', cell: (r) => yuan(Number(r.amount)), num: true },
               { label: '状态', cell: (r) => statusBadge(r.status) },
@@ -215,6 +217,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     const closedBy = c.closed_by === 'data' ? '数据自动结案' : c.closed_by === 'staff' ? `工作人员结案${closedEvent ? `（${actorText(closedEvent.actor)}）` : ''}` : null;
     const next = TRANSITIONS[c.status];
     const canChange = may(v.role, 'change');
+    const show = shownAs(disclosureFor(v.role, false));
 
     const flagPairs: [string, unknown][] = [
       ['标记', FLAG_LABEL[c.flag] ?? c.flag],
@@ -251,8 +254,8 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         html`<h2>人员</h2>`,
         details([
           ['姓名', c.name],
-          ['身份证号', maskIdNumber(c.id_number)],
-          ['联系电话', c.phone],
+          ['身份证号', show.id(c.id_number)],
+          ['联系电话', show.phone(c.phone)],
           ['乡镇', c.township ?? UNKNOWN_TOWNSHIP],
           ['村', c.village ?? UNKNOWN_VILLAGE],
           ['当前救助类别', categories.rows.map((r) => CATEGORY_LABEL[r.category as Category] ?? r.category).join('、') || '无'],
