@@ -1,5 +1,6 @@
 /**
- * npm run bench [-- --persons 200000] [--points 50000,400000] [--seed 40] [--skip-embedded | --embedded-persons N] [--out BENCHMARKS.md]
+ * npm run bench [-- --persons 200000] [--points 50000,400000] [--seed 40] [--skip-embedded | --embedded-persons N]
+ *                  [--skip-server | --http-seconds 10] [--out BENCHMARKS.md]
  *
  * The pipeline at county scale, on this machine, in one run:
  *
@@ -14,13 +15,18 @@
  *   4. the floor: `psql \copy` of the same rows (each delivery's cells as stored, exported to
  *      plain CSV beforehand) into plain tables of text columns, timed in the same run, and the
  *      ratio of aidlink's rows per second to it;
+ *   5. the HTTP server on the main county once synced (unless --skip-server): `aidlink serve` as its
+ *      own process on 127.0.0.1, a caseworker signed in, then 20 keep-alive connections against
+ *      GET /worklist and GET /health for --http-seconds each after a 2 s warm-up (bench/http-load.ts):
+ *      requests per second, latency, every non-2xx answer, and the server's RSS;
  *
  * and writes BENCHMARKS.md with the figures and the command that made them. Timings are noisy
  * on a shared machine: compare ratios within one run, not numbers across runs.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +35,7 @@ import { loadConfig } from '../src/config.js';
 import { BullRunner } from '../src/jobs/bull.js';
 import type { JobState } from '../src/jobs/runner.js';
 import { stageTimes, type StageTime } from './stages.js';
+import { runLoad, type LoadResult } from './http-load.js';
 import { dropQueues } from '../test/helpers/queues.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,11 +53,21 @@ const seed = Number(arg('seed') ?? 40);
 const withEmbedded = !process.argv.includes('--skip-embedded');
 /** embedded mode at this size (default: the main county's) */
 const embeddedPersons = Number(arg('embedded-persons') ?? mainPersons);
+const withServer = !process.argv.includes('--skip-server');
+/** each route's measured load, after HTTP_WARMUP_MS */
+const httpSeconds = Number(arg('http-seconds') ?? 10);
 const report = resolve(root, arg('out') ?? 'BENCHMARKS.md');
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** No sync may take longer than this; a hung benchmark is a failed one. */
 const SYNC_TIMEOUT_MS = 3 * 3600_000;
+/** The server stage: connections, warm-up, and a bound on requests per route besides the duration. */
+const HTTP_CONNECTIONS = 20;
+const HTTP_WARMUP_MS = 2000;
+const HTTP_MAX_REQUESTS = 2_000_000;
+/** The server must be listening within this, and gone this long after SIGTERM. */
+const SERVER_START_MS = 120_000;
+const SERVER_STOP_MS = 30_000;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 const secs = (ms: number) => (ms / 1000).toFixed(1);
@@ -165,10 +182,12 @@ interface ModeRun {
   peakRssBytes: number;
   dbBytes: number;
   copy?: { backfillMs: number; incrementMs: number };
+  /** the server stage (main county only) */
+  http?: HttpRun;
 }
 
 /** PostgreSQL and one worker process on Redis, as docker-compose deploys it. */
-async function runQueued(c: County, withCopy: boolean): Promise<ModeRun> {
+async function runQueued(c: County, withCopy: boolean, withHttp = false): Promise<ModeRun> {
   const name = `aidlink_bench_${c.persons}`;
   const url = await freshDatabase(name);
   const dataDir = join(OUT, `data-${c.persons}`);
@@ -196,7 +215,9 @@ async function runQueued(c: County, withCopy: boolean): Promise<ModeRun> {
     log(`  increment ${secs(increment.wallMs)} s`);
     const dbBytes = Number((await query<{ n: string }>(url, 'select pg_database_size(current_database()) as n'))[0]!.n);
     const copy = withCopy ? await copyFloor(url, c) : undefined;
-    return { mode: 'queued', county: c, backfill, increment, peakRssBytes: await stopWorker(worker, workerExit, workerErr), dbBytes, ...(copy ? { copy } : {}) };
+    const peakRssBytes = await stopWorker(worker, workerExit, workerErr);
+    const http = withHttp ? await serverStage(env, url) : undefined;
+    return { mode: 'queued', county: c, backfill, increment, peakRssBytes, dbBytes, ...(copy ? { copy } : {}), ...(http ? { http } : {}) };
   } finally {
     await runner.close();
     if (worker.exitCode === null) worker.kill('SIGKILL');
@@ -300,6 +321,161 @@ async function copyFloor(url: string, c: County): Promise<{ backfillMs: number; 
 
 const asTimed = (r: ReturnType<typeof spawnSync>): Timed => ({ status: r.status, stdout: String(r.stdout), stderr: String(r.stderr), peakRssBytes: NaN });
 
+// ---------------------------------------------------------------- the HTTP server
+
+interface HttpRun {
+  /** open cases on the worklist (its first page, 100 rows, is what GET /worklist shows) */
+  openCases: number;
+  connections: number;
+  warmupMs: number;
+  durationMs: number;
+  routes: (LoadResult & { serverCpuMs: number })[];
+  /** the server process from /proc/<pid>/status: RSS once signed in (before load), RSS after, peak (VmHWM) */
+  rss: { idleBytes: number; afterBytes: number; peakBytes: number };
+  /** lines the server logged at error level or above while it ran */
+  serverErrors: string[];
+  /** the stage could not be measured: why */
+  error?: string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? resolvePort(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Resident memory of a process, from /proc/<pid>/status (bytes). */
+function procMemory(pid: number): { rssBytes: number; peakBytes: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rssBytes: kb('VmRSS'), peakBytes: kb('VmHWM') };
+}
+
+/** CPU time (user + system) a process has used so far, from /proc/<pid>/stat (ms). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function procCpuMs(pid: number): number {
+  // the fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15
+  const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+}
+
+/** pino's JSON lines at level error (50) or above. */
+function errorLines(text: string): string[] {
+  return text.split('\n').filter((l) => {
+    try {
+      return (JSON.parse(l) as { level?: number }).level! >= 50;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function waitListening(server: ChildProcessWithoutNullStreams, out: string[], err: string[]): Promise<void> {
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`aidlink serve not listening after ${SERVER_START_MS / 1000} s:\n${err.join('').slice(-4000)}`)), SERVER_START_MS);
+    const done = (f: () => void) => {
+      clearTimeout(timer);
+      server.stdout.off('data', onData);
+      server.off('exit', onExit);
+      f();
+    };
+    const onData = () => {
+      if (out.join('').includes('listening on ')) done(ok);
+    };
+    const onExit = (code: number | null) => done(() => fail(new Error(`aidlink serve exited (${code}) before listening:\n${err.join('').slice(-4000)}`)));
+    server.stdout.on('data', onData);
+    server.on('exit', onExit);
+    onData();
+  });
+}
+
+/** POST /login as the form does; the session cookie from the 303. */
+async function signIn(origin: string, username: string, password: string): Promise<string> {
+  const res = await fetch(`${origin}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password, next: '/worklist' }).toString(),
+  });
+  await res.arrayBuffer();
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith('aidlink_session='));
+  if (res.status !== 303 || !cookie) throw new Error(`sign-in answered ${res.status}${cookie ? '' : ' without a session cookie'}`);
+  return cookie;
+}
+
+/**
+ * `aidlink serve` on the synced county, as its own process on 127.0.0.1 (plain HTTP, so the
+ * cookie's Secure flag is off), a caseworker added with `aidlink user add --password-stdin` and
+ * signed in, then bench/http-load.ts against each route in turn. A failure here is reported in
+ * BENCHMARKS.md, not thrown: the rest of the run still measures.
+ */
+async function serverStage(baseEnv: NodeJS.ProcessEnv, url: string): Promise<HttpRun> {
+  const run: HttpRun = {
+    openCases: NaN,
+    connections: HTTP_CONNECTIONS,
+    warmupMs: HTTP_WARMUP_MS,
+    durationMs: httpSeconds * 1000,
+    routes: [],
+    rss: { idleBytes: NaN, afterBytes: NaN, peakBytes: NaN },
+    serverErrors: [],
+  };
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = { ...baseEnv, AIDLINK_HTTP_HOST: '127.0.0.1', AIDLINK_HTTP_PORT: String(port), AIDLINK_COOKIE_SECURE: 'false' };
+  const username = 'bench-caseworker';
+  const password = randomBytes(18).toString('base64url');
+  let server: ChildProcessWithoutNullStreams | undefined;
+  const out: string[] = [];
+  const err: string[] = [];
+  try {
+    run.openCases = Number((await query<{ n: string }>(url, "select count(*) as n from outreach_case where status not in ('paid', 'declined', 'withdrawn')"))[0]!.n);
+    const add = spawnSync(process.execPath, [BIN, 'user', 'add', username, '--role', 'caseworker', '--password-stdin'], { env, input: `${password}\n`, encoding: 'utf8' });
+    must(asTimed(add), 'aidlink user add');
+    log(`server: aidlink serve on ${origin}`);
+    server = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    server.stdin.end();
+    server.stdout.on('data', (b: Buffer) => out.push(b.toString()));
+    server.stderr.on('data', (b: Buffer) => err.push(b.toString()));
+    const exited = new Promise<number | null>((r) => server!.on('exit', r));
+    await waitListening(server, out, err);
+    const cookie = await signIn(origin, username, password);
+    // the page must be the worklist itself, not a redirect to the sign-in page
+    const probe = await fetch(`${origin}/worklist`, { redirect: 'manual', headers: { cookie } });
+    await probe.arrayBuffer();
+    if (probe.status !== 200) throw new Error(`GET /worklist signed in answered ${probe.status} ${probe.headers.get('location') ?? ''}`);
+    run.rss.idleBytes = procMemory(server.pid!).rssBytes;
+    for (const [path, headers] of [['/worklist', { cookie }], ['/health', {}]] as const) {
+      log(`  ${path}: ${HTTP_CONNECTIONS} connections, ${httpSeconds} s after ${HTTP_WARMUP_MS / 1000} s warm-up`);
+      const pid = server.pid!;
+      let cpu0 = NaN;
+      let serverCpuMs = NaN;
+      const onMeasure = (edge: 'start' | 'end') => (edge === 'start' ? (cpu0 = procCpuMs(pid)) : (serverCpuMs = procCpuMs(pid) - cpu0));
+      const r = await runLoad({ origin, path, headers, connections: HTTP_CONNECTIONS, durationMs: run.durationMs, warmupMs: HTTP_WARMUP_MS, maxRequests: HTTP_MAX_REQUESTS, onMeasure });
+      log(`    ${fmt(r.requestsPerSec)} requests/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, non-2xx ${r.non2xx}, failed ${r.errors}, server CPU ${(serverCpuMs / r.requests).toFixed(2)} ms a request`);
+      run.routes.push({ ...r, serverCpuMs });
+    }
+    const mem = procMemory(server.pid!);
+    run.rss.afterBytes = mem.rssBytes;
+    run.rss.peakBytes = mem.peakBytes;
+    server.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), SERVER_STOP_MS))]);
+    if (code !== 0) throw new Error(`aidlink serve ${code === 'timeout' ? `still running ${SERVER_STOP_MS / 1000} s after SIGTERM` : `exited ${code} on SIGTERM`}`);
+  } catch (e) {
+    run.error = e instanceof Error ? e.message : String(e);
+    log(`server stage: ${run.error}`);
+  } finally {
+    if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+    run.serverErrors = errorLines(err.join(''));
+    if (run.serverErrors.length) log(`server logged ${run.serverErrors.length} error lines, the first:\n${run.serverErrors[0]!.slice(0, 2000)}`);
+  }
+  return run;
+}
+
 // ---------------------------------------------------------------- report
 
 const TARGETS = { backfillMs: 120_000, incrementMs: 10_000, rssBytes: 500 * 1024 ** 2 };
@@ -317,6 +493,46 @@ function stageTable(r: ModeRun): string {
     `| **whole sync (wall)** | **${secs(r.backfill.wallMs)}** | **${fmt(r.backfill.rows / (r.backfill.wallMs / 1000))}** | **${secs(r.increment.wallMs)}** | **${fmt(r.increment.rows / (r.increment.wallMs / 1000))}** |`,
   ];
   return lines.join('\n');
+}
+
+/** The server stage's section: figures only, no target. */
+function httpSection(c: County, h: HttpRun): string {
+  const title = `## HTTP server (${h.connections} connections)`;
+  const setting = `\`aidlink serve\` as its own process on the county above once synced (${fmt(c.persons)} people, ${fmt(h.openCases)} open
+cases on the worklist), on the same machine as PostgreSQL, Redis and the load generator, which share
+its cores. ${h.connections} keep-alive connections from one client (bench/http-load.ts), each sending its next
+request when the last is answered, for ${secs(h.durationMs)} s per route after a ${secs(h.warmupMs)} s warm-up. GET /worklist is
+the first page (up to 100 cases) of open cases as a signed-in caseworker (session cookie); GET /health runs
+\`select 1\` and a Redis ping. The server logs at LOG_LEVEL=warn (no line per request).`;
+  if (h.routes.length === 0) return `${title}\n\n${setting}\n\n**Not measured:** ${h.error?.split('\n')[0] ?? 'no route ran'} (details in the bench's output).\n`;
+  const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '—');
+  const per = (x: number, r: LoadResult) => (r.requests ? x / r.requests : NaN);
+  const rows = h.routes.map(
+    (r) =>
+      `| GET ${r.path} | ${fmt(r.requests)} | ${fmt(r.requestsPerSec)} | ${ms(r.meanMs)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.maxMs)} | ${fmt(r.non2xx)} | ${fmt(r.errors)} | ${ms(per(r.serverCpuMs, r))} | ${r.requests ? fmt(per(r.bytes, r)) : '—'} |`,
+  );
+  const odd = h.routes.flatMap((r) => [
+    ...(r.non2xx ? [`GET ${r.path} answered ${Object.entries(r.statuses).filter(([s]) => !s.startsWith('2')).map(([s, n]) => `${s} ×${fmt(n)}`).join(', ')}`] : []),
+    ...(r.errors ? [`GET ${r.path}: ${fmt(r.errors)} requests without an answer (${r.errorSamples.join('; ')})`] : []),
+  ]);
+  const [w, hl] = [h.routes.find((r) => r.path === '/worklist'), h.routes.find((r) => r.path === '/health')];
+  return `${title}
+
+${setting}
+
+| route | requests | requests/s | mean ms | p50 ms | p99 ms | max ms | non-2xx | failed | server CPU ms a request | bytes an answer |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${rows.join('\n')}
+
+Latency is from the client, request sent to answer read. Server CPU is the \`aidlink serve\` process's
+user and system time over the measured phase (PostgreSQL's and Redis's are not in it) per answer.
+${w && hl ? `GET /worklist's requests per second ÷ GET /health's: ${(w.requestsPerSec / hl.requestsPerSec).toFixed(3)}.\n` : ''}
+| server process | RSS |
+|---|---:|
+| signed in, before the load | ${mb(h.rss.idleBytes)} |
+| after the load | ${mb(h.rss.afterBytes)} |
+| peak (VmHWM) | ${mb(h.rss.peakBytes)} |
+${odd.length ? `\n**Non-2xx and failed requests:** ${odd.join('; ')}.\n` : ''}${h.serverErrors.length ? `\n**The server logged ${h.serverErrors.length} errors** during the stage (see the bench's output).\n` : ''}${h.error ? `\n**The stage did not finish:** ${h.error.split('\n')[0]}\n` : ''}`;
 }
 
 function verdict(ok: boolean): string {
@@ -365,7 +581,7 @@ submission). Rows per second divide the sync's rows by the stage's time.
 The ratio is aidlink's rows per second over \`psql \\copy\`'s: 1 would mean aidlink ingests as fast as
 PostgreSQL loads the bare cells into a table of text columns, without parsing, validating, keeping
 row numbers and problems, matching or assessing.
-${
+${main.http ? `\n${httpSection(c, main.http)}` : ''}${
   embedded
     ? `
 ## Embedded (PGlite, one process, no Redis), ${fmt(embedded.county.persons)} people, ${fmt(embedded.county.rows)} rows
@@ -413,7 +629,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const sizes = [...new Set([mainPersons, ...points, ...(withEmbedded ? [embeddedPersons] : [])])];
   const counties = new Map(sizes.map((p) => [p, county(p)]));
-  const main = await runQueued(counties.get(mainPersons)!, true);
+  const main = await runQueued(counties.get(mainPersons)!, true, withServer);
   const growth = [main];
   const rest = points.filter((x) => x !== mainPersons);
   const pending = () => [
