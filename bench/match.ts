@@ -1,10 +1,13 @@
 /**
  * npm run bench:match [-- --persons N] [--seed S]
  *
- * Generates a synthetic county (default 200,000 persons), ingests it into a fresh
- * PostgreSQL database, runs one full match, and reports rows linked per second for
- * the deterministic path (id numbers, 人员编号) and the scored path (rows without a
- * usable id), with pairwise precision and recall against the county's truth.
+ * Generates a synthetic county (default 200,000 persons) into a fresh PostgreSQL
+ * database and matches it as nights do: every delivery but the last month's, matched
+ * once (the first match, which estimates the model); then the last month's deliveries,
+ * matched under that model version (the increment); then `rematch --all --reestimate`,
+ * which costs what every run cost before model versions. Reports each run's seconds by
+ * step, the ratio of the increment to the re-estimating run, peak RSS, and pairwise
+ * precision and recall against the county's truth.
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,7 +17,7 @@ import { generateCounty } from '../src/demo/generate.js';
 import { openStore } from '../src/db/store.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { loadMapping } from '../src/ingest/mapping.js';
-import { ingestPath } from '../src/ingest/inbox.js';
+import { ingestFile } from '../src/ingest/ingest.js';
 import { defaultParseWorkers } from '../src/ingest/parse-pool.js';
 import { runMatch } from '../src/match/run.js';
 import { evaluatePairs } from '../src/match/evaluate.js';
@@ -50,24 +53,48 @@ await admin.query(`create database ${dbName}`);
 await admin.end();
 const store = await openStore({ databaseUrl: dbUrl, poolSize: 4 });
 await migrateToLatest(store);
-t = performance.now();
-await ingestPath(store, loadMapping(), join(out, 'inbox'), { parseWorkers: defaultParseWorkers() });
-const ingestSeconds = since(t);
-console.log(`ingested in ${ingestSeconds.toFixed(1)} s (${fmt(county.rows / ingestSeconds)} rows/s)`);
+
+// the county as a night finds it: every delivery but the last month's, matched; then the last month's
+const inbox = join(out, 'inbox');
+const deliveries = readFileSync(join(out, 'truth/files.csv'), 'utf8').trim().split(/\r?\n/).slice(1)
+  .map((l) => l.split(','))
+  .map(([file, , asOf]) => ({ path: join(inbox, file!), asOf: asOf!.replaceAll('-', '') }))
+  .sort((a, b) => (a.asOf < b.asOf ? -1 : a.asOf > b.asOf ? 1 : a.path < b.path ? -1 : 1));
+const lastMonth = deliveries.at(-1)!.asOf.slice(0, 6);
+const earlier = deliveries.filter((d) => !d.asOf.startsWith(lastMonth));
+const latest = deliveries.filter((d) => d.asOf.startsWith(lastMonth));
+const mapping = loadMapping();
+const ingestAll = async (files: typeof deliveries) => {
+  for (const f of files) await ingestFile(store, mapping, f.path, { inboxRoot: inbox, parseWorkers: defaultParseWorkers() });
+};
 
 t = performance.now();
-const { stats } = await runMatch(store, { scope: { kind: 'all' } });
-const total = since(t);
-const s = stats.seconds;
-const deterministic = s.features + s.anchors + s.write;
-const scored = s.weights + s.scoring;
+await ingestAll(earlier);
+const ingestSeconds = since(t);
+console.log(`ingested ${earlier.length} deliveries in ${ingestSeconds.toFixed(1)} s`);
+
+const timed = async (what: string, opts: Parameters<typeof runMatch>[1]) => {
+  const t0 = performance.now();
+  const r = await runMatch(store, opts);
+  return { what, total: since(t0), stats: r.stats };
+};
+const runs = [await timed('first match (estimates the model)', { scope: { kind: 'all' } })];
+await ingestAll(latest);
+runs.push(await timed(`increment: the last month's ${latest.length} deliveries, model reused`, { modelPolicy: { growth: 100, maxAgeDays: 3650 } }));
+runs.push(await timed('rematch --all --reestimate (what every run cost before model versions)', { scope: { kind: 'all' }, reestimate: true }));
+const stats = runs[0]!.stats;
+
 console.log('');
-console.log(`| path | rows | seconds | rows/s |`);
-console.log(`|---|---|---|---|`);
-console.log(`| deterministic (id number, 人员编号): name forms, keys, writing links and persons | ${fmt(stats.anchored)} | ${deterministic.toFixed(1)} | ${fmt(stats.anchored / deterministic)} |`);
-console.log(`| scored (no usable id): weights, candidates, scoring | ${fmt(stats.scored)} | ${scored.toFixed(1)} | ${fmt(stats.scored / scored)} |`);
-console.log(`| whole run | ${fmt(stats.rows)} | ${total.toFixed(1)} | ${fmt(stats.rows / total)} |`);
-console.log(`\nsteps (s): ${JSON.stringify(s)}; ${fmt(stats.persons)} persons, ${fmt(stats.review)} rows in review`);
+console.log('| run | rows | new rows | model | seconds | of which: features | anchors | model | scoring | write | relinked |');
+console.log('|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of runs) {
+  const s = r.stats.seconds;
+  console.log(
+    `| ${r.what} | ${fmt(r.stats.rows)} | ${fmt(r.stats.newRows)} | ${r.stats.model.id}${r.stats.model.reason ? ` (${r.stats.model.reason})` : ''} | ${r.total.toFixed(1)} | ${s.features.toFixed(1)} | ${s.anchors.toFixed(1)} | ${s.weights.toFixed(1)} | ${s.scoring.toFixed(1)} | ${s.write.toFixed(1)} | ${fmt(r.stats.relinked)} |`,
+  );
+}
+console.log(`\nincrement ÷ re-estimating run: ${(runs[1]!.total / runs[2]!.total).toFixed(3)}; rows before the increment ${fmt(stats.rows)}, after ${fmt(runs[1]!.stats.rows)}`);
+console.log(`peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; ${fmt(runs[2]!.stats.persons)} persons, ${fmt(runs[2]!.stats.review)} rows in review`);
 
 const truth = new Map(
   readFileSync(join(out, 'truth/rows.csv'), 'utf8').trim().split(/\r?\n/).slice(1).map((l) => {

@@ -54,6 +54,10 @@ const envSchema = z.object({
   AIDLINK_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** The nightly sync: a cron pattern, and the time zone it is read in. */
   AIDLINK_SYNC_CRON: z.string().trim().min(9).default('0 2 * * *'),
+  /** A match estimates a new model version once the rows have grown by this share since the last estimate (match/model.ts). */
+  AIDLINK_MODEL_GROWTH: z.coerce.number().min(0).max(100).default(0.25),
+  /** … or once the model version is this many days old. */
+  AIDLINK_MODEL_MAX_DAYS: z.coerce.number().min(0).max(3650).default(7),
   AIDLINK_SYNC_TZ: z.string().trim().min(1).default('Asia/Shanghai'),
   /** The first retry's delay; each later one waits twice as long (5 attempts in all). */
   AIDLINK_RETRY_DELAY_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),

@@ -18,6 +18,7 @@ import type { JobResult } from '../jobs/handlers.js';
 import { countyTime } from '../util/time.js';
 import { formatYuan } from '../ingest/normalise/money.js';
 import { log } from '../log.js';
+import { MODEL_REASON } from '../match/model.js';
 
 const n = (x: number) => x.toLocaleString('en');
 
@@ -175,14 +176,16 @@ export function registerJobCommands(program: Command): void {
     .option('--all', 'every row')
     .option('--person <id>', 'the rows of one person', parsePositiveInt)
     .option('--file <file>', 'the rows of one delivery')
+    .option('--reestimate', 'with --all: estimate a new version of the match model first, and re-score every row with it')
     .option('--no-wait', 'with the queues: print the job id and return at once')
-    .action(async (opts: { all?: boolean; person?: number; file?: string; wait: boolean }) => {
+    .action(async (opts: { all?: boolean; person?: number; file?: string; reestimate?: boolean; wait: boolean }) => {
       const chosen = [opts.all, opts.person, opts.file].filter((x) => x !== undefined).length;
       if (chosen !== 1) throw new InvalidArgumentError('say exactly one of --all, --person ID, --file F');
+      if (opts.reestimate && !opts.all) throw new InvalidArgumentError('--reestimate goes with --all: a new model version re-scores every row');
       const scope: Payload<'match.run'>['scope'] = opts.all ? { kind: 'all' } : opts.person ? { kind: 'person', personId: opts.person } : { kind: 'file', file: opts.file! };
       await withContext(async (ctx) => {
         const progress = createProgress();
-        const tree = await withRunner(ctx, progress, (runner) => submitAndFollow(runner, () => runner.submitRematch({ scope }, actorDefault()), { wait: opts.wait, what: 'rematch' }, progress));
+        const tree = await withRunner(ctx, progress, (runner) => submitAndFollow(runner, () => runner.submitRematch({ scope, ...(opts.reestimate ? { reestimate: true } : {}) }, actorDefault()), { wait: opts.wait, what: 'rematch' }, progress));
         if (!tree || reportFailure(tree)) return;
         const m = resultOf(tree, 'match.run');
         const spells = resultOf(tree, 'spells.derive');
@@ -190,7 +193,7 @@ export function registerJobCommands(program: Command): void {
         if (m) {
           process.stdout.write(
             `${n(m.rows)} rows: ${n(m.anchored)} linked by id number or 人员编号, ${n(m.scored)} scored — ${n(m.linked)} linked, ${n(m.review)} waiting for review, ${n(m.unclaimed)} without a known person\n` +
-              `${n(m.persons)} persons; ${n(m.changed)} links changed\n`,
+              `${n(m.persons)} persons; ${n(m.changed)} links changed (${n(m.relinked)} to another person or state); model version ${m.model.id}${m.model.reason ? ` (new: ${MODEL_REASON[m.model.reason]})` : ''}\n`,
           );
         }
         if (spells && a) printAssessment(spells, a);

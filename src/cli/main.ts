@@ -18,6 +18,7 @@ import { log } from '../log.js';
 import { csvLine } from '../util/csv.js';
 import { createProgress } from './progress.js';
 import { runMatch, type MatchScope } from '../match/run.js';
+import { modelPolicy } from '../match/model.js';
 import { explainLink, ExplainError } from '../match/explain.js';
 import { exportLinks, exportPersons } from '../match/export.js';
 import { confirmLink, DecisionError, mergePersons, rejectLink, splitPerson, type RowRef } from '../match/decisions.js';
@@ -257,7 +258,7 @@ program
 
 async function runAndReport(ctx: AppContext, scope: MatchScope): Promise<void> {
   const progress = createProgress();
-  const r = await runMatch(ctx.store, { scope, nameTools: ctx.names, onProgress: (step) => progress.update(step) });
+  const r = await runMatch(ctx.store, { scope, modelPolicy: modelPolicy(ctx.config), nameTools: ctx.names, onProgress: (step) => progress.update(step) });
   progress.done();
   const s = r.stats;
   const n = (x: number) => x.toLocaleString('en');

@@ -208,6 +208,7 @@ export interface MatchRunTable {
   finished_at: Timestamp | null;
   params: ColumnType<unknown, string | null, string | null>;
   stats: ColumnType<unknown, string | null, string | null>;
+  model_id: number | null;
 }
 
 /** One per source row: how the matcher sees the row and which person it belongs to. */
@@ -226,6 +227,36 @@ export interface RowLinkTable {
   evidence: ColumnType<unknown, string | null, string | null>;
   candidates: ColumnType<unknown, string | null, string | null>;
   run_id: number | null;
+  /** the model version that scored the row (null for rows linked by an anchor or by staff) */
+  model_id: number | null;
+}
+
+/** A version of the match model: estimated weights and the name frequencies scored with. */
+export interface MatchModelTable {
+  id: Generated<number>;
+  created_at: Timestamp;
+  run_id: number | null;
+  reason: 'first' | 'asked' | 'growth' | 'age';
+  source_rows: number;
+  persons: number;
+  weights: ColumnType<unknown, string, string>;
+}
+
+export interface MatchModelNameTable {
+  model_id: number;
+  fold: string;
+  persons: number;
+}
+
+/** A row whose person or state a run changed. */
+export interface MatchChangeTable {
+  run_id: number;
+  delivery_id: number;
+  row_no: number;
+  from_person_id: number | null;
+  to_person_id: number | null;
+  from_state: string;
+  to_state: string;
 }
 
 export interface MatchDecisionTable {
@@ -405,6 +436,9 @@ export interface DB {
   person: PersonTable;
   match_run: MatchRunTable;
   row_link: RowLinkTable;
+  match_model: MatchModelTable;
+  match_model_name: MatchModelNameTable;
+  match_change: MatchChangeTable;
   match_decision: MatchDecisionTable;
   spell: SpellTable;
   assessment_run: AssessmentRunTable;

@@ -212,3 +212,13 @@ export async function run<R>(k: Kysely<DB>, q: CompiledQuery<R>): Promise<R[]> {
 }
 
 export { sql };
+
+/**
+ * Work tables filled inside a transaction (the match's temporary tables) are never
+ * analysed by autovacuum: without statistics the planner guesses their size, and a join of
+ * a guessed table with a large one can run for many minutes. Every work table is
+ * analysed once filled.
+ */
+export async function analyze(tx: Tx, table: string): Promise<void> {
+  await sql`analyze ${sql.table(table)}`.execute(tx.k);
+}

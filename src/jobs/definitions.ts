@@ -25,7 +25,8 @@ export const JOBS = {
   'sync.scan': { queue: 'sync', payload: z.object({ inbox: z.string().min(1), until: isoDate.optional(), requestedBy: z.string() }).strict() },
   /** one delivered file; its job id comes from the content hash */
   'ingest.file': { queue: 'ingest', payload: z.object({ inboxRoot: z.string().min(1), file: z.string().min(1), hash: z.string().regex(/^[0-9a-f]{64}$/), requestedBy: z.string() }).strict() },
-  'match.run': { queue: 'match', payload: z.object({ scope: matchScope }).strict() },
+  /** `reestimate`: a new version of the match model first (match/model.ts) */
+  'match.run': { queue: 'match', payload: z.object({ scope: matchScope, reestimate: z.boolean().optional() }).strict() },
   'spells.derive': { queue: 'assess', payload: z.object({}).strict() },
   'assess.run': { queue: 'assess', payload: z.object({}).strict() },
   /** opens a case for each new outreach flag, closes the cases the data has settled */

@@ -12,6 +12,7 @@ import { inboxRootFor, listFiles } from '../ingest/inbox.js';
 import { inspectFile } from '../ingest/read/inspect.js';
 import { countyStamp } from '../util/time.js';
 import { defaultParseWorkers } from '../ingest/parse-pool.js';
+import { modelPolicy } from '../match/model.js';
 import { runMatch } from '../match/run.js';
 import { runSpells } from '../spells/run.js';
 import { runAssessment } from '../assess/run.js';
@@ -137,7 +138,7 @@ export const HANDLERS = {
   },
 
   async 'match.run'(p, job) {
-    const r = await runMatch(job.app.store, { scope: p.scope, nameTools: job.app.names, onProgress: (stage) => void job.progress({ stage }) });
+    const r = await runMatch(job.app.store, { scope: p.scope, reestimate: p.reestimate === true, modelPolicy: modelPolicy(job.app.config), nameTools: job.app.names, onProgress: (stage) => void job.progress({ stage }) });
     await job.progress({ stage: 'matched', done: r.stats.persons, unit: 'persons' });
     return r.stats;
   },

@@ -11,7 +11,7 @@
  */
 import { sql, type RawBuilder } from 'kysely';
 import type { IdStatus, SourceKey } from '../db/schema.js';
-import type { Tx } from '../db/store.js';
+import { analyze, type Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
 import type { Probe, Profile } from './compare.js';
 import { USABLE_ID } from './anchors.js';
@@ -59,10 +59,10 @@ export function blockKeys(p: Probe, sound: string | null): [BlockKind, string][]
   return keys;
 }
 
-/** The block keys of the rows in link_key (all of them, or only those `where` selects). */
-const BLOCKS_OF = (where: RawBuilder<unknown>) => sql`
+/** The block keys of the rows in `keys` (link_key, or scored_key: row → person key), those `where` selects. */
+const BLOCKS_OF = (where: RawBuilder<unknown>, keys = 'link_key') => sql`
   select distinct k.person_key, b.kind, b.value
-  from link_key k
+  from ${sql.table(keys)} k
   join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
   join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
   cross join lateral (values
@@ -91,16 +91,18 @@ export async function buildPersonBlocks(tx: Tx): Promise<void> {
   await sql`create temp table person_block on commit drop as ${BLOCKS_OF(sql`true`)}`.execute(tx.k);
   await dropBigBlocks(tx);
   await sql`create index person_block_key on person_block (kind, value)`.execute(tx.k);
-  await sql`analyze person_block`.execute(tx.k);
+  await analyze(tx, 'person_block');
 }
 
-/** Adds the block keys of the rows scoring has just joined to their persons (see run.ts). */
+/** Adds the block keys of the rows scoring has just joined to their persons (scored_key, see run.ts). */
 export async function extendPersonBlocks(tx: Tx): Promise<void> {
+  // read from scored_key itself, not link_key filtered by it: the new rows only, whatever the plan
   await sql`
     insert into person_block (person_key, kind, value)
-    select n.person_key, n.kind, n.value from (${BLOCKS_OF(sql`k.scored and (k.delivery_id, k.row_no) in (select delivery_id, row_no from scored_key)`)}) n
+    select n.person_key, n.kind, n.value from (${BLOCKS_OF(sql`true`, 'scored_key')}) n
     where not exists (select 1 from person_block b where b.person_key = n.person_key and b.kind = n.kind and b.value = n.value)`.execute(tx.k);
   await dropBigBlocks(tx);
+  await analyze(tx, 'person_block');
 }
 
 /** Candidate persons per probe (index into `probes`). */
@@ -112,6 +114,7 @@ export async function findCandidates(tx: Tx, probes: readonly ProbeRow[], sounds
     for (const [kind, value] of blockKeys(p, sounds[i] ?? null)) lines.push(copyLine([i, kind, value]));
   });
   if (lines.length > 0) await tx.copyIn('probe_key', ['probe_id', 'kind', 'value'], lines.join(''));
+  await analyze(tx, 'probe_key');
   const rows = await sql<{ probe_id: number; person_key: string }>`
     select probe_id, person_key from (
       select pk.probe_id, pb.person_key,
@@ -195,6 +198,7 @@ export async function loadLeaveOneOutProfiles(tx: Tx, probes: readonly ProbeRow[
   await sql`create temp table pseudo (probe_id int, delivery_id int, row_no int, person_key text) on commit drop`.execute(tx.k);
   const lines = probes.map((p, i) => copyLine([i, p.deliveryId, p.rowNo, p.trueKey ?? null])).join('');
   if (lines) await tx.copyIn('pseudo', ['probe_id', 'delivery_id', 'row_no', 'person_key'], lines);
+  await analyze(tx, 'pseudo');
   const rows = await sql<ProfileRow & { probe_id: number; person_key: string }>`
     select p.probe_id, p.person_key, ${PROFILE_COLUMNS}
     from pseudo p

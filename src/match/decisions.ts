@@ -12,7 +12,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
-import type { Store, Tx } from '../db/store.js';
+import { analyze, type Store, type Tx } from '../db/store.js';
 
 export class DecisionError extends Error {
   override name = 'DecisionError';
@@ -164,7 +164,7 @@ export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
     }
   }
   // temporary tables get no statistics unless asked: without them the planner guesses badly
-  await sql`analyze link_key`.execute(tx.k);
+  await analyze(tx, 'link_key');
   // later merges also redirect earlier row decisions
   for (const [row, key] of confirms) confirms.set(row, resolve(key));
   for (const [row, keys] of rejects) rejects.set(row, new Set([...keys].map(resolve)));

@@ -14,7 +14,7 @@
  * come back to it.
  */
 import { sql } from 'kysely';
-import type { Tx } from '../db/store.js';
+import { analyze, type Tx } from '../db/store.js';
 
 /**
  * The township and village in a 户籍地址 such as 贵州省六盘水市六枝特区木岗镇河边村3组: the
@@ -33,6 +33,7 @@ export async function refreshPersons(tx: Tx, runId: number): Promise<number> {
     select p.id from person p
     left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = p.id
     where p.row_count is distinct from coalesce(c.n, 0) or (p.retired_at is null) = (c.n is null)`.execute(tx.k);
+  await analyze(tx, 'touched');
 
   await sql`
     update person p

@@ -14,7 +14,7 @@
  * expensive per-row work: new rows only (step 1), and only changed links written.
  */
 import { sql } from 'kysely';
-import type { Store, Tx } from '../db/store.js';
+import { analyze, type Store, type Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
 import { ANCHOR_METHOD, computeAnchors } from './anchors.js';
 import { createNameTools, type NameTools } from './chinese.js';
@@ -24,6 +24,7 @@ import { applyDecisions, rowId } from './decisions.js';
 import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, type ProbeRow } from './data.js';
 import { refreshPersons } from './persons.js';
 import { estimateWeights, posteriors, score, type Evidence, type Labelled, type NameFrequency, type Weights } from './weights.js';
+import { DEFAULT_MODEL_POLICY, finishModel, latestModel, loadModel, modelFrequency, reestimateReason, startModel, type ModelPolicy, type ModelReason } from './model.js';
 import { idEdits } from './compare.js';
 
 /** Link when the best candidate is this likely to be the one. */
@@ -36,6 +37,8 @@ export const PSEUDO_SAMPLE = 3000;
 export type MatchScope = { kind: 'new' } | { kind: 'all' } | { kind: 'person'; personId: number } | { kind: 'file'; file: string };
 
 export interface MatchStats {
+  /** the model version the run scored with, and why it estimated a new one (null: reused) */
+  model: { id: number; reason: ModelReason | null };
   rows: number;
   newRows: number;
   anchored: number;
@@ -44,6 +47,8 @@ export interface MatchStats {
   review: number;
   unclaimed: number;
   changed: number;
+  /** rows whose person or review state changed (match_change) */
+  relinked: number;
   persons: number;
   seconds: { features: number; anchors: number; weights: number; scoring: number; write: number; total: number };
 }
@@ -56,6 +61,12 @@ export interface MatchResult {
 
 export interface MatchOptions {
   scope?: MatchScope;
+  /** estimate a new model version even if the current one is young and the rows have not grown */
+  reestimate?: boolean;
+  /** when a run estimates a new version by itself */
+  modelPolicy?: ModelPolicy;
+  /** score with exactly this version (tests: equality under one version) */
+  modelId?: number;
   nameTools?: NameTools;
   onProgress?: (step: string) => void;
 }
@@ -91,6 +102,7 @@ async function computeNameForms(tx: Tx, tools: NameTools, scope: MatchScope): Pr
     copyLine([r.delivery_id, r.row_no, r.name_norm ? tools.fold(r.name_norm) : null, r.name_norm ? tools.soundKey(r.name_norm) : null]),
   );
   await tx.copyIn('name_form', ['delivery_id', 'row_no', 'fold', 'sound'], lines.join(''));
+  await analyze(tx, 'name_form');
   await sql`
     update row_link l set name_fold = f.fold, name_sound = f.sound
     from name_form f
@@ -115,15 +127,6 @@ function hideId(p: ProbeRow): ProbeRow[] {
   ];
 }
 
-async function nameFrequency(tx: Tx): Promise<NameFrequency> {
-  const rows = await sql<{ fold: string; n: number }>`
-    select l.name_fold as fold, count(distinct k.person_key)::int as n
-    from link_key k join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
-    where l.name_fold is not null group by l.name_fold`.execute(tx.k);
-  const map = new Map(rows.rows.map((r) => [r.fold, r.n]));
-  return (fold) => map.get(fold) ?? 1;
-}
-
 /** Non-matching persons drawn per probe and context level, to estimate u from. */
 const SAMPLE_PER_LEVEL = { household: 20, village: 6, township: 4, elsewhere: 6 };
 
@@ -146,12 +149,15 @@ async function estimate(tx: Tx, tools: NameTools, places: Awaited<ReturnType<typ
   });
   if (baseLines.length) await tx.copyIn('pseudo_base', ['probe_id', 'person_key', 'township', 'village'], baseLines.join(''));
   if (keyLines.length) await tx.copyIn('pseudo_hkey', ['probe_id', 'kind', 'value'], keyLines.join(''));
+  await analyze(tx, 'pseudo_base');
+  await analyze(tx, 'pseudo_hkey');
   await sql`
     create temp table person_place on commit drop as
     select distinct k.person_key, s.township, coalesce(s.village, '') as village
     from link_key k join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
     where s.township is not null`.execute(tx.k);
   await sql`create index person_place_at on person_place (township, village)`.execute(tx.k);
+  await analyze(tx, 'person_place');
 
   const drawn = await sql<{ probe_id: number; person_key: string }>`
     with household as (
@@ -320,7 +326,9 @@ async function joinPersons(tx: Tx, rows: { probe: ProbeRow; key: string }[]): Pr
   await sql`create temp table if not exists scored_key (delivery_id int, row_no int, person_key text) on commit drop`.execute(tx.k);
   await sql`truncate scored_key`.execute(tx.k);
   await tx.copyIn('scored_key', ['delivery_id', 'row_no', 'person_key'], rows.map((r) => copyLine([r.probe.deliveryId, r.probe.rowNo, r.key])).join(''));
+  await analyze(tx, 'scored_key');
   await sql`insert into link_key (delivery_id, row_no, person_key, scored) select delivery_id, row_no, person_key, true from scored_key`.execute(tx.k);
+  await analyze(tx, 'link_key');
   await extendPersonBlocks(tx);
 }
 
@@ -361,10 +369,20 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     await buildPersonBlocks(tx);
     seconds.anchors = lap();
 
-    progress('estimating weights');
+    progress('the match model');
     const places = await loadPlaces(tx);
-    const frequency = await nameFrequency(tx);
-    const weights = await estimate(tx, tools, places, frequency);
+    const rowCount = (await sql<{ n: number }>`select count(*)::int as n from row_link`.execute(tx.k)).rows[0]!.n;
+    const latest = await latestModel(tx);
+    const reason = opts.modelId !== undefined ? undefined : reestimateReason(latest, rowCount, { asked: opts.reestimate === true, policy: opts.modelPolicy ?? DEFAULT_MODEL_POLICY });
+    let modelId = opts.modelId ?? latest?.id;
+    if (reason) {
+      progress('estimating weights');
+      modelId = await startModel(tx, run.id, reason, rowCount);
+      await finishModel(tx, modelId, await estimate(tx, tools, places, await modelFrequency(tx, modelId)));
+    }
+    // read back as stored, so that the run that estimates a version scores exactly as later runs do
+    const model = await loadModel(tx, modelId!);
+    const { weights, frequency } = model;
     seconds.weights = lap();
 
     progress('scoring rows without an id');
@@ -384,7 +402,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     seconds.scoring = lap();
 
     progress('writing links');
-    const changed = await writeLinks(tx, run.id, floating.probes, decided);
+    const { changed, relinked } = await writeLinks(tx, run.id, model.id, floating.probes, decided);
     const persons = await refreshPersons(tx, run.id);
     seconds.write = lap();
     seconds.total = Math.round((performance.now() - t0) / 10) / 100;
@@ -395,6 +413,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
       from row_link`.execute(tx.k);
     const c = counts.rows[0]!;
     const stats: MatchStats = {
+      model: { id: model.id, reason: reason ?? null },
       rows: c.rows,
       newRows,
       anchored: c.anchored,
@@ -403,20 +422,25 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
       review: c.review,
       unclaimed: unclaimed.length,
       changed,
+      relinked,
       persons,
       seconds,
     };
     await tx.k
       .updateTable('match_run')
-      .set({ finished_at: new Date(), stats: JSON.stringify(stats), params: JSON.stringify({ weights, LINK_PROBABILITY, REVIEW_PROBABILITY }) })
+      .set({ finished_at: new Date(), model_id: model.id, stats: JSON.stringify(stats), params: JSON.stringify({ LINK_PROBABILITY, REVIEW_PROBABILITY }) })
       .where('id', '=', run.id)
       .execute();
     return { runId: run.id, stats, weights };
   });
 }
 
-/** Writes the links that changed; returns how many rows changed. */
-async function writeLinks(tx: Tx, runId: number, probes: readonly ProbeRow[], decided: readonly FloatDecision[]): Promise<number> {
+/**
+ * Writes the links that changed, stamped with the model version that scored them;
+ * records the rows whose person or state changed. Returns how many rows changed in
+ * any way, and how many changed person or state.
+ */
+async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readonly ProbeRow[], decided: readonly FloatDecision[]): Promise<{ changed: number; relinked: number }> {
   // every person key in use has a person
   await sql`create temp table float_link (delivery_id int, row_no int, person_key text, state text, method text, score real, evidence jsonb, candidates jsonb) on commit drop`.execute(tx.k);
   const lines = decided.map((d, i) => {
@@ -424,6 +448,7 @@ async function writeLinks(tx: Tx, runId: number, probes: readonly ProbeRow[], de
     return copyLine([p.deliveryId, p.rowNo, d.personKey, d.state, d.method, d.score, d.evidence ? JSON.stringify(d.evidence) : null, d.candidates ? JSON.stringify(d.candidates) : null]);
   });
   if (lines.length) await tx.copyIn('float_link', ['delivery_id', 'row_no', 'person_key', 'state', 'method', 'score', 'evidence', 'candidates'], lines.join(''));
+  await analyze(tx, 'float_link');
   await sql`
     insert into person (person_key)
     select distinct person_key from (select person_key from link_key where not scored union all select person_key from float_link) k
@@ -442,24 +467,36 @@ async function writeLinks(tx: Tx, runId: number, probes: readonly ProbeRow[], de
     select k.delivery_id, k.row_no, p.id as person_id, 'linked'::text as state,
            case when exists (select 1 from match_decision d where d.kind = 'confirm' and d.revoked_at is null
                               and d.delivery_id = k.delivery_id and d.row_no = k.row_no) then 'staff' else ${ANCHOR_METHOD} end as method,
-           null::real as score, null::jsonb as evidence, null::jsonb as candidates
+           null::real as score, null::jsonb as evidence, null::jsonb as candidates, null::int as model_id
     from link_key k
     join person p on p.person_key = k.person_key
     join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
     where not k.scored
     union all
-    select f.delivery_id, f.row_no, p.id, f.state, f.method, f.score, f.evidence, f.candidates
+    select f.delivery_id, f.row_no, p.id, f.state, f.method, f.score, f.evidence, f.candidates, ${modelId}::int
     from float_link f left join person p on p.person_key = f.person_key`.execute(tx.k);
   void confirmed;
+  await analyze(tx, 'desired');
+  // rows new to matching ('pending') have no earlier link to change
+  const relinked = await sql`
+    insert into match_change (run_id, delivery_id, row_no, from_person_id, to_person_id, from_state, to_state)
+    select ${runId}, l.delivery_id, l.row_no, l.person_id, d.person_id, l.state, d.state
+    from row_link l join desired d on d.delivery_id = l.delivery_id and d.row_no = l.row_no
+    where l.method <> 'pending' and (l.person_id is distinct from d.person_id or l.state is distinct from d.state)`.execute(tx.k);
   const r = await sql`
     update row_link l
     set person_id = d.person_id, state = d.state, method = d.method, score = d.score, evidence = d.evidence,
-        candidates = d.candidates, run_id = ${runId}
+        candidates = d.candidates, run_id = ${runId}, model_id = d.model_id
     from desired d
     where l.delivery_id = d.delivery_id and l.row_no = d.row_no
       and (l.person_id is distinct from d.person_id or l.state is distinct from d.state or l.method is distinct from d.method
            or l.score is distinct from d.score or l.candidates is distinct from d.candidates or l.evidence is distinct from d.evidence)`.execute(tx.k);
-  return Number(r.numAffectedRows ?? 0);
+  // the same link under a new version: only its stamp changes
+  await sql`
+    update row_link l set model_id = d.model_id
+    from desired d
+    where l.delivery_id = d.delivery_id and l.row_no = d.row_no and l.model_id is distinct from d.model_id`.execute(tx.k);
+  return { changed: Number(r.numAffectedRows ?? 0), relinked: Number(relinked.numAffectedRows ?? 0) };
 }
 
 export { idEdits };

@@ -46,7 +46,7 @@ export function forClient(s: JobState): JobState & { current?: string; fraction?
 
 const isoDate = z.string().refine((v) => parseDate(v) === v, '日期格式如 2026-10-31');
 const syncBody = z.object({ until: isoDate.optional(), report: z.boolean().optional() }).strict();
-const rematchBody = z.object({ scope: matchScope }).strict();
+const rematchBody = z.object({ scope: matchScope, reestimate: z.boolean().optional() }).strict();
 const listQuery = z.object({
   failed: z.enum(['true', 'false']).optional(),
   all: z.enum(['true', 'false']).optional(),
@@ -107,8 +107,8 @@ export async function buildServer(app: AppContext, runner: BullRunner): Promise<
   server.post('/api/rematch', { config: { permission: 'change' } }, async (req, reply) => {
     const body = rematchBody.parse(req.body ?? {});
     const who = authOf(req).user.username;
-    const s = await runner.submitRematch({ scope: body.scope }, `http:${who}`);
-    await audit(app.store, { actor: who, action: 'run_start', subject: s.id, detail: { scope: body.scope }, ip: req.ip });
+    const s = await runner.submitRematch({ scope: body.scope, ...(body.reestimate ? { reestimate: true } : {}) }, `http:${who}`);
+    await audit(app.store, { actor: who, action: 'run_start', subject: s.id, detail: { scope: body.scope, reestimate: body.reestimate === true }, ip: req.ip });
     return reply.code(202).send(forClient(s));
   });
 

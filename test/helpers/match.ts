@@ -38,3 +38,18 @@ export function sampleTruth(): Map<string, string> {
 export function evaluateSample(a: Assignment) {
   return evaluatePairs(sampleTruth(), a.byRow);
 }
+
+/** Copies match model version `id` of one database into another (as it stood, weights and name frequencies); returns its id there. */
+export async function copyModel(from: Store, to: Store, id: number): Promise<number> {
+  const m = await from.k.selectFrom('match_model').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const names = await from.k.selectFrom('match_model_name').select(['fold', 'persons']).where('model_id', '=', id).execute();
+  const copy = await to.k
+    .insertInto('match_model')
+    .values({ reason: m.reason, source_rows: m.source_rows, persons: m.persons, weights: JSON.stringify(m.weights), created_at: m.created_at })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  for (let i = 0; i < names.length; i += 5000) {
+    await to.k.insertInto('match_model_name').values(names.slice(i, i + 5000).map((n) => ({ model_id: copy.id, ...n }))).execute();
+  }
+  return copy.id;
+}
