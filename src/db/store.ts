@@ -222,3 +222,12 @@ export { sql };
 export async function analyze(tx: Tx, table: string): Promise<void> {
   await sql`analyze ${sql.table(table)}`.execute(tx.k);
 }
+
+/**
+ * VACUUM (ANALYZE) of tables a run has just rewritten, after its transaction: with
+ * autovacuum off nothing else reclaims the old versions of their rows or counts them,
+ * and the next run would scan the dead versions and plan without statistics.
+ */
+export async function vacuumAnalyze(store: Store, tables: readonly string[]): Promise<void> {
+  await sql`vacuum (analyze) ${sql.join(tables.map((t) => sql.table(t)))}`.execute(store.k);
+}

@@ -15,22 +15,27 @@ import type { Tx } from '../db/store.js';
 
 export const USABLE_ID = sql`s.id_status in ('valid', 'legacy15')`;
 
+/** The county-wide map: each 人员编号 with a usable id, the (smallest) id and how many distinct ones. */
+export const INSURANCE_IDS = sql`
+  select s.insurance_no, min(s.id_number) as id18, count(distinct s.id_number) as ids
+  from source_row s
+  where s.insurance_no is not null and ${USABLE_ID}
+  group by s.insurance_no`;
+
+/** A row's anchor key, from its source_row `s` and its 人员编号's entry `i` in INSURANCE_IDS. */
+export const ANCHOR_KEY = sql`
+  case
+    when ${USABLE_ID} then 'id:' || s.id_number
+    when s.insurance_no is not null and i.ids = 1 then 'id:' || i.id18
+    when s.insurance_no is not null and i.ids is null then 'ins:' || s.insurance_no
+  end`;
+
 /** Recomputes every row's anchor key; only rows whose key changes are written. Returns how many changed. */
 export async function computeAnchors(tx: Tx): Promise<number> {
   const r = await sql`
-    with ins_ids as (
-      select s.insurance_no, min(s.id_number) as id18, count(distinct s.id_number) as ids
-      from source_row s
-      where s.insurance_no is not null and ${USABLE_ID}
-      group by s.insurance_no
-    ),
+    with ins_ids as (${INSURANCE_IDS}),
     keyed as (
-      select l.delivery_id, l.row_no,
-        case
-          when ${USABLE_ID} then 'id:' || s.id_number
-          when s.insurance_no is not null and i.ids = 1 then 'id:' || i.id18
-          when s.insurance_no is not null and i.ids is null then 'ins:' || s.insurance_no
-        end as anchor_key
+      select l.delivery_id, l.row_no, ${ANCHOR_KEY} as anchor_key
       from row_link l
       join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
       left join ins_ids i on i.insurance_no = s.insurance_no

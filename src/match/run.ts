@@ -14,9 +14,9 @@
  * expensive per-row work: new rows only (step 1), and only changed links written.
  */
 import { sql } from 'kysely';
-import { analyze, type Store, type Tx } from '../db/store.js';
+import { analyze, vacuumAnalyze, type Store, type Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
-import { ANCHOR_METHOD, computeAnchors } from './anchors.js';
+import { ANCHOR_KEY, ANCHOR_METHOD, computeAnchors, INSURANCE_IDS } from './anchors.js';
 import { createNameTools, type NameTools } from './chinese.js';
 import { clusterUnclaimed } from './cluster.js';
 import { compareAll, compareContext, type Probe, type Profile } from './compare.js';
@@ -82,16 +82,41 @@ interface FloatDecision {
   candidates: { key: string; score: number; probability: number }[] | null;
 }
 
-/** Comparison forms of names for rows that have none yet (or all rows in the scope). */
-async function computeNameForms(tx: Tx, tools: NameTools, scope: MatchScope): Promise<number> {
+/**
+ * The rows no run has seen get their row_link in one insert, with their name's
+ * comparison forms and their anchor key: every later write of a row leaves a dead
+ * version behind (autovacuum may be off), so a new row is written once here and once
+ * more when it is linked. Returns how many rows were new.
+ */
+async function insertNewRows(tx: Tx, tools: NameTools): Promise<number> {
+  const fresh = await sql<{ delivery_id: number; row_no: number; name_norm: string | null }>`
+    select s.delivery_id, s.row_no, s.name_norm
+    from source_row s join delivery d on d.id = s.delivery_id
+    where d.status <> 'staged'
+      and not exists (select 1 from row_link l where l.delivery_id = s.delivery_id and l.row_no = s.row_no)`.execute(tx.k);
+  if (fresh.rows.length === 0) return 0;
+  await sql`create temp table new_row (delivery_id int, row_no int, fold text, sound text) on commit drop`.execute(tx.k);
+  const lines = fresh.rows.map((r) => copyLine([r.delivery_id, r.row_no, r.name_norm ? tools.fold(r.name_norm) : null, r.name_norm ? tools.soundKey(r.name_norm) : null]));
+  await tx.copyIn('new_row', ['delivery_id', 'row_no', 'fold', 'sound'], lines.join(''));
+  await analyze(tx, 'new_row');
+  await sql`
+    with ins_ids as (${INSURANCE_IDS})
+    insert into row_link (delivery_id, row_no, name_fold, name_sound, anchor_key, state, method)
+    select n.delivery_id, n.row_no, n.fold, n.sound, ${ANCHOR_KEY}, 'review', 'pending'
+    from new_row n
+    join source_row s on s.delivery_id = n.delivery_id and s.row_no = n.row_no
+    left join ins_ids i on i.insurance_no = s.insurance_no`.execute(tx.k);
+  return fresh.rows.length;
+}
+
+/** Comparison forms of names computed again for the rows of a rematch's scope (after a change of the name-variant files, say). */
+async function recomputeNameForms(tx: Tx, tools: NameTools, scope: Exclude<MatchScope, { kind: 'new' }>): Promise<number> {
   const filter =
     scope.kind === 'all'
       ? sql`true`
       : scope.kind === 'file'
         ? sql`l.delivery_id in (select id from delivery where file = ${scope.file})`
-        : scope.kind === 'person'
-          ? sql`l.person_id = ${scope.personId}`
-          : sql`l.method = 'pending'`;
+        : sql`l.person_id = ${scope.personId}`;
   const rows = await sql<{ delivery_id: number; row_no: number; name_norm: string | null }>`
     select l.delivery_id, l.row_no, s.name_norm
     from row_link l join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
@@ -348,22 +373,20 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     };
   })();
 
-  return store.transaction(async (tx) => {
+  const result = await store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:match', 0))`.execute(tx.k);
     const run = await tx.k.insertInto('match_run').values({ kind: scope.kind, params: null, stats: null }).returning('id').executeTakeFirstOrThrow();
 
     progress('reading new rows');
-    const inserted = await sql`
-      insert into row_link (delivery_id, row_no, state, method)
-      select s.delivery_id, s.row_no, 'review', 'pending'
-      from source_row s join delivery d on d.id = s.delivery_id
-      where d.status <> 'staged'
-        and not exists (select 1 from row_link l where l.delivery_id = s.delivery_id and l.row_no = s.row_no)`.execute(tx.k);
-    const newRows = Number(inserted.numAffectedRows ?? 0);
-    await computeNameForms(tx, tools, scope);
+    // what ingest bulk-filled since the last run: statistics first, or every plan below guesses
+    await analyze(tx, 'source_row');
+    await analyze(tx, 'disability_row');
+    const newRows = await insertNewRows(tx, tools);
+    if (scope.kind !== 'new') await recomputeNameForms(tx, tools, scope);
     seconds.features = lap();
 
     progress('deterministic links');
+    // new rows came with their keys; an earlier row's key changes when its 人员编号 is now seen with an id
     await computeAnchors(tx);
     const decisions = await applyDecisions(tx);
     await buildPersonBlocks(tx);
@@ -433,12 +456,15 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
       .execute();
     return { runId: run.id, stats, weights };
   });
+  // a run rewrites many links and persons: reclaim the old versions and count them for the next run's plans
+  await vacuumAnalyze(store, ['row_link', 'person']);
+  return result;
 }
 
 /**
- * Writes the links that changed, stamped with the model version that scored them;
- * records the rows whose person or state changed. Returns how many rows changed in
- * any way, and how many changed person or state.
+ * Writes the links that changed, stamped with the model version that scored them (a
+ * new version restamps every scored row); records the rows whose person or state
+ * changed. Returns how many rows changed in any way, and how many changed person or state.
  */
 async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readonly ProbeRow[], decided: readonly FloatDecision[]): Promise<{ changed: number; relinked: number }> {
   // every person key in use has a person
@@ -490,12 +516,8 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
     from desired d
     where l.delivery_id = d.delivery_id and l.row_no = d.row_no
       and (l.person_id is distinct from d.person_id or l.state is distinct from d.state or l.method is distinct from d.method
-           or l.score is distinct from d.score or l.candidates is distinct from d.candidates or l.evidence is distinct from d.evidence)`.execute(tx.k);
-  // the same link under a new version: only its stamp changes
-  await sql`
-    update row_link l set model_id = d.model_id
-    from desired d
-    where l.delivery_id = d.delivery_id and l.row_no = d.row_no and l.model_id is distinct from d.model_id`.execute(tx.k);
+           or l.score is distinct from d.score or l.candidates is distinct from d.candidates or l.evidence is distinct from d.evidence
+           or l.model_id is distinct from d.model_id)`.execute(tx.k);
   return { changed: Number(r.numAffectedRows ?? 0), relinked: Number(relinked.numAffectedRows ?? 0) };
 }
 
