@@ -480,13 +480,20 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
     select distinct person_key from (select person_key from link_key where not scored union all select person_key from float_link) k
     where person_key is not null
     on conflict (person_key) do nothing`.execute(tx.k);
-  // review candidates name persons by id, like everything staff see
+  await analyze(tx, 'person');
+  // review candidates name persons by id, like everything staff see (every candidate key has a person: see above)
   await sql`
-    update float_link f set candidates = (
-      select jsonb_agg(jsonb_build_object('person_id', p.id, 'score', (c->>'score')::real, 'probability', (c->>'probability')::real) order by ord)
-      from jsonb_array_elements(f.candidates) with ordinality as x(c, ord)
-      join person p on p.person_key = c->>'key')
-    where f.candidates is not null`.execute(tx.k);
+    update float_link f set candidates = m.candidates
+    from (
+      select f2.delivery_id, f2.row_no,
+             jsonb_agg(jsonb_build_object('person_id', p.id, 'score', (x.c->>'score')::real, 'probability', (x.c->>'probability')::real) order by x.ord) as candidates
+      from float_link f2
+      cross join lateral jsonb_array_elements(f2.candidates) with ordinality as x(c, ord)
+      join person p on p.person_key = x.c->>'key'
+      where f2.candidates is not null
+      group by f2.delivery_id, f2.row_no
+    ) m
+    where f.delivery_id = m.delivery_id and f.row_no = m.row_no`.execute(tx.k);
 
   const confirmed = await sql`
     create temp table desired on commit drop as
