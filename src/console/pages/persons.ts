@@ -115,6 +115,8 @@ const MAX_RESULTS = 50;
 /** person.id is an int4: larger numbers cannot be a person (and would make PostgreSQL fail). */
 const MAX_ID = 2_147_483_647;
 
+/** What a link may carry: a person number, never an id number or a name. */
+const linkQuery = z.object({ id: z.string().max(20).optional() });
 const searchQuery = z.object({ id: z.string().max(20).optional(), idno: z.string().max(40).optional(), name: z.string().max(200).optional(), _csrf: z.string().optional() });
 const idParam = z.object({ id: z.coerce.number().int().positive().max(MAX_ID) });
 
@@ -290,8 +292,10 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
   const store = deps.app.store;
 
   /** The search and its results; the criteria come from the form (POST) or, for a person number alone, a link. */
-  async function search(reply: FastifyReply, v: Viewer, q: z.infer<typeof searchQuery>): Promise<FastifyReply> {
+  async function search(reply: FastifyReply, v: Viewer, parsed: { success: true; data: z.infer<typeof searchQuery> } | { success: false }): Promise<FastifyReply> {
     const show = (body: unknown, error?: string, status = 200) => sendPage(reply, page({ title: '人员查询', viewer: v, active: '/persons', error, body }), status);
+    if (!parsed.success) return show(searchForm(v, {}), '查询条件不正确', 400);
+    const q = parsed.data;
     const { criteria: c, error } = readCriteria(q);
     if (error) return show(searchForm(v, q), error, 400);
     if (c.id === undefined && c.idNumber === undefined && c.name === undefined) return show(searchForm(v, q));
@@ -331,20 +335,10 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
   }
 
   // a link may name a person number; an id number or a name never travels in a URL (it would sit in logs and history)
-  server.get('/persons', async (req, reply) => {
-    const v = viewerOf(req);
-    const parsed = z.object({ id: z.string().optional() }).safeParse(req.query);
-    if (!parsed.success) return sendPage(reply, page({ title: '人员查询', viewer: v, active: '/persons', error: '查询条件不正确', body: searchForm(v, {}) }), 400);
-    return search(reply, v, parsed.data);
-  });
+  server.get('/persons', async (req, reply) => search(reply, viewerOf(req), linkQuery.safeParse(req.query)));
 
   // a search changes nothing, so a viewer may post it (the session's CSRF token is still required)
-  server.post('/persons/search', { config: { permission: 'view' } }, async (req, reply) => {
-    const v = viewerOf(req);
-    const parsed = searchQuery.safeParse(req.body ?? {});
-    if (!parsed.success) return sendPage(reply, page({ title: '人员查询', viewer: v, active: '/persons', error: '查询条件不正确', body: searchForm(v, {}) }), 400);
-    return search(reply, v, parsed.data);
-  });
+  server.post('/persons/search', { config: { permission: 'view' } }, async (req, reply) => search(reply, viewerOf(req), searchQuery.safeParse(req.body ?? {})));
 
   server.get('/persons/:id', async (req, reply) => {
     const v = viewerOf(req);
