@@ -31,6 +31,7 @@ export interface DamageSpec {
   readonly rate: number;
   /** the sources whose files can carry the form */
   readonly sources: readonly SourceKey[];
+  /** what the damage looks like, on an impossible date (month 13, day 32): never a real person's number */
   readonly example: string;
   readonly description: string;
 }
@@ -45,19 +46,19 @@ const TITLED: readonly SourceKey[] = ['civil', 'rural'];
 export const DAMAGE = {
   // ── id numbers ────────────────────────────────────────────────────────────
   id_space_inside: {
-    unit: 'cell', rate: 0.003, sources: ROSTERS, example: '520203 19800815\t0870',
+    unit: 'cell', rate: 0.003, sources: ROSTERS, example: '520203 19801332\t0870',
     description: 'a space, tab or ideographic space inside the number',
   },
   id_space_around: {
-    unit: 'cell', rate: 0.006, sources: ROSTERS, example: ' 520203198008150870　',
+    unit: 'cell', rate: 0.006, sources: ROSTERS, example: ' 520203198013320870　',
     description: 'a space, tab or ideographic space before or after the number',
   },
   id_fullwidth: {
-    unit: 'cell', rate: 0.002, sources: ROSTERS, example: '５２０２０３１９８００８１５０８７０',
+    unit: 'cell', rate: 0.002, sources: ROSTERS, example: '５２０２０３１９８０１３３２０８７０',
     description: 'full-width digits (and Ｘ)',
   },
   id_lowercase_x: {
-    unit: 'cell', rate: 0.3, sources: ROSTERS, example: '52020319941122247x',
+    unit: 'cell', rate: 0.3, sources: ROSTERS, example: '52020319941332247x',
     description: 'a lower-case x as check character (only ids ending in X)',
   },
   id_missing_child: {
@@ -69,7 +70,7 @@ export const DAMAGE = {
     description: 'birth date and sequence masked with *',
   },
   id_sheet_000: {
-    unit: 'cell', rate: 0.002, sources: ID_COLUMNS, example: '520203198008150000',
+    unit: 'cell', rate: 0.002, sources: ID_COLUMNS, example: '520203198013320000',
     description: 'CSV text of a number a spreadsheet stored as a number: the last three digits became 000',
   },
   id_sheet_scientific: {
@@ -77,19 +78,19 @@ export const DAMAGE = {
     description: 'CSV text showing a spreadsheet number in scientific notation',
   },
   id_numeric_cell: {
-    unit: 'cell', rate: 0.01, sources: ID_COLUMNS, example: '<v>5.20203198008150E+17</v>',
+    unit: 'cell', rate: 0.01, sources: ID_COLUMNS, example: '<v>5.20203198013320E+17</v>',
     description: 'an XLSX cell holding the id as a number (15 significant digits survive)',
   },
   id_typo_digit: {
-    unit: 'record', rate: 0.002, sources: ROSTERS, example: '520203198008150970',
+    unit: 'record', rate: 0.002, sources: ROSTERS, example: '520203198013320970',
     description: 'one digit typed wrong (the check character usually fails)',
   },
   id_typo_swap: {
-    unit: 'record', rate: 0.001, sources: ROSTERS, example: '520203198008510870',
+    unit: 'record', rate: 0.001, sources: ROSTERS, example: '520203198013230870',
     description: 'two neighbouring digits swapped',
   },
   id_legacy15: {
-    unit: 'record', rate: 0.003, sources: ALL, example: '520203800815087',
+    unit: 'record', rate: 0.003, sources: ALL, example: '520203801332087',
     description: 'the legacy 15-digit number (people born in the 1900s only)',
   },
   // ── names ─────────────────────────────────────────────────────────────────

@@ -88,7 +88,7 @@ export function parseIdNumber(text: string | null | undefined, numericCell = fal
     return result('malformed', s);
   }
 
-  // a number written by a spreadsheet may carry a decimal part: 520203198501010000.0
+  // a number written by a spreadsheet may carry a decimal part: its 18 digits, then ".0"
   const plain = /^([0-9]{15,18})\.0*$/.exec(s)?.[1] ?? s;
 
   if (/^[0-9]{17}[0-9X]$/.test(plain)) {
