@@ -1,13 +1,16 @@
 /**
- * npm run bench:match [-- --persons N] [--seed S]
+ * npm run bench:match [-- --persons N] [--seed S] [--damage-scale X] [--autovacuum on|off]
  *
  * Generates a synthetic county (default 200,000 persons) into a fresh PostgreSQL
  * database and matches it as nights do: every delivery but the last month's, matched
  * once (the first match, which estimates the model); then the last month's deliveries,
  * matched under that model version (the increment); then `rematch --all --reestimate`,
- * which costs what every run cost before model versions. Reports each run's seconds by
- * step, the ratio of the increment to the re-estimating run, peak RSS, and pairwise
- * precision and recall against the county's truth.
+ * which costs what every run cost before model versions; then staff decisions (confirm,
+ * reject, split, merge), each recorded and put in effect as the console does. Reports each
+ * run's seconds by step, the ratio of the increment to the re-estimating run, each
+ * decision's milliseconds, peak RSS, and pairwise precision and recall against the
+ * county's truth. `--damage-scale` multiplies every damage rate of the generator;
+ * `--autovacuum` sets the server's autovacuum for the run (ALTER SYSTEM, restored after).
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +24,8 @@ import { ingestFile } from '../src/ingest/ingest.js';
 import { defaultParseWorkers } from '../src/ingest/parse-pool.js';
 import { runMatch } from '../src/match/run.js';
 import { evaluatePairs } from '../src/match/evaluate.js';
+import { confirmLink, mergePersons, rejectLink, splitPerson } from '../src/match/decisions.js';
+import { applyPendingDecisions } from '../src/match/apply-now.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number) => {
@@ -29,6 +34,13 @@ const arg = (name: string, fallback: number) => {
 };
 const persons = arg('persons', 200_000);
 const seed = arg('seed', 5);
+const damageScale = arg('damage-scale', 1);
+const autovacuum = (() => {
+  const i = process.argv.indexOf('--autovacuum');
+  const v = i > 0 ? process.argv[i + 1] : undefined;
+  if (v !== undefined && v !== 'on' && v !== 'off') throw new Error('--autovacuum takes on or off');
+  return v;
+})();
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const dbName = 'aidlink_bench_match';
 const dbUrl = (() => {
@@ -39,17 +51,24 @@ const dbUrl = (() => {
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 const since = (t: number) => (performance.now() - t) / 1000;
 
-const out = join(root, 'bench', 'out', `county-${persons}`);
+const out = join(root, 'bench', 'out', `county-${persons}${damageScale !== 1 ? `-d${damageScale}` : ''}`);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 let t = performance.now();
-const county = await generateCounty({ persons, seed, out });
+const county = await generateCounty({ persons, seed, out, damageScale });
 console.log(`generated ${fmt(county.persons)} persons, ${fmt(county.rows)} rows in ${county.files} files (${since(t).toFixed(1)} s)`);
 
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
 await admin.query(`drop database if exists ${dbName} with (force)`);
 await admin.query(`create database ${dbName}`);
+const autovacuumWas = (await admin.query<{ autovacuum: string }>('show autovacuum')).rows[0]!.autovacuum;
+const setAutovacuum = async (c: pg.Client, v: string) => {
+  await c.query(`alter system set autovacuum = ${v === 'on' ? 'on' : 'off'}`);
+  await c.query('select pg_reload_conf()');
+};
+if (autovacuum) await setAutovacuum(admin, autovacuum);
+console.log(`damage scale ${damageScale}; autovacuum ${autovacuum ?? autovacuumWas}`);
 await admin.end();
 const store = await openStore({ databaseUrl: dbUrl, poolSize: 4 });
 await migrateToLatest(store);
@@ -84,6 +103,27 @@ runs.push(await timed(`increment: the last month's ${latest.length} deliveries, 
 runs.push(await timed('rematch --all --reestimate (what every run cost before model versions)', { scope: { kind: 'all' }, reestimate: true }));
 const stats = runs[0]!.stats;
 
+// staff decisions as the console makes them: recorded, then in effect at once
+const decided: { what: string; ms: number; rows: number; persons: number }[] = [];
+const decide = async (what: string, record: () => Promise<number>) => {
+  const t0 = performance.now();
+  await record();
+  const e = await applyPendingDecisions(store);
+  decided.push({ what, ms: performance.now() - t0, rows: e.rows, persons: e.persons.length });
+};
+const reviewRow = await store.k.selectFrom('row_link').select(['delivery_id', 'row_no', 'candidates']).where('state', '=', 'review').orderBy('delivery_id').orderBy('row_no').executeTakeFirst();
+if (reviewRow) {
+  const best = (reviewRow.candidates as { person_id: number }[])[0]!.person_id;
+  await decide('confirm a row in review', () => confirmLink(store, { deliveryId: reviewRow.delivery_id, rowNo: reviewRow.row_no }, best, 'bench'));
+}
+const scoredRow = await store.k.selectFrom('row_link').select(['delivery_id', 'row_no', 'person_id']).where('method', '=', 'scored').where('state', '=', 'linked').orderBy('delivery_id').orderBy('row_no').executeTakeFirstOrThrow();
+await decide('reject a scored link', () => rejectLink(store, { deliveryId: scoredRow.delivery_id, rowNo: scoredRow.row_no }, scoredRow.person_id!, 'bench'));
+const big = await store.k.selectFrom('person').select(['id']).where('row_count', '>=', 6).where('retired_at', 'is', null).orderBy('id').executeTakeFirstOrThrow();
+const bigRows = await store.k.selectFrom('row_link').select(['delivery_id', 'row_no']).where('person_id', '=', big.id).orderBy('delivery_id').orderBy('row_no').execute();
+await decide('split 2 rows off a person', () => splitPerson(store, big.id, bigRows.slice(-2).map((r) => ({ deliveryId: r.delivery_id, rowNo: r.row_no })), 'bench'));
+const splitOff = (await store.k.selectFrom('row_link').select('person_id').where('delivery_id', '=', bigRows.at(-1)!.delivery_id).where('row_no', '=', bigRows.at(-1)!.row_no).executeTakeFirstOrThrow()).person_id!;
+await decide('merge them back', () => mergePersons(store, big.id, splitOff, 'bench'));
+
 console.log('');
 console.log('| run | rows | new rows | model | seconds | of which: features | anchors | model | scoring | write | relinked |');
 console.log('|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
@@ -94,6 +134,9 @@ for (const r of runs) {
   );
 }
 console.log(`\nincrement ÷ re-estimating run: ${(runs[1]!.total / runs[2]!.total).toFixed(3)}; rows before the increment ${fmt(stats.rows)}, after ${fmt(runs[1]!.stats.rows)}`);
+console.log('\n| staff decision | ms | rows changed | persons touched |');
+console.log('|---|---:|---:|---:|');
+for (const d of decided) console.log(`| ${d.what} | ${d.ms.toFixed(0)} | ${d.rows} | ${d.persons} |`);
 console.log(`peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; ${fmt(runs[2]!.stats.persons)} persons, ${fmt(runs[2]!.stats.review)} rows in review`);
 
 const truth = new Map(
@@ -106,6 +149,12 @@ const links = await store.k.selectFrom('row_link').innerJoin('delivery', 'delive
 const e = evaluatePairs(truth, new Map(links.map((l) => [`${l.file}#${l.row_no}`, l.state === 'review' ? null : String(l.person_id)])));
 console.log(`pairwise precision ${e.precision.toFixed(5)}, recall ${e.recall.toFixed(5)}, in review ${(100 * e.review / e.rows).toFixed(2)}% of rows`);
 await store.close();
+if (autovacuum) {
+  const a = new pg.Client({ connectionString: adminUrl });
+  await a.connect();
+  await setAutovacuum(a, autovacuumWas);
+  await a.end();
+}
 if (!process.argv.includes('--keep')) {
   rmSync(out, { recursive: true, force: true });
   const a = new pg.Client({ connectionString: adminUrl });

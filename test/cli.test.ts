@@ -168,6 +168,21 @@ describe('sync and the assessment exports', () => {
     expect(lines('flags')).toHaveLength(94);
     expect(lines('person-flags')).toEqual(expect.arrayContaining(['person_id,year,flag,amount', expect.stringMatching(/,2025,high_burden,18404\.37$/)]));
   });
+
+  it('puts a staff decision in effect at once, then assesses again', () => {
+    const env = { DATABASE_URL: db.url };
+    const review = aidlink(['review', 'list', '--format', 'csv'], env);
+    expect(review.code, review.err).toBe(0);
+    // file,row,candidates: "<person> (<probability>%) …"
+    const [file, row, candidates] = review.out.trim().split('\n')[1]!.split(',');
+    const person = candidates!.split(' ')[0]!;
+    const r = aidlink(['link', 'confirm', `${file}#${row}`, person, '--by', 'caseworker-1'], env);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(new RegExp(`decision \\d+ recorded and in effect: 1 rows changed person \\(persons ${person}\\) in \\d+ ms`));
+    expect(r.out).toMatch(/spells: [\d,]+ /);
+    expect(r.out).toMatch(/flags: \d+ open/);
+    expect(aidlink(['review', 'list'], env).out).toContain('no rows waiting for review');
+  });
 });
 
 describe('jobs from the command line', () => {

@@ -19,6 +19,7 @@ import { countyTime } from '../util/time.js';
 import { formatYuan } from '../ingest/normalise/money.js';
 import { log } from '../log.js';
 import { MODEL_REASON } from '../match/model.js';
+import { applyPendingDecisions } from '../match/apply-now.js';
 
 const n = (x: number) => x.toLocaleString('en');
 
@@ -90,6 +91,29 @@ async function withRunner<T>(ctx: AppContext, progress: Progress, fn: (runner: J
     progress.done();
     await runner.close();
   }
+}
+
+/**
+ * After a staff decision is recorded: it takes effect now for the rows and persons it
+ * names (match/apply-now.ts), then spells, assessment and cases follow (queued with REDIS_URL).
+ */
+export async function applyAndReassess(ctx: AppContext, decisionId: number): Promise<void> {
+  const effect = await applyPendingDecisions(ctx.store);
+  if (!effect.applied) {
+    process.stdout.write(`decision ${decisionId} recorded; a match is running now, and the decision takes effect when it has finished\n`);
+    return;
+  }
+  process.stdout.write(
+    `decision ${decisionId} recorded and in effect: ${n(effect.rows)} rows changed person` +
+      (effect.persons.length ? ` (persons ${effect.persons.join(', ')})` : '') + ` in ${n(effect.ms)} ms\n`,
+  );
+  if (effect.persons.length === 0) return;
+  const progress = createProgress();
+  const tree = await withRunner(ctx, progress, (runner) => submitAndFollow(runner, () => runner.submitReassess(actorDefault()), { wait: true, what: 'spells and assessment' }, progress));
+  if (!tree || reportFailure(tree)) return;
+  const spells = resultOf(tree, 'spells.derive');
+  const a = resultOf(tree, 'assess.run');
+  if (spells && a) printAssessment(spells, a);
 }
 
 function stateRow(s: JobState): (string | number)[] {

@@ -25,7 +25,7 @@ import { confirmLink, DecisionError, mergePersons, rejectLink, splitPerson, type
 import { syncInProcess } from '../jobs/local.js';
 import { progressText, RedisUnavailableError } from '../jobs/runner.js';
 import { PermanentJobError } from '../jobs/definitions.js';
-import { printAssessment, printSync, registerJobCommands } from './jobs.js';
+import { applyAndReassess, printAssessment, printSync, registerJobCommands } from './jobs.js';
 import { registerServerCommands } from './server.js';
 import { registerOutreachCommands } from './outreach.js';
 import { audit } from '../server/audit.js';
@@ -350,7 +350,7 @@ program
     });
   });
 
-const link = program.command('link').description("staff decisions about one row's person (taken into account by every later match)");
+const link = program.command('link').description("staff decisions about one row's person (in effect at once, and kept by every later match)");
 for (const [name, help] of [
   ['confirm', 'this row belongs to this person'],
   ['reject', 'this row is not this person'],
@@ -366,8 +366,7 @@ for (const [name, help] of [
       await withContext(async (ctx) => {
         const row = await rowRef(ctx, ref.file, ref.row);
         const id = name === 'confirm' ? await confirmLink(ctx.store, row, person, opts.by, opts.note) : await rejectLink(ctx.store, row, person, opts.by, opts.note);
-        process.stdout.write(`decision ${id} recorded; matching again\n`);
-        await runAndReport(ctx, { kind: 'new' });
+        await applyAndReassess(ctx, id);
       });
     });
 }
@@ -384,8 +383,7 @@ personCmd
     await withContext(async (ctx) => {
       const rows = await Promise.all(refs.map((r) => parseRowRef(r)).map((r) => rowRef(ctx, r.file, r.row)));
       const id = await splitPerson(ctx.store, person, rows, opts.by, opts.note);
-      process.stdout.write(`decision ${id} recorded; matching again\n`);
-      await runAndReport(ctx, { kind: 'new' });
+      await applyAndReassess(ctx, id);
     });
   });
 personCmd
@@ -398,8 +396,7 @@ personCmd
   .action(async (into: number, other: number, opts: { by: string; note?: string }) => {
     await withContext(async (ctx) => {
       const id = await mergePersons(ctx.store, into, other, opts.by, opts.note);
-      process.stdout.write(`decision ${id} recorded; matching again\n`);
-      await runAndReport(ctx, { kind: 'new' });
+      await applyAndReassess(ctx, id);
     });
   });
 

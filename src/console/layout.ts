@@ -31,8 +31,11 @@ const NAV: { href: string; label: string; permission: Permission }[] = [
 export const DONE_MESSAGE: Record<string, string> = {
   released: '已放行该名册，数据已生效。',
   discarded: '已作废该名册。',
-  confirmed: '已确认为同一人，下次匹配起生效。',
-  rejected: '已确认不是同一人，下次匹配起生效。',
+  confirmed: '已确认为同一人，已生效；相关人员的救助身份和应救助金额正在重算。',
+  rejected: '已确认不是同一人，已生效；相关人员的救助身份和应救助金额正在重算。',
+  // a match run held the lock: it or the next one applies the decision
+  confirmed_later: '已记录“是同一人”。匹配作业正在运行，该决定将在匹配完成后生效。',
+  rejected_later: '已记录“不是同一人”。匹配作业正在运行，该决定将在匹配完成后生效。',
   case: '个案已更新。',
   noted: '备注已保存。',
   report: '报告已生成。',

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import type { AppContext } from '../context.js';
 import type { Config } from '../config.js';
 import { log } from '../log.js';
-import { describePayload, JOBS, jobProgress, newRunId, PermanentJobError, QUEUES, rematchStages, syncStages, type JobProgress, type Payload, type QueueName, type Stage, type SyncOptions } from './definitions.js';
+import { describePayload, JOBS, jobProgress, newRunId, PermanentJobError, QUEUES, reassessStages, rematchStages, syncStages, type JobProgress, type Payload, type QueueName, type Stage, type SyncOptions } from './definitions.js';
 import { isJobName, runHandler, type IngestRequest, type JobContext } from './handlers.js';
 import { RedisUnavailableError, type JobRunner, type JobState, type JobStateName } from './runner.js';
 
@@ -129,6 +129,10 @@ export class BullRunner implements JobRunner {
 
   submitRematch(p: Payload<'match.run'>, _requestedBy: string, runId: string = newRunId('rematch')): Promise<JobState> {
     return this.submitFlow(rematchStages(p), runId);
+  }
+
+  submitReassess(_requestedBy: string, runId: string = newRunId('reassess')): Promise<JobState> {
+    return this.submitFlow(reassessStages(), runId);
   }
 
   /**

@@ -83,6 +83,15 @@ export function rematchStages(p: Payload<'match.run'>): Stage[] {
   ];
 }
 
+/** After a staff decision changed links (match/apply-now.ts): what depends on the links. */
+export function reassessStages(): Stage[] {
+  return [
+    ['spells.derive', {}],
+    ['assess.run', {}],
+    ['outreach.update', {}],
+  ];
+}
+
 /** What a running job tells about itself; shown by `aidlink jobs`, the API and bull-board. Read back from Redis through this schema. */
 export const jobProgress = z.object({
   stage: z.string(),
@@ -96,7 +105,7 @@ export const jobProgress = z.object({
 export type JobProgress = z.infer<typeof jobProgress>;
 
 /** A run's id, readable by staff: `sync-20261122-020000-k3f9` (county time). */
-export function newRunId(kind: 'sync' | 'rematch', at: Date = new Date()): string {
+export function newRunId(kind: 'sync' | 'rematch' | 'reassess', at: Date = new Date()): string {
   return `${kind}-${countyStamp(at)}-${Math.random().toString(36).slice(2, 6)}`;
 }
 

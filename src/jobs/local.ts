@@ -6,7 +6,7 @@
 import type { AppContext } from '../context.js';
 import { resolve } from 'node:path';
 import { runHandler, type IngestRequest, type JobContext, type JobResult } from './handlers.js';
-import { describePayload, PermanentJobError, rematchStages, syncStages, type JobName, type JobProgress, type Payload, type Stage, type SyncOptions } from './definitions.js';
+import { describePayload, PermanentJobError, reassessStages, rematchStages, syncStages, type JobName, type JobProgress, type Payload, type Stage, type SyncOptions } from './definitions.js';
 import { resultOf, type JobRunner, type JobState } from './runner.js';
 import { log } from '../log.js';
 
@@ -75,6 +75,10 @@ export class LocalRunner implements JobRunner {
 
   submitRematch(p: Payload<'match.run'>): Promise<JobState> {
     return this.chain(rematchStages(p));
+  }
+
+  submitReassess(): Promise<JobState> {
+    return this.chain(reassessStages());
   }
 
   async get(id: string): Promise<JobState | undefined> {

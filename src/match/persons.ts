@@ -24,15 +24,23 @@ import { analyze, type Tx } from '../db/store.js';
 const ADDRESS_TOWNSHIP = '(?:特区|自治县|县|区|旗|市)([^省市县区旗镇乡]{1,8}(?:镇|乡|街道))';
 const ADDRESS_VILLAGE = '(?:特区|自治县|县|区|旗|市)[^省市县区旗镇乡]{1,8}(?:镇|乡|街道)([^镇乡村]{1,10}(?:村|社区))';
 
-/** Refreshes counts, retirement and golden records; returns the number of live persons. */
-export async function refreshPersons(tx: Tx, runId: number): Promise<number> {
-  await sql`
-    create temp table touched on commit drop as
-    select distinct person_id as id from row_link where run_id = ${runId} and person_id is not null
-    union
-    select p.id from person p
-    left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = p.id
-    where p.row_count is distinct from coalesce(c.n, 0) or (p.retired_at is null) = (c.n is null)`.execute(tx.k);
+/**
+ * Refreshes counts, retirement and golden records of the persons a run touched: those
+ * `persons` names (a staff decision knows them), else those the run's links name and
+ * those whose row count no longer fits. Returns the number of live persons.
+ */
+export async function refreshPersons(tx: Tx, runId: number, persons?: readonly number[]): Promise<number> {
+  if (persons) {
+    await sql`create temp table touched on commit drop as select distinct unnest(${[...persons]}::int[]) as id`.execute(tx.k);
+  } else {
+    await sql`
+      create temp table touched on commit drop as
+      select distinct person_id as id from row_link where run_id = ${runId} and person_id is not null
+      union
+      select p.id from person p
+      left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = p.id
+      where p.row_count is distinct from coalesce(c.n, 0) or (p.retired_at is null) = (c.n is null)`.execute(tx.k);
+  }
   await analyze(tx, 'touched');
 
   await sql`
@@ -41,7 +49,7 @@ export async function refreshPersons(tx: Tx, runId: number): Promise<number> {
         retired_at = case when c.n is null then coalesce(p.retired_at, now()) end,
         updated_at = now()
     from touched t
-    left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = t.id
+    left join lateral (select count(*)::int as n from row_link l where l.person_id = t.id having count(*) > 0) c on true
     where p.id = t.id`.execute(tx.k);
 
   await sql`

@@ -91,8 +91,7 @@ describe('console: identity review and the person page', () => {
       // a caseworker may decide
       expect(r.body).toContain(`action="${path}/confirm"`);
       expect(r.body).toContain(`action="${path}/reject"`);
-      expect(r.body).toContain('下次匹配时生效');
-      expect(r.body).toContain('href="/runs"');
+      expect(r.body).toContain('决定立即生效');
     });
 
     it('stays masked for a supervisor who did not ask, with a link to unmask', async () => {
@@ -152,8 +151,9 @@ describe('console: identity review and the person page', () => {
       expect(await decisions()).toBe(0);
     });
 
-    it('records a caseworker confirming the row with its best candidate, audited, effective at the next match', async () => {
+    it('records a caseworker confirming the row with its best candidate, audited, in effect at once, and queues the reassessment', async () => {
       const c = await rig.as('caseworker');
+      const before = await rig.db.store.k.selectFrom('person').select(['row_count']).where('id', '=', best.id).executeTakeFirstOrThrow();
       const r = await c.post(`${path}/confirm`, { person: String(best.id) });
       expect(r.statusCode).toBe(303);
       expect(r.headers.location).toBe('/review?done=confirmed');
@@ -163,13 +163,21 @@ describe('console: identity review and the person page', () => {
       const entries = await rig.db.store.k.selectFrom('audit_log').selectAll().where('action', '=', 'link_confirm').execute();
       expect(entries).toHaveLength(1);
       expect(entries[0]).toMatchObject({ actor: 'caseworker1', subject: `row:${review.delivery_id}:${review.row_no}`, detail: { person: best.id } });
+      // the row is the person's now, and the person counts it
+      const link = await rig.db.store.k.selectFrom('row_link').select(['person_id', 'state', 'method']).where('delivery_id', '=', review.delivery_id).where('row_no', '=', review.row_no).executeTakeFirstOrThrow();
+      expect(link).toEqual({ person_id: best.id, state: 'linked', method: 'staff' });
+      const after = await rig.db.store.k.selectFrom('person').select(['row_count']).where('id', '=', best.id).executeTakeFirstOrThrow();
+      expect(after.row_count).toBe(before.row_count + 1);
+      // spells, assessment and cases follow, on the queues
+      const jobs = await rig.runner.list({ all: true });
+      expect(jobs.some((j) => j.id.includes('reassess-') && j.name === 'outreach.update')).toBe(true);
 
       const list = await c.get('/review?done=confirmed');
       expect(list.body).toContain(DONE_MESSAGE.confirmed!);
-      expect(list.body).toContain('下次匹配时生效');
-      expect(list.body).toContain('已作决定，待下次匹配');
+      expect(list.body).toContain('共 <strong>0</strong> 条待人工核对');
       const detail = await c.get(path);
-      expect(detail.body).toContain('待下次匹配生效');
+      expect(detail.body).toContain('已生效');
+      expect(detail.body).not.toContain('待匹配完成后生效');
       expect(detail.body).toContain('console:caseworker1');
     });
 

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { PersonTable } from '../../db/schema.js';
 import { COMPARISON_LABEL, LEVEL_LABEL } from '../../match/compare.js';
 import { confirmLink, DecisionError, rejectLink } from '../../match/decisions.js';
+import { applyPendingDecisions } from '../../match/apply-now.js';
 import { audit } from '../../server/audit.js';
 import { may } from '../../server/users.js';
 import { html, type SafeHtml } from '../html.js';
@@ -41,8 +42,9 @@ const dash = (x: unknown): unknown => (x === null || x === undefined || x === ''
 
 const DECISION_LABEL: Record<string, string> = { confirm: '是同一人', reject: '不是同一人', split: '拆分人员', merge: '合并人员' };
 
-/** Where staff start the next match, which is when a decision takes effect. */
-const rematchHint = html`<p class="muted">决定在下次匹配时生效；可在<a href="/runs">作业</a>页面点击“重新匹配全部人员”立即生效。</p>`;
+
+/** What a decision does, said where it is made. */
+const decisionHint = html`<p class="muted">决定立即生效：这条记录归入所选人员（或离开该人员）；相关人员的救助身份、应救助金额和标记随后自动重算。</p>`;
 
 function problemPage(v: Viewer, title: string, message: string, back: string): string {
   return page({ title, viewer: v, active: '/review', error: message, body: html`<p><a href="${back}">返回</a></p>` });
@@ -90,7 +92,6 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
         active: '/review',
         done,
         body: [
-          done ? rematchHint : '',
           html`<p>以下记录与已有人员部分信息一致，但不足以自动认定为同一人，共 <strong>${total}</strong> 条待人工核对。打开一条记录，与候选人员逐项比对后作出判断。</p>`,
           table(
             [
@@ -99,7 +100,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
               { label: '来源', cell: (r) => SOURCE_LABEL[r.source] ?? r.source },
               { label: '最可能人员的概率', cell: (r) => localPercent(candidatesOf(r.candidates)[0]?.probability), num: true },
               { label: '候选人数', cell: (r) => candidatesOf(r.candidates).length, num: true },
-              { label: '状态', cell: (r) => (r.pending > 0 ? badge('已作决定，待下次匹配', 'info') : badge('待核对', 'warn')) },
+              { label: '状态', cell: (r) => (r.pending > 0 ? badge('已作决定，待匹配完成后生效', 'info') : badge('待核对', 'warn')) },
               { label: '', cell: (r) => html`<a href="/review/${r.delivery_id}/${r.row_no}">比对</a>` },
             ],
             rows.rows.slice(0, PAGE_SIZE),
@@ -217,7 +218,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
                 </tbody>
               </table>
               <p class="muted">人员一栏为该人员的综合信息，各项取自最可靠的一条记录；鼠标停在值上可看到出处。</p>`,
-          canChange ? rematchHint : '',
+          canChange ? decisionHint : '',
 
           html`<h2>比对依据</h2>`,
           evidence
@@ -233,7 +234,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
               { label: '人员', cell: (d) => (d.person_id !== null ? html`<a href="/persons/${d.person_id}">人员 ${d.person_id}</a>` : '—') },
               { label: '操作人', cell: (d) => d.actor },
               { label: '时间', cell: (d) => when(d.made_at) },
-              { label: '状态', cell: (d) => (d.revoked_at ? badge(`已撤销（${when(d.revoked_at)}）`, 'muted') : d.pending ? badge('待下次匹配生效', 'info') : badge('已生效', 'ok')) },
+              { label: '状态', cell: (d) => (d.revoked_at ? badge(`已撤销（${when(d.revoked_at)}）`, 'muted') : d.pending ? badge('待匹配完成后生效', 'info') : badge('已生效', 'ok')) },
             ],
             decisions.rows,
             '还没有对这条记录作过决定',
@@ -263,6 +264,9 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
         throw err;
       }
       await audit(store, { actor: v.username, action: auditAction, subject: `row:${deliveryId}:${rowNo}`, detail: { person }, ip: req.ip });
+      const effect = await applyPendingDecisions(store);
+      if (!effect.applied) return reply.redirect(`/review?done=${done}_later`, 303);
+      if (effect.persons.length > 0) await deps.runner.submitReassess(`console:${v.username}`);
       return reply.redirect(`/review?done=${done}`, 303);
     });
   }
