@@ -8,6 +8,7 @@ import * as m20261123T0500 from './migrations/20261123T0500_report.js';
 import * as m20261123T0600 from './migrations/20261123T0600_users.js';
 import * as m20261124T0900 from './migrations/20261124T0900_outreach.js';
 import * as m20261207T0100 from './migrations/20261207T0100_match_model.js';
+import * as m20261207T1200 from './migrations/20261207T1200_match_state.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '20261122T0900_ingest': m20261122T0900,
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261123T0600_users': m20261123T0600,
   '20261124T0900_outreach': m20261124T0900,
   '20261207T0100_match_model': m20261207T0100,
+  '20261207T1200_match_state': m20261207T1200,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -229,6 +229,10 @@ export interface RowLinkTable {
   run_id: number | null;
   /** the model version that scored the row (null for rows linked by an anchor or by staff) */
   model_id: number | null;
+  /** the scoring pass that linked the row (null: not linked by score) */
+  scored_pass: ColumnType<number | null, number | null | undefined, number | null>;
+  /** no person claimed the row: it founded a person with the unclaimed rows like it */
+  unclaimed: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 /** A version of the match model: estimated weights and the name frequencies scored with. */

@@ -156,10 +156,13 @@ async function moveRows(tx: Tx, runId: number, filter: RowFilter, key: string, m
     select ${runId}, l.delivery_id, l.row_no, l.person_id, ${to}, l.state, 'linked'
     from row_link l
     where ${filter} and (l.person_id is distinct from ${to} or l.state <> 'linked')
+    -- a row two decisions of one batch move: one change, from where it was to where it ends
+    on conflict (run_id, delivery_id, row_no) do update set to_person_id = excluded.to_person_id, to_state = excluded.to_state
     returning from_person_id`.execute(tx.k);
   await sql`
     update row_link l
-    set person_id = ${to}, state = 'linked', method = ${method}, score = null, evidence = null, candidates = null, model_id = null, run_id = ${runId}
+    set person_id = ${to}, state = 'linked', method = ${method}, score = null, evidence = null, candidates = null, model_id = null,
+        scored_pass = null, unclaimed = false, run_id = ${runId}
     from source_row s
     where s.delivery_id = l.delivery_id and s.row_no = l.row_no and ${filter}
       and (l.person_id is distinct from ${to} or l.state <> 'linked' or l.method is distinct from ${method} or l.score is not null

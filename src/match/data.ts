@@ -9,6 +9,7 @@
  * cost grows with the rows, not with their square. A block key shared by very many
  * persons (a phone number of a village office) says nothing and is dropped.
  */
+import { createHash } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
 import type { IdStatus, SourceKey } from '../db/schema.js';
 import { analyze, type Tx } from '../db/store.js';
@@ -60,7 +61,7 @@ export function blockKeys(p: Probe, sound: string | null): [BlockKind, string][]
 }
 
 /** The block keys of the rows in `keys` (link_key, or scored_key: row → person key), those `where` selects. */
-const BLOCKS_OF = (where: RawBuilder<unknown>, keys = 'link_key') => sql`
+export const BLOCKS_OF = (where: RawBuilder<unknown>, keys = 'link_key') => sql`
   select distinct k.person_key, b.kind, b.value
   from ${sql.table(keys)} k
   join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
@@ -131,7 +132,7 @@ export async function findCandidates(tx: Tx, probes: readonly ProbeRow[], sounds
 }
 
 /** The aggregate that turns a person's rows into a profile. */
-const PROFILE_COLUMNS = sql`
+export const PROFILE_COLUMNS = sql`
   max(case when ${USABLE_ID} then s.id_number end) as id18,
   array_remove(array_agg(distinct case when s.id_status in ('spreadsheet_damaged', 'masked', 'checksum_failed', 'malformed') then s.id_number end), null) as partials,
   array_remove(array_agg(distinct s.name_norm), null) as names,
@@ -263,17 +264,38 @@ function toProbe(r: ProbeSqlRow, places: PlaceIndex): ProbeRow {
   };
 }
 
+/** What the latest run decided about a floating row, for a run that re-scores only what changed (affected.ts). */
+export interface EarlierOutcome {
+  /** the model version that scored it (null: not scored, or put in place by staff or an anchor) */
+  modelId: number | null;
+  /** the pass that linked it by score, and the person's key; null: not linked by score */
+  pass: number | null;
+  key: string | null;
+  unclaimed: boolean;
+}
+
 /** Rows without a person key: what the scored phase decides. In a stable order (file, row). */
-export async function loadFloating(tx: Tx, places: PlaceIndex): Promise<{ probes: ProbeRow[]; sounds: (string | null)[] }> {
-  const rows = await sql<ProbeSqlRow>`
-    select ${PROBE_COLUMNS(false)}
+export async function loadFloating(tx: Tx, places: PlaceIndex): Promise<{ probes: ProbeRow[]; sounds: (string | null)[]; earlier: EarlierOutcome[] }> {
+  const rows = await sql<ProbeSqlRow & { model_id: number | null; method: string; scored_pass: number | null; unclaimed: boolean; person_key: string | null }>`
+    select ${PROBE_COLUMNS(false)}, l.model_id, l.method, l.scored_pass, l.unclaimed, p.person_key
     from row_link l
     join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
     join delivery d on d.id = l.delivery_id
     left join disability_row dr on dr.delivery_id = l.delivery_id and dr.row_no = l.row_no
+    left join person p on p.id = l.person_id
     where not exists (select 1 from link_key k where k.delivery_id = l.delivery_id and k.row_no = l.row_no)
     order by d.file, l.row_no`.execute(tx.k);
-  return { probes: rows.rows.map((r) => toProbe(r, places)), sounds: rows.rows.map((r) => r.name_sound) };
+  return {
+    probes: rows.rows.map((r) => toProbe(r, places)),
+    sounds: rows.rows.map((r) => r.name_sound),
+    earlier: rows.rows.map((r) => ({
+      // only a decision of the scored phase (not a staff move, not a new row) is one a run can keep
+      modelId: r.method === 'scored' || r.method === 'new' ? r.model_id : null,
+      pass: r.scored_pass,
+      key: r.scored_pass !== null ? r.person_key : null,
+      unclaimed: r.unclaimed,
+    })),
+  };
 }
 
 /**
@@ -300,6 +322,8 @@ export async function loadPseudoSample(tx: Tx, places: PlaceIndex, size: number)
 /** Townships and villages known from the rosters, to read them out of a disability address. */
 export interface PlaceIndex {
   parse(address: string): { township: string | null; village: string | null };
+  /** the places known, as one digest: another set reads addresses otherwise */
+  signature: string;
 }
 
 export async function loadPlaces(tx: Tx): Promise<PlaceIndex> {
@@ -313,7 +337,9 @@ export async function loadPlaces(tx: Tx): Promise<PlaceIndex> {
   // longest names first, so that 新窑镇 is not read as 新窑
   const townships = [...villages.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
   for (const list of villages.values()) list.sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+  const signature = createHash('sha1').update(townships.map((t) => `${t}:${villages.get(t)!.join(',')}`).sort().join('|')).digest('hex');
   return {
+    signature,
     parse(address) {
       for (const t of townships) {
         const at = address.indexOf(t);

@@ -21,7 +21,8 @@ import { createNameTools, type NameTools } from './chinese.js';
 import { clusterUnclaimed } from './cluster.js';
 import { compareAll, compareContext, type Probe, type Profile } from './compare.js';
 import { applyDecisions, rowId } from './decisions.js';
-import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, type ProbeRow } from './data.js';
+import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
+import { affectedRows, blockId, widen, type AffectedRows } from './affected.js';
 import { refreshPersons } from './persons.js';
 import { estimateWeights, posteriors, score, type Evidence, type Labelled, type NameFrequency, type Weights } from './weights.js';
 import { DEFAULT_MODEL_POLICY, finishModel, latestModel, loadModel, modelFrequency, reestimateReason, startModel, type ModelPolicy, type ModelReason } from './model.js';
@@ -42,7 +43,11 @@ export interface MatchStats {
   rows: number;
   newRows: number;
   anchored: number;
+  /** floating rows scored in this run (the others kept the latest run's decision) */
   scored: number;
+  /** floating rows that kept the latest run's decision; why none did, when every row was scored */
+  kept: number;
+  everyRow: string | null;
   linked: number;
   review: number;
   unclaimed: number;
@@ -74,6 +79,12 @@ export interface MatchOptions {
 const linkScore = Math.log2(LINK_PROBABILITY / (1 - LINK_PROBABILITY));
 
 interface FloatDecision {
+  /** an unclaimed row not scored again: only its person (from clustering) is written */
+  keep?: boolean;
+  /** the pass that linked the row by score */
+  pass?: number | null;
+  /** no person claimed the row: it is clustered with the other unclaimed rows */
+  unclaimed?: boolean;
   personKey: string | null;
   state: 'linked' | 'review';
   method: 'scored' | 'new' | 'staff';
@@ -313,36 +324,66 @@ export const MAX_PASSES = 4;
  * too), and the rows still undecided are scored again: a child known to the insurance
  * system only by its settlements is tied to its household by the one roster row that
  * shows its birth date, and then its other roster rows follow.
+ *
+ * Only the rows `affected` says must be are scored; the others keep the latest run's
+ * decision, pass by pass (affected.ts). `decided[i]` is undefined for a row kept as it was.
  */
 async function scoreInPasses(
   tx: Tx,
-  probes: readonly ProbeRow[],
-  sounds: readonly (string | null)[],
+  floating: { probes: readonly ProbeRow[]; sounds: readonly (string | null)[]; earlier: readonly EarlierOutcome[] },
   weights: Weights,
   tools: NameTools,
   frequency: NameFrequency,
   decisions: Awaited<ReturnType<typeof applyDecisions>>,
-): Promise<FloatDecision[]> {
-  const decided: FloatDecision[] = [];
+  affected: AffectedRows,
+  modelId: number,
+): Promise<(FloatDecision | undefined)[]> {
+  const { probes, sounds, earlier } = floating;
+  const decided: (FloatDecision | undefined)[] = new Array(probes.length);
+  // once scored in a pass, a row is scored in every later pass too
+  const scoring = probes.map((p, i) => affected.all || earlier[i]!.modelId !== modelId || affected.named.has(rowId(p.deliveryId, p.rowNo)));
+  const keysOf = (i: number) => blockKeys(probes[i]!, sounds[i] ?? null).map(([kind, value]) => blockId(kind, value));
   let open = probes.map((_, i) => i);
   for (let pass = 1; pass <= MAX_PASSES && open.length > 0; pass++) {
-    const batch = open.map((i) => probes[i]!);
-    const candidates = await findCandidates(tx, batch, open.map((i) => sounds[i] ?? null));
-    const keys = new Set<string>();
-    for (const list of candidates.values()) for (const k of list) keys.add(k);
-    const profiles = await loadProfiles(tx, [...keys]);
-    const results = decideFloating(batch, candidates, profiles, weights, tools, frequency, decisions);
-    const linked: number[] = [];
-    results.forEach((d, j) => {
-      const i = open[j]!;
-      decided[i] = d;
-      if (d.state === 'linked' && d.personKey) linked.push(i);
-    });
+    if (!affected.all) for (const i of open) if (!scoring[i] && keysOf(i).some((k) => affected.dirty.has(k))) scoring[i] = true;
+    const batchIdx = open.filter((i) => scoring[i]);
+    if (batchIdx.length > 0) {
+      const batch = batchIdx.map((i) => probes[i]!);
+      const candidates = await findCandidates(tx, batch, batchIdx.map((i) => sounds[i] ?? null));
+      const keys = new Set<string>();
+      for (const list of candidates.values()) for (const k of list) keys.add(k);
+      const profiles = await loadProfiles(tx, [...keys]);
+      decideFloating(batch, candidates, profiles, weights, tools, frequency, decisions).forEach((d, j) => {
+        decided[batchIdx[j]!] = { ...d, pass: d.state === 'linked' && d.personKey ? pass : null };
+      });
+    }
+    // linked in this pass: by this run's score, or kept as the latest run linked it in this pass
+    const linkedKey = (i: number): string | null =>
+      scoring[i] ? (decided[i]!.pass === pass ? decided[i]!.personKey : null) : earlier[i]!.pass === pass ? earlier[i]!.key : null;
+    const linked = open.filter((i) => linkedKey(i) !== null);
+    // the rows whose link in this pass differs from the latest run's, and their persons
+    const moved: [number, number][] = [];
+    const persons = new Set<string>();
+    if (!affected.all) {
+      for (const i of batchIdx) {
+        const was = earlier[i]!.modelId === modelId && earlier[i]!.pass === pass ? earlier[i]!.key : null;
+        const now = linkedKey(i);
+        if (was === now) continue;
+        moved.push([probes[i]!.deliveryId, probes[i]!.rowNo]);
+        if (was) persons.add(was);
+        if (now) persons.add(now);
+      }
+    }
     if (linked.length === 0 || pass === MAX_PASSES) break;
-    await joinPersons(tx, linked.map((i) => ({ probe: probes[i]!, key: decided[i]!.personKey! })));
+    await joinPersons(tx, linked.map((i) => ({ probe: probes[i]!, key: linkedKey(i)! })));
+    await widen(tx, affected, moved, [...persons]);
     const done = new Set(linked);
     open = open.filter((i) => !done.has(i));
   }
+  // rows no person claimed in the latest run, and not scored again, are clustered again with the rest
+  probes.forEach((_, i) => {
+    if (!scoring[i] && earlier[i]!.unclaimed) decided[i] = { keep: true, pass: null, personKey: null, state: 'linked', method: 'new', score: null, evidence: null, candidates: null };
+  });
   return decided;
 }
 
@@ -409,10 +450,12 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     seconds.weights = lap();
 
     progress('scoring rows without an id');
+    const params = { LINK_PROBABILITY, REVIEW_PROBABILITY, MAX_PASSES, MAX_BLOCK_SIZE, MAX_CANDIDATES, places: places.signature };
+    const affected = await affectedRows(tx, { full: scope.kind !== 'new', modelId: model.id, params });
     const floating = await loadFloating(tx, places);
-    const decided = await scoreInPasses(tx, floating.probes, floating.sounds, weights, tools, frequency, decisions);
+    const decided = await scoreInPasses(tx, floating, weights, tools, frequency, decisions, affected, model.id);
     // rows nobody claims: one person per cluster of them
-    const unclaimed = decided.flatMap((d, i) => (d.method === 'new' ? [i] : []));
+    const unclaimed = decided.flatMap((d, i) => (d?.method === 'new' ? [i] : []));
     for (const group of clusterUnclaimed(unclaimed, floating.probes, floating.sounds, tools, weights, frequency, linkScore)) {
       const first = floating.probes[group[0]!]!;
       const key = `row:${first.deliveryId}:${first.rowNo}`;
@@ -420,6 +463,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
         const d = decided[i]!;
         d.personKey = key;
         d.method = n === 0 ? 'new' : 'scored';
+        d.unclaimed = true;
       }
     }
     seconds.scoring = lap();
@@ -430,18 +474,22 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     seconds.write = lap();
     seconds.total = Math.round((performance.now() - t0) / 10) / 100;
 
-    const counts = await sql<{ rows: number; anchored: number; review: number }>`
+    const counts = await sql<{ rows: number; anchored: number; review: number; linked: number }>`
       select count(*)::int as rows, (select count(*)::int from link_key where not scored) as anchored,
-             count(*) filter (where state = 'review')::int as review
+             count(*) filter (where state = 'review')::int as review,
+             count(*) filter (where scored_pass is not null)::int as linked
       from row_link`.execute(tx.k);
     const c = counts.rows[0]!;
+    const scored = decided.filter((d) => d !== undefined && !d.keep).length;
     const stats: MatchStats = {
       model: { id: model.id, reason: reason ?? null },
       rows: c.rows,
       newRows,
       anchored: c.anchored,
-      scored: floating.probes.length,
-      linked: decided.filter((d) => d.state === 'linked' && d.method === 'scored').length,
+      scored,
+      kept: floating.probes.length - scored,
+      everyRow: affected.all ? affected.reason : null,
+      linked: c.linked,
       review: c.review,
       unclaimed: unclaimed.length,
       changed,
@@ -451,7 +499,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     };
     await tx.k
       .updateTable('match_run')
-      .set({ finished_at: new Date(), model_id: model.id, stats: JSON.stringify(stats), params: JSON.stringify({ LINK_PROBABILITY, REVIEW_PROBABILITY }) })
+      .set({ finished_at: new Date(), model_id: model.id, stats: JSON.stringify(stats), params: JSON.stringify(params) })
       .where('id', '=', run.id)
       .execute();
     return { runId: run.id, stats, weights };
@@ -466,14 +514,16 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
  * new version restamps every scored row); records the rows whose person or state
  * changed. Returns how many rows changed in any way, and how many changed person or state.
  */
-async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readonly ProbeRow[], decided: readonly FloatDecision[]): Promise<{ changed: number; relinked: number }> {
+async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readonly ProbeRow[], decided: readonly (FloatDecision | undefined)[]): Promise<{ changed: number; relinked: number }> {
   // every person key in use has a person
-  await sql`create temp table float_link (delivery_id int, row_no int, person_key text, state text, method text, score real, evidence jsonb, candidates jsonb) on commit drop`.execute(tx.k);
-  const lines = decided.map((d, i) => {
+  await sql`create temp table float_link (delivery_id int, row_no int, keep boolean, person_key text, state text, method text, score real, evidence jsonb, candidates jsonb, scored_pass smallint, unclaimed boolean) on commit drop`.execute(tx.k);
+  const lines: string[] = [];
+  decided.forEach((d, i) => {
+    if (!d) return;
     const p = probes[i]!;
-    return copyLine([p.deliveryId, p.rowNo, d.personKey, d.state, d.method, d.score, d.evidence ? JSON.stringify(d.evidence) : null, d.candidates ? JSON.stringify(d.candidates) : null]);
+    lines.push(copyLine([p.deliveryId, p.rowNo, d.keep === true, d.personKey, d.state, d.method, d.score, d.evidence ? JSON.stringify(d.evidence) : null, d.candidates ? JSON.stringify(d.candidates) : null, d.pass ?? null, d.unclaimed === true]));
   });
-  if (lines.length) await tx.copyIn('float_link', ['delivery_id', 'row_no', 'person_key', 'state', 'method', 'score', 'evidence', 'candidates'], lines.join(''));
+  if (lines.length) await tx.copyIn('float_link', ['delivery_id', 'row_no', 'keep', 'person_key', 'state', 'method', 'score', 'evidence', 'candidates', 'scored_pass', 'unclaimed'], lines.join(''));
   await analyze(tx, 'float_link');
   await sql`
     insert into person (person_key)
@@ -500,14 +550,20 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
     select k.delivery_id, k.row_no, p.id as person_id, 'linked'::text as state,
            case when exists (select 1 from match_decision d where d.kind = 'confirm' and d.revoked_at is null
                               and d.delivery_id = k.delivery_id and d.row_no = k.row_no) then 'staff' else ${ANCHOR_METHOD} end as method,
-           null::real as score, null::jsonb as evidence, null::jsonb as candidates, null::int as model_id
+           null::real as score, null::jsonb as evidence, null::jsonb as candidates, null::int as model_id,
+           null::smallint as scored_pass, false as unclaimed
     from link_key k
     join person p on p.person_key = k.person_key
     join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
     where not k.scored
     union all
-    select f.delivery_id, f.row_no, p.id, f.state, f.method, f.score, f.evidence, f.candidates, ${modelId}::int
-    from float_link f left join person p on p.person_key = f.person_key`.execute(tx.k);
+    -- an unclaimed row kept as it was keeps its score and candidates; only its cluster's person is new
+    select f.delivery_id, f.row_no, p.id, f.state, f.method,
+           case when f.keep then l.score else f.score end, case when f.keep then l.evidence else f.evidence end,
+           case when f.keep then l.candidates else f.candidates end, ${modelId}::int, f.scored_pass, f.unclaimed
+    from float_link f
+    join row_link l on l.delivery_id = f.delivery_id and l.row_no = f.row_no
+    left join person p on p.person_key = f.person_key`.execute(tx.k);
   void confirmed;
   await analyze(tx, 'desired');
   // rows new to matching ('pending') have no earlier link to change
@@ -519,12 +575,12 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
   const r = await sql`
     update row_link l
     set person_id = d.person_id, state = d.state, method = d.method, score = d.score, evidence = d.evidence,
-        candidates = d.candidates, run_id = ${runId}, model_id = d.model_id
+        candidates = d.candidates, run_id = ${runId}, model_id = d.model_id, scored_pass = d.scored_pass, unclaimed = d.unclaimed
     from desired d
     where l.delivery_id = d.delivery_id and l.row_no = d.row_no
       and (l.person_id is distinct from d.person_id or l.state is distinct from d.state or l.method is distinct from d.method
            or l.score is distinct from d.score or l.candidates is distinct from d.candidates or l.evidence is distinct from d.evidence
-           or l.model_id is distinct from d.model_id)`.execute(tx.k);
+           or l.model_id is distinct from d.model_id or l.scored_pass is distinct from d.scored_pass or l.unclaimed is distinct from d.unclaimed)`.execute(tx.k);
   return { changed: Number(r.numAffectedRows ?? 0), relinked: Number(relinked.numAffectedRows ?? 0) };
 }
 

@@ -85,13 +85,14 @@ describe('matching file by file, in as-of order', () => {
   let full: TestDb;
   let afterEachFile: Assignment;
   let models: { id: number; reason: string }[];
+  const runs: Awaited<ReturnType<typeof runMatch>>['stats'][] = [];
   beforeAll(async () => {
     incremental = await createTestDb();
     full = await createTestDb();
     const files = [...readTruth('files.csv')].sort((a, b) => (a.as_of! < b.as_of! ? -1 : a.as_of! > b.as_of! ? 1 : a.file! < b.file! ? -1 : 1));
     for (const f of files) {
       await ingestFile(incremental.store, mapping, join(SAMPLE_INBOX, f.file!), { inboxRoot: SAMPLE_INBOX });
-      await runMatch(incremental.store);
+      runs.push((await runMatch(incremental.store)).stats);
     }
     afterEachFile = await assignment(incremental.store);
     models = await incremental.store.k.selectFrom('match_model').select(['id', 'reason']).orderBy('id').execute();
@@ -110,6 +111,17 @@ describe('matching file by file, in as-of order', () => {
     expect(models.slice(1).every((m) => m.reason === 'growth')).toBe(true);
     expect(models.length).toBeGreaterThan(1);
     expect(models.length).toBeLessThan(readTruth('files.csv').length / 2);
+  });
+
+  it('re-scored only the rows whose candidates changed, between re-estimations', () => {
+    const reused = runs.filter((r) => r.model.reason === null);
+    expect(reused.length).toBeGreaterThan(10);
+    expect(reused.every((r) => r.everyRow === null)).toBe(true);
+    const kept = reused.reduce((n, r) => n + r.kept, 0);
+    const scored = reused.reduce((n, r) => n + r.scored, 0);
+    expect(kept).toBeGreaterThan(scored);
+    // a run that estimates a new version scores every row
+    expect(runs.filter((r) => r.model.reason !== null).every((r) => r.kept === 0 && r.everyRow === 'another model version' || r.everyRow === 'no earlier match')).toBe(true);
   });
 
   it('equals one match of everything under the same model version', async () => {

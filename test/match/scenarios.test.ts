@@ -186,3 +186,48 @@ describe('staff decisions survive every later match', () => {
     expect(retired.retired_at).not.toBeNull();
   });
 });
+
+describe('an increment re-scores the rows whose candidates changed', () => {
+  // 大用镇新华村: 钱伟 and his wife 周敏, known first from settlements alone
+  const head = { name: '钱伟', id: makeId('1966-04-04', 971) };
+  const wife = { name: '周敏', id: makeId('1969-09-09', 982) };
+  const place = ['大用镇', '新华村'];
+  const wifeRow = (idCell: string, asOf: string) => ['周敏', idCell, '', '', head.name, head.id, '配偶', place[0]!, place[1]!, '', '低保对象', asOf, '在保'];
+  const rowOfWife = async (file: string) =>
+    db.store.k
+      .selectFrom('row_link')
+      .innerJoin('delivery', 'delivery.id', 'row_link.delivery_id')
+      .select(['row_link.person_id', 'row_link.state'])
+      .where('delivery.file', '=', file)
+      .where('row_link.row_no', '=', 2)
+      .executeTakeFirstOrThrow();
+
+  it('a new roster row that gives a floating row\'s candidate its household re-links that earlier row, as a full rematch does', async () => {
+    const settlement = {
+      header: SETTLEMENT_HEADER,
+      rows: [head, wife].map((p, i) => [
+        `2026129900${String(i).padStart(4, '0')}`, '', `5202039900000100${String(i).padStart(4, '0')}`, p.name, p.id,
+        '14', '本地', '2026-12-01', '2026-12-02', '2026-12-03', '100.00', '0', '90.00', '45.00', '0', '0', '一站式',
+      ]),
+    };
+    await ingestFile(db.store, mapping, box.put('settlement/医保结算明细_202612.csv', settlement), { inboxRoot: box.root });
+    // her first roster row has no id: only her name and her husband's id tie it to anyone
+    const first = 'civil/civil_20210131.csv';
+    await ingestFile(db.store, mapping, box.put(first, { header: ROSTER_HEADER, rows: [wifeRow('无', '2021-01-01')] }), { inboxRoot: box.root });
+    await runMatch(db.store);
+    const wifeId = (await db.store.k.selectFrom('person').select('id').where('person_key', '=', `id:${wife.id}`).executeTakeFirstOrThrow()).id;
+    expect((await rowOfWife(first)).person_id).not.toBe(wifeId);
+
+    // the next roster lists her with her id, in her husband's household: her person gains its household
+    await ingestFile(db.store, mapping, box.put('civil/civil_20210228.csv', { header: ROSTER_HEADER, rows: [wifeRow(wife.id, '2021-01-01')] }), { inboxRoot: box.root });
+    const increment = await runMatch(db.store);
+    expect(increment.stats.everyRow).toBeNull();
+    expect(increment.stats.kept).toBeGreaterThan(0);
+    expect(increment.stats.scored).toBeLessThan(increment.stats.kept);
+    expect(await rowOfWife(first)).toEqual({ person_id: wifeId, state: 'linked' });
+
+    const full = await runMatch(db.store, { scope: { kind: 'all' } });
+    expect(full.stats.everyRow).not.toBeNull();
+    expect(full.stats.changed).toBe(0);
+  });
+});
