@@ -125,12 +125,12 @@ const splitOff = (await store.k.selectFrom('row_link').select('person_id').where
 await decide('merge them back', () => mergePersons(store, big.id, splitOff, 'bench'));
 
 console.log('');
-console.log('| run | rows | new rows | model | seconds | of which: features | anchors | model | scoring | write | relinked |');
-console.log('|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| run | rows | new rows | model | rows scored | kept | seconds | of which: features | anchors | model | scoring | write | relinked |');
+console.log('|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of runs) {
   const s = r.stats.seconds;
   console.log(
-    `| ${r.what} | ${fmt(r.stats.rows)} | ${fmt(r.stats.newRows)} | ${r.stats.model.id}${r.stats.model.reason ? ` (${r.stats.model.reason})` : ''} | ${r.total.toFixed(1)} | ${s.features.toFixed(1)} | ${s.anchors.toFixed(1)} | ${s.weights.toFixed(1)} | ${s.scoring.toFixed(1)} | ${s.write.toFixed(1)} | ${fmt(r.stats.relinked)} |`,
+    `| ${r.what} | ${fmt(r.stats.rows)} | ${fmt(r.stats.newRows)} | ${r.stats.model.id}${r.stats.model.reason ? ` (${r.stats.model.reason})` : ''} | ${fmt(r.stats.scored)} | ${fmt(r.stats.kept)} | ${r.total.toFixed(1)} | ${s.features.toFixed(1)} | ${s.anchors.toFixed(1)} | ${s.weights.toFixed(1)} | ${s.scoring.toFixed(1)} | ${s.write.toFixed(1)} | ${fmt(r.stats.relinked)} |`,
   );
 }
 console.log(`\nincrement ÷ re-estimating run: ${(runs[1]!.total / runs[2]!.total).toFixed(3)}; rows before the increment ${fmt(stats.rows)}, after ${fmt(runs[1]!.stats.rows)}`);

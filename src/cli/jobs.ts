@@ -216,7 +216,7 @@ export function registerJobCommands(program: Command): void {
         const a = resultOf(tree, 'assess.run');
         if (m) {
           process.stdout.write(
-            `${n(m.rows)} rows: ${n(m.anchored)} linked by id number or 人员编号, ${n(m.scored)} scored — ${n(m.linked)} linked, ${n(m.review)} waiting for review, ${n(m.unclaimed)} without a known person\n` +
+            `${n(m.rows)} rows: ${n(m.anchored)} linked by id number or 人员编号, ${n(m.scored)} scored${m.kept ? ` (${n(m.kept)} more kept as the latest run decided them)` : ''} — ${n(m.linked)} linked, ${n(m.review)} waiting for review, ${n(m.unclaimed)} without a known person\n` +
               `${n(m.persons)} persons; ${n(m.changed)} links changed (${n(m.relinked)} to another person or state); model version ${m.model.id}${m.model.reason ? ` (new: ${MODEL_REASON[m.model.reason]})` : ''}\n`,
           );
         }

@@ -263,7 +263,7 @@ async function runAndReport(ctx: AppContext, scope: MatchScope): Promise<void> {
   const s = r.stats;
   const n = (x: number) => x.toLocaleString('en');
   process.stdout.write(
-    `${n(s.rows)} rows (${n(s.newRows)} new): ${n(s.anchored)} linked by id number or 人员编号, ${n(s.scored)} scored — ` +
+    `${n(s.rows)} rows (${n(s.newRows)} new): ${n(s.anchored)} linked by id number or 人员编号, ${n(s.scored)} scored${s.kept ? ` (${n(s.kept)} more kept as the latest run decided them)` : ''} — ` +
       `${n(s.linked)} linked, ${n(s.review)} waiting for review, ${n(s.unclaimed)} without a known person\n` +
       `${n(s.persons)} persons; ${n(s.changed)} links changed; ${s.seconds.total.toFixed(1)} s\n`,
   );

@@ -16,7 +16,8 @@
  * New rows, rows named by a staff decision since the latest match and rows without a
  * decision of the same model version are always scored. A run under another model
  * version, a rematch of more than the new rows, or different matching parameters
- * scores every row (`all`). The run then ends in exactly the links a full rematch
+ * scores every row (`all`), and so does a run in which more than `maxChangedShare` of the
+ * persons gained or lost anchored rows (the search would cost more than it saves). The run then ends in exactly the links a full rematch
  * under the same model version gives (test/match/sample.test.ts).
  */
 import { sql } from 'kysely';
@@ -26,6 +27,9 @@ import { rowId } from './decisions.js';
 
 /** The link methods of rows that were part of a person before scoring (link_key, not scored). */
 const ANCHORED = ['id', 'cert_id', 'insurance_no', 'staff'];
+
+/** Above this share of persons with changed anchored rows, a run scores every row. */
+export const MAX_CHANGED_SHARE = 0.02;
 
 export interface AffectedRows {
   /** every floating row is scored */
@@ -49,7 +53,7 @@ export const blockId = (kind: string, value: string) => `${kind}\u0000${value}`;
  * Where this run starts from. `params` are the matching parameters the run uses: a
  * latest run with others (or another model version) means every row is scored.
  */
-export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: number; params: Record<string, unknown> }): Promise<AffectedRows> {
+export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: number; params: Record<string, unknown>; maxChangedShare: number }): Promise<AffectedRows> {
   const all = (reason: string): AffectedRows => ({ all: true, reason, dirty: new Set(), named: new Set(), changedPersons: 0 });
   if (opts.full) return all('a rematch of more than the new rows');
   const latest = await sql<{ id: number; started_at: Date; model_id: number | null; params: Record<string, unknown> | null }>`
@@ -96,6 +100,13 @@ export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: numbe
     where l.state = 'linked' and l.method = any(${ANCHORED})
       and not exists (select 1 from link_key k where k.delivery_id = l.delivery_id and k.row_no = l.row_no and k.person_key = p.person_key)`.execute(tx.k);
   await analyze(tx, 'l0_moved');
+  // when many persons changed, their block keys reach nearly every floating row, and finding
+  // out which costs more than scoring them all (a monthly roster: measured in BENCHMARKS.md)
+  const size = await sql<{ moved: number; persons: number }>`
+    select (select count(distinct person_key)::int from l0_moved) as moved,
+           (select count(*)::int from person where retired_at is null) as persons`.execute(tx.k);
+  const { moved: movedPersons, persons: livePersons } = size.rows[0]!;
+  if (movedPersons > opts.maxChangedShare * livePersons) return all(`${movedPersons} of ${livePersons} persons changed`);
 
   // of their persons, those whose profile or block keys changed: a fingerprint of both, then and now
   await sql`

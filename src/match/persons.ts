@@ -27,9 +27,9 @@ const ADDRESS_VILLAGE = '(?:特区|自治县|县|区|旗|市)[^省市县区旗�
 /**
  * Refreshes counts, retirement and golden records of the persons a run touched: those
  * `persons` names (a staff decision knows them), else those the run's links name and
- * those whose row count no longer fits. Returns the number of live persons.
+ * those whose row count no longer fits.
  */
-export async function refreshPersons(tx: Tx, runId: number, persons?: readonly number[]): Promise<number> {
+export async function refreshPersons(tx: Tx, runId: number, persons?: readonly number[]): Promise<void> {
   if (persons) {
     await sql`create temp table touched on commit drop as select distinct unnest(${[...persons]}::int[]) as id`.execute(tx.k);
   } else {
@@ -117,6 +117,10 @@ export async function refreshPersons(tx: Tx, runId: number, persons?: readonly n
     from golden g
     where p.id = g.id and p.retired_at is null`.execute(tx.k);
 
+}
+
+/** How many persons have rows. */
+export async function livePersons(tx: Tx): Promise<number> {
   const live = await sql<{ n: number }>`select count(*)::int as n from person where retired_at is null`.execute(tx.k);
   return live.rows[0]!.n;
 }

@@ -9,9 +9,10 @@
  *      and linked, sent to review, or left to found a person of its own (cluster.ts)
  *   6. links, persons and golden records are written where they changed
  *
- * Steps 2–5 look at all rows every time, so a run after each delivery and one run
- * over everything end in exactly the same links. What is incremental is the
- * expensive per-row work: new rows only (step 1), and only changed links written.
+ * Under the model version of the latest run, step 5 scores only the rows whose
+ * candidates changed and keeps the latest run's decision for the rest (affected.ts),
+ * so a run after each delivery and one run over everything end in exactly the same
+ * links. Anchors and person blocks (steps 2–3) are still built over all rows.
  */
 import { sql } from 'kysely';
 import { analyze, vacuumAnalyze, type Store, type Tx } from '../db/store.js';
@@ -22,8 +23,8 @@ import { clusterUnclaimed } from './cluster.js';
 import { compareAll, compareContext, type Probe, type Profile } from './compare.js';
 import { applyDecisions, rowId } from './decisions.js';
 import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
-import { affectedRows, blockId, widen, type AffectedRows } from './affected.js';
-import { refreshPersons } from './persons.js';
+import { affectedRows, blockId, MAX_CHANGED_SHARE, widen, type AffectedRows } from './affected.js';
+import { livePersons, refreshPersons } from './persons.js';
 import { estimateWeights, posteriors, score, type Evidence, type Labelled, type NameFrequency, type Weights } from './weights.js';
 import { DEFAULT_MODEL_POLICY, finishModel, latestModel, loadModel, modelFrequency, reestimateReason, startModel, type ModelPolicy, type ModelReason } from './model.js';
 import { idEdits } from './compare.js';
@@ -72,6 +73,8 @@ export interface MatchOptions {
   modelPolicy?: ModelPolicy;
   /** score with exactly this version (tests: equality under one version) */
   modelId?: number;
+  /** above this share of persons with changed anchored rows, score every row (affected.ts; tests set 1) */
+  maxChangedShare?: number;
   nameTools?: NameTools;
   onProgress?: (step: string) => void;
 }
@@ -451,7 +454,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
 
     progress('scoring rows without an id');
     const params = { LINK_PROBABILITY, REVIEW_PROBABILITY, MAX_PASSES, MAX_BLOCK_SIZE, MAX_CANDIDATES, places: places.signature };
-    const affected = await affectedRows(tx, { full: scope.kind !== 'new', modelId: model.id, params });
+    const affected = await affectedRows(tx, { full: scope.kind !== 'new', modelId: model.id, params, maxChangedShare: opts.maxChangedShare ?? MAX_CHANGED_SHARE });
     const floating = await loadFloating(tx, places);
     const decided = await scoreInPasses(tx, floating, weights, tools, frequency, decisions, affected, model.id);
     // rows nobody claims: one person per cluster of them
@@ -470,7 +473,8 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
 
     progress('writing links');
     const { changed, relinked } = await writeLinks(tx, run.id, model.id, floating.probes, decided);
-    const persons = await refreshPersons(tx, run.id);
+    await refreshPersons(tx, run.id);
+    const persons = await livePersons(tx);
     seconds.write = lap();
     seconds.total = Math.round((performance.now() - t0) / 10) / 100;
 
