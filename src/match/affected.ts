@@ -24,6 +24,7 @@ import { sql } from 'kysely';
 import { analyze, type Tx } from '../db/store.js';
 import { BLOCKS_OF, PROFILE_COLUMNS } from './data.js';
 import { rowId } from './decisions.js';
+import { livePersons } from './persons.js';
 
 /** The link methods of rows that were part of a person before scoring (link_key, not scored). */
 const ANCHORED = ['id', 'cert_id', 'insurance_no', 'staff'];
@@ -102,11 +103,9 @@ export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: numbe
   await analyze(tx, 'l0_moved');
   // when many persons changed, their block keys reach nearly every floating row, and finding
   // out which costs more than scoring them all (a monthly roster: measured in BENCHMARKS.md)
-  const size = await sql<{ moved: number; persons: number }>`
-    select (select count(distinct person_key)::int from l0_moved) as moved,
-           (select count(*)::int from person where retired_at is null) as persons`.execute(tx.k);
-  const { moved: movedPersons, persons: livePersons } = size.rows[0]!;
-  if (movedPersons > opts.maxChangedShare * livePersons) return all(`${movedPersons} of ${livePersons} persons changed`);
+  const movedPersons = (await sql<{ n: number }>`select count(distinct person_key)::int as n from l0_moved`.execute(tx.k)).rows[0]!.n;
+  const live = await livePersons(tx);
+  if (movedPersons > opts.maxChangedShare * live) return all(`${movedPersons} of ${live} persons changed`);
 
   // of their persons, those whose profile or block keys changed: a fingerprint of both, then and now
   await sql`

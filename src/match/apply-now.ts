@@ -18,6 +18,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Store, Tx } from '../db/store.js';
 import { ANCHOR_METHOD } from './anchors.js';
+import { mergeAliases } from './decisions.js';
 import { refreshPersons } from './persons.js';
 
 export interface DecisionEffect {
@@ -65,12 +66,7 @@ export async function applyPendingDecisions(store: Store): Promise<DecisionEffec
     const touched = new Set<number>();
     let rows = 0;
     // merges made in this batch redirect the decisions after them
-    const alias = new Map<string, string>();
-    const resolve = (key: string): string => {
-      let k = key;
-      for (let i = 0; i < 100 && alias.has(k); i++) k = alias.get(k)!;
-      return k;
-    };
+    const { alias, resolve } = mergeAliases();
     const move = async (filter: RowFilter, key: string, method: RawBuilder<unknown>) => {
       const moved = await moveRows(tx, run.id, filter, key, method);
       rows += moved.rows;

@@ -102,6 +102,17 @@ async function pinRows(tx: Tx, rows: [number, number][], key: string): Promise<v
     on conflict (delivery_id, row_no) do nothing`.execute(tx.k);
 }
 
+/** Person keys merged away (from → into), and the key a chain of merges ends at. */
+export function mergeAliases(): { alias: Map<string, string>; resolve: (key: string) => string } {
+  const alias = new Map<string, string>();
+  const resolve = (key: string): string => {
+    let k = key;
+    for (let i = 0; i < 100 && alias.has(k); i++) k = alias.get(k)!;
+    return k;
+  };
+  return { alias, resolve };
+}
+
 /**
  * Builds `link_key` (anchored row → person key) from the anchor keys and the
  * decisions, applied in the order they were made. Returns the row-level decisions
@@ -118,12 +129,7 @@ export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
   const decisions = await tx.k.selectFrom('match_decision').selectAll().where('revoked_at', 'is', null).orderBy('made_at').orderBy('id').execute();
   const confirms = new Map<string, string>();
   const rejects = new Map<string, Set<string>>();
-  const alias = new Map<string, string>();
-  const resolve = (key: string): string => {
-    let k = key;
-    for (let i = 0; i < 100 && alias.has(k); i++) k = alias.get(k)!;
-    return k;
-  };
+  const { alias, resolve } = mergeAliases();
   for (const d of decisions) {
     switch (d.kind) {
       case 'merge': {

@@ -345,10 +345,10 @@ async function scoreInPasses(
   const decided: (FloatDecision | undefined)[] = new Array(probes.length);
   // once scored in a pass, a row is scored in every later pass too
   const scoring = probes.map((p, i) => affected.all || earlier[i]!.modelId !== modelId || affected.named.has(rowId(p.deliveryId, p.rowNo)));
-  const keysOf = (i: number) => blockKeys(probes[i]!, sounds[i] ?? null).map(([kind, value]) => blockId(kind, value));
+  const blockIds = affected.all ? [] : probes.map((p, i) => blockKeys(p, sounds[i] ?? null).map(([kind, value]) => blockId(kind, value)));
   let open = probes.map((_, i) => i);
   for (let pass = 1; pass <= MAX_PASSES && open.length > 0; pass++) {
-    if (!affected.all) for (const i of open) if (!scoring[i] && keysOf(i).some((k) => affected.dirty.has(k))) scoring[i] = true;
+    if (!affected.all) for (const i of open) if (!scoring[i] && blockIds[i]!.some((k) => affected.dirty.has(k))) scoring[i] = true;
     const batchIdx = open.filter((i) => scoring[i]);
     if (batchIdx.length > 0) {
       const batch = batchIdx.map((i) => probes[i]!);
