@@ -97,12 +97,24 @@ export async function buildPersonBlocks(tx: Tx): Promise<void> {
 
 /** Adds the block keys of the rows scoring has just joined to their persons (scored_key, see run.ts). */
 export async function extendPersonBlocks(tx: Tx): Promise<void> {
+  await sql`create temp table if not exists grown_block (person_key text, kind text, value text) on commit drop`.execute(tx.k);
+  await sql`truncate grown_block`.execute(tx.k);
   // read from scored_key itself, not link_key filtered by it: the new rows only, whatever the plan
   await sql`
-    insert into person_block (person_key, kind, value)
+    insert into grown_block (person_key, kind, value)
     select n.person_key, n.kind, n.value from (${BLOCKS_OF(sql`true`, 'scored_key')}) n
     where not exists (select 1 from person_block b where b.person_key = n.person_key and b.kind = n.kind and b.value = n.value)`.execute(tx.k);
-  await dropBigBlocks(tx);
+  await analyze(tx, 'grown_block');
+  await sql`insert into person_block (person_key, kind, value) select person_key, kind, value from grown_block`.execute(tx.k);
+  // only a key that gained persons can have grown too big: counting every key again took seconds a pass
+  await sql`
+    delete from person_block b using (
+      select pb.kind, pb.value
+      from (select distinct kind, value from grown_block) g
+      join person_block pb on pb.kind = g.kind and pb.value = g.value
+      group by pb.kind, pb.value having count(*) > ${MAX_BLOCK_SIZE}
+    ) big
+    where b.kind = big.kind and b.value = big.value`.execute(tx.k);
   await analyze(tx, 'person_block');
 }
 

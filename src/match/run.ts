@@ -33,6 +33,8 @@ import { idEdits } from './compare.js';
 export const LINK_PROBABILITY = 0.99;
 /** Below this, and with no candidate this likely, a row founds a person of its own; between, it waits for review. */
 export const REVIEW_PROBABILITY = 0.05;
+/** Memory a run's sorts, hashes and index builds may take on the server, each (PostgreSQL's default is 4 MB). */
+export const MATCH_WORK_MEM = '256MB';
 /** Anchored roster rows hidden and re-found to estimate the weights. */
 export const PSEUDO_SAMPLE = 3000;
 
@@ -123,7 +125,10 @@ async function insertNewRows(tx: Tx, tools: NameTools): Promise<number> {
   return fresh.rows.length;
 }
 
-/** Comparison forms of names computed again for the rows of a rematch's scope (after a change of the name-variant files, say). */
+/**
+ * Comparison forms of names computed again for the rows of a rematch's scope (after a
+ * change of the name-variant files, say); rows new in this run ('pending') have just had theirs.
+ */
 async function recomputeNameForms(tx: Tx, tools: NameTools, scope: Exclude<MatchScope, { kind: 'new' }>): Promise<number> {
   const filter =
     scope.kind === 'all'
@@ -134,7 +139,7 @@ async function recomputeNameForms(tx: Tx, tools: NameTools, scope: Exclude<Match
   const rows = await sql<{ delivery_id: number; row_no: number; name_norm: string | null }>`
     select l.delivery_id, l.row_no, s.name_norm
     from row_link l join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
-    where ${filter}`.execute(tx.k);
+    where ${filter} and l.method <> 'pending'`.execute(tx.k);
   if (rows.rows.length === 0) return 0;
   await sql`create temp table name_form (delivery_id int, row_no int, fold text, sound text) on commit drop`.execute(tx.k);
   const lines = rows.rows.map((r) =>
@@ -346,6 +351,8 @@ async function scoreInPasses(
   // once scored in a pass, a row is scored in every later pass too
   const scoring = probes.map((p, i) => affected.all || earlier[i]!.modelId !== modelId || affected.named.has(rowId(p.deliveryId, p.rowNo)));
   const blockIds = affected.all ? [] : probes.map((p, i) => blockKeys(p, sounds[i] ?? null).map(([kind, value]) => blockId(kind, value)));
+  // candidates' profiles, loaded once and again only for the persons a pass gave rows
+  const profiles = new Map<string, Profile>();
   let open = probes.map((_, i) => i);
   for (let pass = 1; pass <= MAX_PASSES && open.length > 0; pass++) {
     if (!affected.all) for (const i of open) if (!scoring[i] && blockIds[i]!.some((k) => affected.dirty.has(k))) scoring[i] = true;
@@ -353,9 +360,9 @@ async function scoreInPasses(
     if (batchIdx.length > 0) {
       const batch = batchIdx.map((i) => probes[i]!);
       const candidates = await findCandidates(tx, batch, batchIdx.map((i) => sounds[i] ?? null));
-      const keys = new Set<string>();
-      for (const list of candidates.values()) for (const k of list) keys.add(k);
-      const profiles = await loadProfiles(tx, [...keys]);
+      const missing = new Set<string>();
+      for (const list of candidates.values()) for (const k of list) if (!profiles.has(k)) missing.add(k);
+      for (const [k, q] of await loadProfiles(tx, [...missing])) profiles.set(k, q);
       decideFloating(batch, candidates, profiles, weights, tools, frequency, decisions).forEach((d, j) => {
         decided[batchIdx[j]!] = { ...d, pass: d.state === 'linked' && d.personKey ? pass : null };
       });
@@ -379,6 +386,7 @@ async function scoreInPasses(
     }
     if (linked.length === 0 || pass === MAX_PASSES) break;
     await joinPersons(tx, linked.map((i) => ({ probe: probes[i]!, key: linkedKey(i)! })));
+    for (const i of linked) profiles.delete(linkedKey(i)!);
     await widen(tx, affected, moved, [...persons]);
     const done = new Set(linked);
     open = open.filter((i) => !done.has(i));
@@ -419,6 +427,9 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
 
   const result = await store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:match', 0))`.execute(tx.k);
+    // a run sorts and hashes millions of block keys: with the server's default 4 MB each spills to disk
+    await sql`set local work_mem = ${sql.lit(MATCH_WORK_MEM)}`.execute(tx.k);
+    await sql`set local maintenance_work_mem = ${sql.lit(MATCH_WORK_MEM)}`.execute(tx.k);
     const run = await tx.k.insertInto('match_run').values({ kind: scope.kind, params: null, stats: null }).returning('id').executeTakeFirstOrThrow();
 
     progress('reading new rows');
