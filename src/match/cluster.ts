@@ -24,6 +24,8 @@ export function rowProfile(p: ProbeRow, key: string): Profile {
     households: p.household ? [p.household] : [],
     places: p.township ? [`${p.township}|${p.village ?? ''}`] : [],
     phones: p.phone ? [p.phone] : [],
+    relations: p.relation ? [p.relation] : [],
+    rosters: p.roster !== null ? [p.roster] : [],
   };
 }
 

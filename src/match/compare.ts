@@ -21,6 +21,10 @@ export interface Probe {
   headId: string | null;
   /** the row says it is the head itself (本人, 户主) */
   isSelf: boolean;
+  /** its relation to the head of household, as a kind (relationKind) */
+  relation: string | null;
+  /** the delivery, when it is a roster (a snapshot, which lists a person once); null for a settlement */
+  roster: number | null;
   household: string | null;
   township: string | null;
   village: string | null;
@@ -43,6 +47,10 @@ export interface Profile {
   /** `township|village` */
   places: string[];
   phones: string[];
+  /** relations to the head of household on its rows, as kinds (relationKind) */
+  relations: string[];
+  /** the rosters (deliveries) that list it */
+  rosters: number[];
 }
 
 /**
@@ -60,6 +68,16 @@ export const COMPARISONS = {
   gender: ['same', 'different'],
   /** a row that says it is the head of household carries the head's id: its own */
   head_self: ['self', 'other'],
+  /**
+   * the relation to the head of household: a person keeps theirs from month to month,
+   * while two members of one household rarely share both it and a name
+   */
+  relation: ['same', 'different'],
+  /**
+   * a roster lists a person once (bar a duplicated row): a person already on another row
+   * of the probe's roster is most likely somebody else, such as a namesake sibling
+   */
+  same_roster: ['listed', 'not_listed'],
 } as const;
 
 /**
@@ -83,6 +101,8 @@ export const COMPARISON_LABEL: Record<Comparison | 'context', [string, string]> 
   birth: ['出生日期', 'birth date'],
   gender: ['性别', 'gender'],
   head_self: ['户主身份证号（本人为户主）', 'head of household id (the row is the head)'],
+  relation: ['与户主关系', 'relation to the head of household'],
+  same_roster: ['同一份名册', 'the same roster'],
 };
 
 export const LEVEL_LABEL: Record<string, [string, string]> = {
@@ -101,6 +121,8 @@ export const LEVEL_LABEL: Record<string, [string, string]> = {
   same: ['相同', 'same'],
   self: ['即本人身份证号', 'is its own id number'],
   other: ['是另一人的身份证号', 'is somebody else\'s id number'],
+  listed: ['此人已在本名册的另一行', 'already on another row of this roster'],
+  not_listed: ['本名册中没有此人的其他行', 'on no other row of this roster'],
   household: ['同一户（户主身份证号、户编号或电话相同）', 'same household (head id, household number or phone)'],
   village: ['同村、不同户', 'same village, other household'],
   township: ['同乡镇、不同村', 'same township, other village'],
@@ -202,6 +224,42 @@ export function compareId(status: IdStatus | null, value: string | null, q: Prof
   }
 }
 
+// ── relation to the head of household ─────────────────────────────────────────
+
+/** Labels of one relation, as agencies write them; a label not listed is its own kind. */
+const RELATION_LABELS: Record<string, readonly string[]> = {
+  self: ['本人', '户主', '户主本人', '自己'],
+  spouse: ['配偶', '妻', '妻子', '夫', '丈夫', '之妻', '之夫'],
+  son: ['子', '儿子', '长子', '次子', '三子', '四子', '五子', '独子', '之子', '养子', '继子'],
+  daughter: ['女', '女儿', '长女', '次女', '三女', '四女', '五女', '独女', '之女', '养女', '继女'],
+  parent: ['父母', '父亲', '母亲', '父', '母'],
+  grandchild: ['孙子', '孙女', '外孙子', '外孙女', '孙子女', '外孙子女'],
+  sibling: ['兄弟姐妹', '兄', '弟', '姐', '妹', '哥哥', '弟弟', '姐姐', '妹妹'],
+  child_in_law: ['儿媳', '女婿'],
+  grandparent: ['祖父母', '祖父', '祖母', '外祖父母', '外祖父', '外祖母'],
+};
+const RELATION_KIND = new Map(Object.entries(RELATION_LABELS).flatMap(([kind, labels]) => labels.map((l) => [l, kind] as const)));
+
+/** Labels by which a row says it is the head of household itself. */
+export const SELF_RELATIONS: readonly string[] = RELATION_LABELS.self!;
+
+/** The kind of a relation label (本人 and 户主 are one, 子 and 长子 are one). */
+export function relationKind(label: string | null): string | null {
+  const l = label?.trim();
+  if (!l) return null;
+  return RELATION_KIND.get(l) ?? l;
+}
+
+export function compareRelation(p: Probe, q: Profile): Level<'relation'> | null {
+  if (!p.relation || q.relations.length === 0) return null;
+  return q.relations.includes(p.relation) ? 'same' : 'different';
+}
+
+export function compareRoster(p: Probe, q: Profile): Level<'same_roster'> | null {
+  if (p.roster === null) return null;
+  return q.rosters.includes(p.roster) ? 'listed' : 'not_listed';
+}
+
 // ── the rest ────────────────────────────────────────────────────────────────
 
 export function compareBirth(p: Probe, q: Profile): Level<'birth'> | null {
@@ -245,5 +303,9 @@ export function compareAll(p: Probe, q: Profile, tools: NameTools): Levels {
   if (gender) out.gender = gender;
   const self = compareHeadSelf(p, q);
   if (self) out.head_self = self;
+  const relation = compareRelation(p, q);
+  if (relation) out.relation = relation;
+  const roster = compareRoster(p, q);
+  if (roster) out.same_roster = roster;
   return out;
 }

@@ -14,11 +14,9 @@ import { sql, type RawBuilder } from 'kysely';
 import type { IdStatus, SourceKey } from '../db/schema.js';
 import { analyze, type Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
-import type { Probe, Profile } from './compare.js';
+import { relationKind, SELF_RELATIONS, type Probe, type Profile } from './compare.js';
 import { USABLE_ID } from './anchors.js';
 
-/** Relations by which a row says it is the head of household itself. */
-export const SELF_RELATIONS = ['本人', '户主', '户主本人', '自己'];
 
 /** A block key shared by more persons than this is dropped. */
 export const MAX_BLOCK_SIZE = 200;
@@ -152,7 +150,9 @@ export const PROFILE_COLUMNS = sql`
   array_remove(array_agg(distinct s.birth_date::text), null) as births,
   array_remove(array_agg(distinct s.gender::text), null) as genders,
   array_remove(array_agg(distinct case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end), null) as head_ids,
-  bool_or(s.relation = any(${SELF_RELATIONS})) as is_self,
+  bool_or(s.relation = any(${[...SELF_RELATIONS]})) as is_self,
+  array_remove(array_agg(distinct s.relation), null) as relations,
+  array_remove(array_agg(distinct case when s.source <> 'settlement' then s.delivery_id end), null) as rosters,
   array_remove(array_agg(distinct s.household_no), null) as households,
   array_remove(array_agg(distinct case when s.township is not null then s.township || '|' || coalesce(s.village, '') end), null) as places,
   array_remove(array_agg(distinct s.phone), null) as phones`;
@@ -166,6 +166,8 @@ interface ProfileRow {
   genders: string[];
   head_ids: string[];
   is_self: boolean | null;
+  relations: string[];
+  rosters: number[];
   households: string[];
   places: string[];
   phones: string[];
@@ -186,6 +188,8 @@ function toProfile(key: string, r: ProfileRow): Profile {
     households: r.households,
     places: r.places,
     phones: r.phones,
+    relations: [...new Set(r.relations.map(relationKind).filter((k): k is string => k !== null))],
+    rosters: r.rosters,
   };
 }
 
@@ -268,6 +272,8 @@ function toProbe(r: ProbeSqlRow, places: PlaceIndex): ProbeRow {
     gender: r.gender === 'M' || r.gender === 'F' ? r.gender : null,
     headId: r.head_id,
     isSelf: r.relation !== null && SELF_RELATIONS.includes(r.relation),
+    relation: relationKind(r.relation),
+    roster: r.source === 'settlement' ? null : r.delivery_id,
     household: r.household_no,
     township,
     village,

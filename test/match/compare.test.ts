@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createNameTools } from '../../src/match/chinese.js';
 import {
-  compareBirth, compareContext, compareGender, compareHeadSelf, compareId, compareName, idEdits, type Probe, type Profile,
+  compareBirth, compareContext, compareGender, compareHeadSelf, compareId, compareName, compareRelation, idEdits, relationKind, type Probe, type Profile,
 } from '../../src/match/compare.js';
 import { makeId } from '../helpers/fixtures.js';
 
@@ -13,14 +13,14 @@ function probe(p: Partial<Probe>): Probe {
   const name = p.name ?? null;
   return {
     name, fold: name ? tools.fold(name) : null, idStatus: 'missing', idValue: null, birth: null, gender: null,
-    headId: null, isSelf: false, household: null, township: null, village: null, phone: null, ...p,
+    headId: null, isSelf: false, relation: null, roster: null, household: null, township: null, village: null, phone: null, ...p,
   };
 }
 function profile(p: Partial<Profile>): Profile {
   const names = p.names ?? [];
   return {
     key: 'id:x', id18: ID, partials: [], names, folds: names.map((n) => tools.fold(n)), births: [], genders: [],
-    headIds: [], households: [], places: [], phones: [], ...p,
+    headIds: [], households: [], places: [], phones: [], relations: [], rosters: [], ...p,
   };
 }
 
@@ -84,6 +84,25 @@ describe('birth date, gender, the head of household', () => {
     expect(compareHeadSelf(probe({ isSelf: true, headId: ID }), profile({}))).toBe('self');
     expect(compareHeadSelf(probe({ isSelf: true, headId: HEAD }), profile({}))).toBe('other');
     expect(compareHeadSelf(probe({ isSelf: false, headId: HEAD }), profile({}))).toBeNull();
+  });
+});
+
+describe('relation to the head of household', () => {
+  it('reads the labels agencies write as one kind', () => {
+    expect(relationKind('本人')).toBe('self');
+    expect(relationKind('户主')).toBe('self');
+    expect(relationKind('长子')).toBe(relationKind('子'));
+    expect(relationKind('次女')).toBe(relationKind('女'));
+    expect(relationKind('女')).not.toBe(relationKind('子'));
+    expect(relationKind(' 侄子 ')).toBe('侄子');
+    expect(relationKind('')).toBeNull();
+    expect(relationKind(null)).toBeNull();
+  });
+  it('same or different, and nothing when either side has none', () => {
+    expect(compareRelation(probe({ relation: 'son' }), profile({ relations: ['son'] }))).toBe('same');
+    expect(compareRelation(probe({ relation: 'son' }), profile({ relations: ['self'] }))).toBe('different');
+    expect(compareRelation(probe({ relation: null }), profile({ relations: ['self'] }))).toBeNull();
+    expect(compareRelation(probe({ relation: 'son' }), profile({ relations: [] }))).toBeNull();
   });
 });
 

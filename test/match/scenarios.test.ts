@@ -30,6 +30,9 @@ const P = {
   // 木岗镇田坝村: a head and his wife, whose id arrives in every damaged form
   zhaoHead: { name: '赵志刚', id: makeId('1970-07-07', 951), phone: '13900000004' },
   zhaoWife: { name: '孙丽', id: makeId('1972-02-02', 962), phone: '13900000004' },
+  // 岩脚镇红岩村: a father and his son, both called 刘宇
+  liuFather: { name: '刘宇', id: makeId('1975-05-05', 971), phone: '13900000005' },
+  liuSon: { name: '刘宇', id: makeId('2008-04-18', 993), phone: '13900000005' },
 };
 type Who = keyof typeof P;
 
@@ -49,6 +52,7 @@ type Place = [string, string];
 const HE_BIAN: Place = ['平寨镇', '河边村'];
 const SHA_BA: Place = ['郎岱镇', '沙坝村'];
 const TIAN_BA: Place = ['木岗镇', '田坝村'];
+const HONG_YAN: Place = ['岩脚镇', '红岩村'];
 
 function rosterRow(who: Who, idCell: string, head: Who, relation: string, place: Place, opts: { birth?: string; phone?: boolean; name?: string } = {}) {
   const p = P[who];
@@ -76,35 +80,51 @@ function roster() {
       /* 3 */ rosterRow('xiaoWife', P.xiaoWife.id.slice(0, 6) + '********' + P.xiaoWife.id.slice(14), 'xiaoHead', '配偶', HE_BIAN),
       /* 4 */ rosterRow('twin1', '无', 'xiaoHead', '子', HE_BIAN, { birth: '2015-06-14' }),
       /* 5 */ rosterRow('twin2', '无', 'xiaoHead', '子', HE_BIAN, { birth: '2015-06-14' }),
-      /* 6 */ rosterRow('twin2', '', 'xiaoHead', '子', HE_BIAN),
-      /* 7 */ rosterRow('wang1', '/', 'wang1', '本人', SHA_BA),
-      /* 8 */ rosterRow('wang2', '/', 'wang2', '本人', SHA_BA),
-      // a 王建华 of 沙坝村 and nothing else: either of the two
-      /* 9 */ ['王建华', '', '', '', '', '', '', '郎岱镇', '沙坝村', '', '低保对象', '2020-01-01', '在保'],
-      ...damageForms.map((f) => rosterRow('zhaoWife', DAMAGED[f]!, 'zhaoHead', '配偶', TIAN_BA)), // rows 10–17
-      /* 18 */ rosterRow('zhaoHead', P.zhaoHead.id, 'zhaoHead', '本人', TIAN_BA),
+      /* 6 */ rosterRow('wang1', '/', 'wang1', '本人', SHA_BA),
+      /* 7 */ rosterRow('wang2', '/', 'wang2', '本人', SHA_BA),
+      ...damageForms.map((f) => rosterRow('zhaoWife', DAMAGED[f]!, 'zhaoHead', '配偶', TIAN_BA)), // rows 8–15
+      /* 16 */ rosterRow('zhaoHead', P.zhaoHead.id, 'zhaoHead', '本人', TIAN_BA),
+      /* 17 */ rosterRow('liuFather', P.liuFather.id, 'liuFather', '本人', HONG_YAN),
+      /* 18 */ rosterRow('liuSon', P.liuSon.id, 'liuFather', '子', HONG_YAN),
+      // a second son called 刘宇, without an id: the first is on row 18 of this very roster
+      /* 19 */ rosterRow('liuSon', '无', 'liuFather', '子', HONG_YAN, { phone: false }),
     ],
   };
 }
 const ROSTER = 'civil/civil_20201231.csv';
-const rowOf = (form: string) => 10 + damageForms.indexOf(form);
+const rowOf = (form: string) => 8 + damageForms.indexOf(form);
+
+/** A month earlier: rows that lost what told them apart. */
+function earlierRoster() {
+  return {
+    header: ROSTER_HEADER,
+    rows: [
+      /* 2 */ rosterRow('twin2', '', 'xiaoHead', '子', HE_BIAN),
+      // a 王建华 of 沙坝村 and nothing else: either of the two
+      /* 3 */ ['王建华', '', '', '', '', '', '', '郎岱镇', '沙坝村', '', '低保对象', '2020-01-01', '在保'],
+      // the same name, household, gender and phone as his sons: only the relation (户主 is 本人) tells
+      /* 4 */ rosterRow('liuFather', '无', 'liuFather', '户主', HONG_YAN),
+    ],
+  };
+}
+const EARLIER = 'civil/civil_20201130.csv';
 
 let db: TestDb;
 const personOf = async (who: Who) =>
   (await db.store.k.selectFrom('person').select('id').where('person_key', '=', `id:${P[who].id}`).executeTakeFirstOrThrow()).id;
-const linkOf = async (row: number) =>
+const linkOf = async (row: number, file = ROSTER) =>
   db.store.k
     .selectFrom('row_link')
     .innerJoin('delivery', 'delivery.id', 'row_link.delivery_id')
     .select(['row_link.person_id', 'row_link.state', 'row_link.method', 'row_link.delivery_id', 'row_link.row_no'])
-    .where('delivery.file', '=', ROSTER)
+    .where('delivery.file', '=', file)
     .where('row_link.row_no', '=', row)
     .executeTakeFirstOrThrow();
 
 beforeAll(async () => {
   db = await createTestDb();
   await ingestPath(db.store, mapping, SAMPLE_INBOX);
-  for (const [rel, content] of [['settlement/医保结算明细_202611.csv', settlements()], [ROSTER, roster()]] as const) {
+  for (const [rel, content] of [['settlement/医保结算明细_202611.csv', settlements()], [ROSTER, roster()], [EARLIER, earlierRoster()]] as const) {
     await ingestFile(db.store, mapping, box.put(rel, content), { inboxRoot: box.root });
   }
   await runMatch(db.store);
@@ -115,22 +135,34 @@ describe('twins', () => {
   it('are told apart by name, though they share household, birth date and gender', async () => {
     expect(await linkOf(4)).toMatchObject({ state: 'linked', person_id: await personOf('twin1') });
     expect(await linkOf(5)).toMatchObject({ state: 'linked', person_id: await personOf('twin2') });
-    expect(await linkOf(6)).toMatchObject({ state: 'linked', person_id: await personOf('twin2') });
+    expect(await linkOf(2, EARLIER)).toMatchObject({ state: 'linked', person_id: await personOf('twin2') });
   });
 });
 
 describe('namesakes in one village', () => {
   it('are told apart by their households', async () => {
-    expect(await linkOf(7)).toMatchObject({ state: 'linked', person_id: await personOf('wang1') });
-    expect(await linkOf(8)).toMatchObject({ state: 'linked', person_id: await personOf('wang2') });
+    expect(await linkOf(6)).toMatchObject({ state: 'linked', person_id: await personOf('wang1') });
+    expect(await linkOf(7)).toMatchObject({ state: 'linked', person_id: await personOf('wang2') });
   });
   it('wait for review when nothing but the name and the village tells them apart', async () => {
-    const l = await linkOf(9);
+    const l = await linkOf(3, EARLIER);
     expect(l).toMatchObject({ state: 'review', person_id: null });
-    const text = await explainLink(db.store.k, ROSTER, 9);
+    const text = await explainLink(db.store.k, EARLIER, 3);
     expect(text).toContain('待人工核对');
     expect(text).toContain(String(await personOf('wang1')));
     expect(text).toContain(String(await personOf('wang2')));
+  });
+});
+
+describe('namesakes in one household', () => {
+  it('a father and his sons of one name are told apart by their relation to the head of household', async () => {
+    expect(await linkOf(4, EARLIER)).toMatchObject({ state: 'linked', person_id: await personOf('liuFather') });
+  });
+  it('a son is not merged with his namesake brother listed on another row of the same roster', async () => {
+    const second = await linkOf(19);
+    // a person of his own, or a question for staff: never his brother's or his father's
+    expect([await personOf('liuSon'), await personOf('liuFather')]).not.toContain(second.person_id);
+    if (second.state === 'linked') expect(second.method).toBe('new');
   });
 });
 
@@ -160,10 +192,10 @@ describe('staff decisions survive every later match', () => {
 
   it('a confirmation links a row waiting for review, and stays', async () => {
     const wang1 = await personOf('wang1');
-    const row = await linkOf(9);
-    await confirmLink(db.store, { deliveryId: row.delivery_id, rowNo: 9 }, wang1, 'caseworker-1');
+    const row = await linkOf(3, EARLIER);
+    await confirmLink(db.store, { deliveryId: row.delivery_id, rowNo: 3 }, wang1, 'caseworker-1');
     await runMatch(db.store, { scope: { kind: 'all' } });
-    expect(await linkOf(9)).toMatchObject({ state: 'linked', person_id: wang1, method: 'staff' });
+    expect(await linkOf(3, EARLIER)).toMatchObject({ state: 'linked', person_id: wang1, method: 'staff' });
   });
 
   it('a split makes rows a person of their own, and a merge makes two persons one', async () => {

@@ -5,12 +5,12 @@ import type { Probe, Profile } from '../../src/match/compare.js';
 
 const tools = createNameTools();
 const probe = (name: string, birth: string): Probe => ({
-  name, fold: name, idStatus: 'missing', idValue: null, birth, gender: null, headId: null, isSelf: false, household: 'h1',
+  name, fold: name, idStatus: 'missing', idValue: null, birth, gender: null, headId: null, isSelf: false, relation: null, roster: null, household: 'h1',
   township: null, village: null, phone: null,
 });
 const profile = (name: string, birth: string, household: string): Profile => ({
   key: name, id18: null, partials: [], names: [name], folds: [name], births: [birth], genders: [], headIds: [], households: [household],
-  places: [], phones: [],
+  places: [], phones: [], relations: [], rosters: [],
 });
 
 describe('estimating weights from labelled pairs', () => {
