@@ -148,7 +148,45 @@ const truth = new Map(
 const links = await store.k.selectFrom('row_link').innerJoin('delivery', 'delivery.id', 'row_link.delivery_id').select(['delivery.file', 'row_link.row_no', 'row_link.person_id', 'row_link.state']).execute();
 const e = evaluatePairs(truth, new Map(links.map((l) => [`${l.file}#${l.row_no}`, l.state === 'review' ? null : String(l.person_id)])));
 console.log(`pairwise precision ${e.precision.toFixed(5)}, recall ${e.recall.toFixed(5)}, in review ${(100 * e.review / e.rows).toFixed(2)}% of rows`);
+await whereIdentityIsLost().catch((err: unknown) => console.error('where identity is lost: not measured:', err));
 await store.close();
+
+/**
+ * The rows in review, and the rows linked to another person than most rows of their true
+ * person, by source, id status, household key and whether the true person was the best
+ * candidate: where recall and precision are lost (issue 12).
+ */
+async function whereIdentityIsLost(): Promise<void> {
+  const rows = await store.k
+    .selectFrom('row_link as l')
+    .innerJoin('delivery as d', 'd.id', 'l.delivery_id')
+    .innerJoin('source_row as s', (j) => j.onRef('s.delivery_id', '=', 'l.delivery_id').onRef('s.row_no', '=', 'l.row_no'))
+    .select(['d.file', 'l.row_no', 'l.person_id', 'l.state', 'l.method', 'l.candidates', 's.source', 's.id_status', 's.household_no', 's.head_id_status'])
+    .execute();
+  // the person most linked rows of each true person went to
+  const votes = new Map<string, Map<number, number>>();
+  for (const r of rows) {
+    if (r.state !== 'linked' || r.person_id === null) continue;
+    const t = truth.get(`${r.file}#${r.row_no}`)!;
+    const m = votes.get(t) ?? votes.set(t, new Map()).get(t)!;
+    m.set(r.person_id, (m.get(r.person_id) ?? 0) + 1);
+  }
+  const home = new Map([...votes].map(([t, m]) => [t, [...m].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0]] as const));
+  const causes = new Map<string, number>();
+  for (const r of rows) {
+    const want = home.get(truth.get(`${r.file}#${r.row_no}`)!);
+    const misplaced = r.state === 'linked' && want !== undefined && r.person_id !== want;
+    if (r.state !== 'review' && !misplaced) continue;
+    const household = r.household_no !== null || r.head_id_status === 'valid' || r.head_id_status === 'legacy15' ? 'household key' : 'no household key';
+    const first = (r.candidates as { person_id: number }[] | null)?.[0]?.person_id;
+    const best = want === undefined ? 'true person has no other linked row' : first === want ? 'true person ranked first' : 'true person not first';
+    const k = `| ${r.state === 'review' ? 'review' : `misplaced (${r.method})`} | ${r.source} | ${r.id_status ?? ''} | ${household} | ${r.state === 'review' ? best : ''} |`;
+    causes.set(k, (causes.get(k) ?? 0) + 1);
+  }
+  console.log('\n| rows | state | source | id | household | candidates |');
+  console.log('|---:|---|---|---|---|---|');
+  for (const [k, n] of [...causes].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`| ${fmt(n)} ${k}`);
+}
 if (autovacuum) {
   const a = new pg.Client({ connectionString: adminUrl });
   await a.connect();
