@@ -17,7 +17,6 @@ import { copyLine } from '../db/copy.js';
 import { relationKind, SELF_RELATIONS, type Probe, type Profile } from './compare.js';
 import { USABLE_ID } from './anchors.js';
 
-
 /** A block key shared by more persons than this is dropped. */
 export const MAX_BLOCK_SIZE = 200;
 /** At most this many candidates per probe, those sharing most block keys first. */

@@ -33,7 +33,7 @@ import { idEdits } from './compare.js';
 export const LINK_PROBABILITY = 0.99;
 /** Below this, and with no candidate this likely, a row founds a person of its own; between, it waits for review. */
 export const REVIEW_PROBABILITY = 0.05;
-/** Memory a run's sorts, hashes and index builds may take on the server, each (PostgreSQL's default is 4 MB). */
+/** Memory a run's sorts, hashes and index builds may take on a PostgreSQL server, each (its default is 4 MB). */
 export const MATCH_WORK_MEM = '256MB';
 /** Anchored roster rows hidden and re-found to estimate the weights. */
 export const PSEUDO_SAMPLE = 3000;
@@ -427,9 +427,12 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
 
   const result = await store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:match', 0))`.execute(tx.k);
-    // a run sorts and hashes millions of block keys: with the server's default 4 MB each spills to disk
-    await sql`set local work_mem = ${sql.lit(MATCH_WORK_MEM)}`.execute(tx.k);
-    await sql`set local maintenance_work_mem = ${sql.lit(MATCH_WORK_MEM)}`.execute(tx.k);
+    // a run sorts and hashes millions of block keys: with the server's default 4 MB each spills to
+    // disk (the embedded engine keeps its defaults: its memory is the worker's own)
+    if (store.engine === 'postgres') {
+      await sql`set local work_mem = ${sql.lit(MATCH_WORK_MEM)}`.execute(tx.k);
+      await sql`set local maintenance_work_mem = ${sql.lit(MATCH_WORK_MEM)}`.execute(tx.k);
+    }
     const run = await tx.k.insertInto('match_run').values({ kind: scope.kind, params: null, stats: null }).returning('id').executeTakeFirstOrThrow();
 
     progress('reading new rows');
