@@ -255,12 +255,13 @@ export function compareRelation(p: Probe, q: Profile): Level<'relation'> | null 
   return q.relations.includes(p.relation) ? 'same' : 'different';
 }
 
+// ── the rest ────────────────────────────────────────────────────────────────
+
+/** Whether the person is on another row of the probe's roster (never asked of a settlement). */
 export function compareRoster(p: Probe, q: Profile): Level<'same_roster'> | null {
   if (p.roster === null) return null;
   return q.rosters.includes(p.roster) ? 'listed' : 'not_listed';
 }
-
-// ── the rest ────────────────────────────────────────────────────────────────
 
 export function compareBirth(p: Probe, q: Profile): Level<'birth'> | null {
   if (!p.birth || q.births.length === 0) return null;
