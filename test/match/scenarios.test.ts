@@ -109,6 +109,19 @@ function earlierRoster() {
 }
 const EARLIER = 'civil/civil_20201130.csv';
 
+// 新窑镇松林村, a rural household (户编号) in two quarterly registers: in the second, a spreadsheet
+// has cut the daughter's id to its area code
+const SONG = { household: '520203000009901', head: { name: '宋建军', id: makeId('1970-10-10', 915) }, daughter: { name: '宋美玲', id: makeId('1996-03-03', 926) } };
+const RURAL_HEADER = ['户编号', '姓名', '证件号码', '性别', '与户主关系', '乡(镇)', '行政村', '联系电话', '户类型', '识别时间'];
+const ruralRow = (who: { name: string }, idCell: string, gender: string, relation: string) =>
+  [SONG.household, who.name, idCell, gender, relation, '新窑镇', '松林村', '', '脱贫户', '2016-05-01'];
+const RURAL_Q3 = 'rural/防返贫监测和脱贫人口信息_2020年第3季度.csv';
+const RURAL_Q4 = 'rural/防返贫监测和脱贫人口信息_2020年第4季度.csv';
+const ruralRegister = (daughterId: string) => ({
+  header: RURAL_HEADER,
+  rows: [ruralRow(SONG.head, SONG.head.id, '男', '户主'), ruralRow(SONG.daughter, daughterId, '女', '女')],
+});
+
 let db: TestDb;
 const personOf = async (who: Who) =>
   (await db.store.k.selectFrom('person').select('id').where('person_key', '=', `id:${P[who].id}`).executeTakeFirstOrThrow()).id;
@@ -124,7 +137,14 @@ const linkOf = async (row: number, file = ROSTER) =>
 beforeAll(async () => {
   db = await createTestDb();
   await ingestPath(db.store, mapping, SAMPLE_INBOX);
-  for (const [rel, content] of [['settlement/医保结算明细_202611.csv', settlements()], [ROSTER, roster()], [EARLIER, earlierRoster()]] as const) {
+  const files = [
+    ['settlement/医保结算明细_202611.csv', settlements()],
+    [ROSTER, roster()],
+    [EARLIER, earlierRoster()],
+    [RURAL_Q3, ruralRegister(SONG.daughter.id)],
+    [RURAL_Q4, ruralRegister('5.20203E+17')],
+  ] as const;
+  for (const [rel, content] of files) {
     await ingestFile(db.store, mapping, box.put(rel, content), { inboxRoot: box.root });
   }
   await runMatch(db.store);
@@ -157,6 +177,10 @@ describe('namesakes in one village', () => {
 describe('namesakes in one household', () => {
   it('a father and his sons of one name are told apart by their relation to the head of household', async () => {
     expect(await linkOf(4, EARLIER)).toMatchObject({ state: 'linked', person_id: await personOf('liuFather') });
+  });
+  it('a quarterly row whose id a spreadsheet cut to its area code links to the household\'s member of that name', async () => {
+    const daughter = (await db.store.k.selectFrom('person').select('id').where('person_key', '=', `id:${SONG.daughter.id}`).executeTakeFirstOrThrow()).id;
+    expect(await linkOf(3, RURAL_Q4)).toMatchObject({ state: 'linked', person_id: daughter, method: 'scored' });
   });
   it('a son is not merged with his namesake brother listed on another row of the same roster', async () => {
     const second = await linkOf(19);
