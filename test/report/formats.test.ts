@@ -4,7 +4,6 @@
  * it). Synthetic data only; id numbers and phones are invented.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
@@ -14,6 +13,7 @@ import yauzl, { type Entry } from 'yauzl';
 import { writeNewlyEligibleCsv, writeNewlyEligibleXlsx, writeQualityCsv, writeQualityXlsx } from '../../src/report/formats.js';
 import type { NewlyEligibleReport, QualitySheet, ReportItem } from '../../src/report/types.js';
 import { parseCsv } from '../helpers/csv.js';
+import { run } from '../helpers/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aidlink-formats-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -354,21 +354,20 @@ function onPath(command: string): string | null {
 
 const libreoffice = onPath('libreoffice');
 
-function convertToPdf(xlsx: string): { pdf: Buffer; ms: number } {
+async function convertToPdf(xlsx: string): Promise<{ pdf: Buffer; ms: number }> {
   const work = mkdtempSync(join(tmpdir(), 'aidlink-lo-'));
   try {
     const started = performance.now();
     // a profile of its own: parallel runs would otherwise fight over one
-    const result = spawnSync(
+    const result = await run(
       libreoffice!,
       [`-env:UserInstallation=${pathToFileURL(join(work, 'profile')).href}`, '--headless', '--convert-to', 'pdf', '--outdir', work, xlsx],
-      { timeout: 120_000, encoding: 'utf8' },
+      { timeout: 120_000 },
     );
     const ms = performance.now() - started;
-    expect(result.error, String(result.error)).toBeUndefined();
-    expect(result.status, `libreoffice: ${result.stderr}${result.stdout}`).toBe(0);
+    expect(result.code, `libreoffice: ${result.err}${result.out}`).toBe(0);
     const pdf = join(work, basename(xlsx).replace(/\.xlsx$/, '.pdf'));
-    expect(existsSync(pdf), `no PDF: ${result.stdout}${result.stderr}`).toBe(true);
+    expect(existsSync(pdf), `no PDF: ${result.out}${result.err}`).toBe(true);
     expect(statSync(pdf).size).toBeGreaterThan(1024);
     return { pdf: readFileSync(pdf), ms };
   } finally {
@@ -384,7 +383,7 @@ describe('LibreOffice', () => {
     await writeNewlyEligibleXlsx(report, reportFile);
     await writeQualityXlsx(quality, qualityFile);
     for (const file of [reportFile, qualityFile]) {
-      const { pdf, ms } = convertToPdf(file);
+      const { pdf, ms } = await convertToPdf(file);
       expect(pdf.subarray(0, 4).toString('latin1')).toBe('%PDF');
       console.info(`libreoffice: ${basename(file)} → PDF in ${Math.round(ms)} ms`);
     }
