@@ -66,24 +66,17 @@ export function syncStages(p: Payload<'sync.scan'>, opts: SyncOptions = {}): Sta
   return [
     ['sync.scan', p],
     ['match.run', { scope: { kind: 'new' } }],
-    ['spells.derive', {}],
-    ['assess.run', {}],
-    ['outreach.update', {}],
+    ...reassessStages(),
     ...(opts.report ? ([['report.newly-eligible', { requestedBy: p.requestedBy }]] as Stage[]) : []),
   ];
 }
 
 /** A staff-triggered re-match: the match, then what depends on it. */
 export function rematchStages(p: Payload<'match.run'>): Stage[] {
-  return [
-    ['match.run', p],
-    ['spells.derive', {}],
-    ['assess.run', {}],
-    ['outreach.update', {}],
-  ];
+  return [['match.run', p], ...reassessStages()];
 }
 
-/** After a staff decision changed links (match/apply-now.ts): what depends on the links. */
+/** What depends on the links: after a match, or alone after a staff decision changed links (match/apply-now.ts). */
 export function reassessStages(): Stage[] {
   return [
     ['spells.derive', {}],
