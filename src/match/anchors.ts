@@ -53,3 +53,13 @@ export const ANCHOR_METHOD = sql`
     when s.source = 'disability' then 'cert_id'
     else 'id'
   end`;
+
+/**
+ * The method of a row that is part of its person before scoring (an anchor, or pinned
+ * by a merge or split): 'staff' where an active confirm names it, else ANCHOR_METHOD.
+ * `row` is the alias of the table that gives delivery_id and row_no; `s` is its source_row.
+ */
+export const anchoredMethod = (row: string) => sql`
+  case when exists (select 1 from match_decision c where c.kind = 'confirm' and c.revoked_at is null
+                     and c.delivery_id = ${sql.ref(`${row}.delivery_id`)} and c.row_no = ${sql.ref(`${row}.row_no`)})
+       then 'staff' else ${ANCHOR_METHOD} end`;

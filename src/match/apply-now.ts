@@ -17,7 +17,7 @@
  */
 import { sql, type RawBuilder } from 'kysely';
 import type { Store, Tx } from '../db/store.js';
-import { ANCHOR_METHOD } from './anchors.js';
+import { anchoredMethod } from './anchors.js';
 import { mergeAliases } from './decisions.js';
 import { refreshPersons } from './persons.js';
 
@@ -86,7 +86,7 @@ export async function applyPendingDecisions(store: Store): Promise<DecisionEffec
           const from = await personId(tx, resolve(d.person_key!));
           if (from === null) break;
           const listed = sql`(l.delivery_id, l.row_no) in (select (r->>0)::int, (r->>1)::int from jsonb_array_elements(${JSON.stringify(d.rows ?? [])}::jsonb) r)`;
-          await move(sql`l.person_id = ${from} and ${listed}`, `split:${d.id}`, pinnedMethod);
+          await move(sql`l.person_id = ${from} and ${listed}`, `split:${d.id}`, anchoredMethod('l'));
           break;
         }
         case 'merge': {
@@ -95,7 +95,7 @@ export async function applyPendingDecisions(store: Store): Promise<DecisionEffec
           if (into === other) break;
           alias.set(other, into);
           const ids = [await personId(tx, into), await personId(tx, other)].filter((x): x is number => x !== null);
-          await move(sql`l.person_id = any(${ids})`, into, pinnedMethod);
+          await move(sql`l.person_id = any(${ids})`, into, anchoredMethod('l'));
           break;
         }
       }
@@ -108,11 +108,6 @@ export async function applyPendingDecisions(store: Store): Promise<DecisionEffec
     return { applied: true, runId: run.id, decisions: pending.rows.length, rows, persons, ms };
   });
 }
-
-/** How a full match marks a row that a merge or split pinned to its person: as anchored, or 'staff' where a confirm names it. */
-const pinnedMethod = sql`
-  case when exists (select 1 from match_decision c where c.kind = 'confirm' and c.revoked_at is null
-                     and c.delivery_id = l.delivery_id and c.row_no = l.row_no) then 'staff' else ${ANCHOR_METHOD} end`;
 
 async function personId(tx: Tx, key: string): Promise<number | null> {
   const p = await tx.k.selectFrom('person').select('id').where('person_key', '=', key).executeTakeFirst();

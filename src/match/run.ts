@@ -17,17 +17,16 @@
 import { sql } from 'kysely';
 import { analyze, vacuumAnalyze, type Store, type Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
-import { ANCHOR_KEY, ANCHOR_METHOD, computeAnchors, INSURANCE_IDS } from './anchors.js';
+import { ANCHOR_KEY, anchoredMethod, computeAnchors, INSURANCE_IDS } from './anchors.js';
 import { createNameTools, type NameTools } from './chinese.js';
 import { clusterUnclaimed } from './cluster.js';
-import { compareAll, compareContext, type Probe, type Profile } from './compare.js';
+import { compareAll, compareContext, idEdits, type Probe, type Profile } from './compare.js';
 import { applyDecisions, rowId } from './decisions.js';
 import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
 import { affectedRows, blockId, MAX_CHANGED_SHARE, widen, type AffectedRows } from './affected.js';
 import { livePersons, refreshPersons } from './persons.js';
 import { estimateWeights, posteriors, score, type Evidence, type Labelled, type NameFrequency, type Weights } from './weights.js';
 import { DEFAULT_MODEL_POLICY, finishModel, latestModel, loadModel, modelFrequency, reestimateReason, startModel, type ModelPolicy, type ModelReason } from './model.js';
-import { idEdits } from './compare.js';
 
 /** Link when the best candidate is this likely to be the one. */
 export const LINK_PROBABILITY = 0.99;
@@ -563,11 +562,9 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
     ) m
     where f.delivery_id = m.delivery_id and f.row_no = m.row_no`.execute(tx.k);
 
-  const confirmed = await sql`
+  await sql`
     create temp table desired on commit drop as
-    select k.delivery_id, k.row_no, p.id as person_id, 'linked'::text as state,
-           case when exists (select 1 from match_decision d where d.kind = 'confirm' and d.revoked_at is null
-                              and d.delivery_id = k.delivery_id and d.row_no = k.row_no) then 'staff' else ${ANCHOR_METHOD} end as method,
+    select k.delivery_id, k.row_no, p.id as person_id, 'linked'::text as state, ${anchoredMethod('k')} as method,
            null::real as score, null::jsonb as evidence, null::jsonb as candidates, null::int as model_id,
            null::smallint as scored_pass, false as unclaimed
     from link_key k
@@ -582,7 +579,6 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
     from float_link f
     join row_link l on l.delivery_id = f.delivery_id and l.row_no = f.row_no
     left join person p on p.person_key = f.person_key`.execute(tx.k);
-  void confirmed;
   await analyze(tx, 'desired');
   // rows new to matching ('pending') have no earlier link to change
   const relinked = await sql`
