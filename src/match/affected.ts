@@ -17,11 +17,13 @@
  * decision of the same model version are always scored. A run under another model
  * version, a rematch of more than the new rows, or different matching parameters
  * scores every row (`all`), and so does a run in which more than `maxChangedShare` of the
- * persons gained or lost anchored rows (the search would cost more than it saves). The run then ends in exactly the links a full rematch
- * under the same model version gives (test/match/sample.test.ts).
+ * persons gained or lost anchored rows (the search would cost more than it saves). The
+ * run then ends in exactly the links a full rematch under the same model version gives
+ * (test/match/sample.test.ts).
  */
 import { sql } from 'kysely';
 import { analyze, type Tx } from '../db/store.js';
+import { USABLE_ID } from './anchors.js';
 import { BLOCKS_OF, PROFILE_COLUMNS } from './data.js';
 import { rowId } from './decisions.js';
 import { livePersons } from './persons.js';
@@ -41,8 +43,6 @@ export interface AffectedRows {
   dirty: Set<string>;
   /** rows (`rowId`) named by staff decisions since the latest match */
   named: Set<string>;
-  /** persons found changed before pass 1 */
-  changedPersons: number;
 }
 
 /** Parameters as text, keys sorted (jsonb keeps its own key order). */
@@ -55,7 +55,7 @@ export const blockId = (kind: string, value: string) => `${kind}\u0000${value}`;
  * latest run with others (or another model version) means every row is scored.
  */
 export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: number; params: Record<string, unknown>; maxChangedShare: number }): Promise<AffectedRows> {
-  const all = (reason: string): AffectedRows => ({ all: true, reason, dirty: new Set(), named: new Set(), changedPersons: 0 });
+  const all = (reason: string): AffectedRows => ({ all: true, reason, dirty: new Set(), named: new Set() });
   if (opts.full) return all('a rematch of more than the new rows');
   const latest = await sql<{ id: number; started_at: Date; model_id: number | null; params: Record<string, unknown> | null }>`
     select id, started_at, model_id, params from match_run
@@ -124,7 +124,7 @@ export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: numbe
       select side, person_key, md5(x::text) as fp from (
         select k.side, k.person_key, ${PROFILE_COLUMNS},
                array_agg(distinct l.name_sound) as sounds,
-               array_agg(distinct case when s.id_status in ('valid', 'legacy15') then s.id_number end) as ids
+               array_agg(distinct case when ${USABLE_ID} then s.id_number end) as ids
         from l0_member k
         join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
         join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
@@ -137,7 +137,7 @@ export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: numbe
     where a.fp is distinct from b.fp`.execute(tx.k);
   const persons = new Set([...changed.rows.map((r) => r.person_key), ...decidedKeys]);
 
-  const out: AffectedRows = { all: false, reason: null, dirty: new Set(), named, changedPersons: persons.size };
+  const out: AffectedRows = { all: false, reason: null, dirty: new Set(), named };
   const moved = await sql<{ delivery_id: number; row_no: number }>`
     select delivery_id, row_no from l0_moved where person_key = any(${[...persons]})`.execute(tx.k);
   const rows = [...moved.rows.map((r) => [r.delivery_id, r.row_no] as [number, number]), ...[...named].map((id) => id.split(':').map(Number) as [number, number])];
