@@ -116,7 +116,6 @@ export async function refreshPersons(tx: Tx, runId: number, persons?: readonly n
         township = g.township, village = g.village
     from golden g
     where p.id = g.id and p.retired_at is null`.execute(tx.k);
-
 }
 
 /** How many persons have rows. */

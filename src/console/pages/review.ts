@@ -42,7 +42,6 @@ const dash = (x: unknown): unknown => (x === null || x === undefined || x === ''
 
 const DECISION_LABEL: Record<string, string> = { confirm: '是同一人', reject: '不是同一人', split: '拆分人员', merge: '合并人员' };
 
-
 /** What a decision does, said where it is made. */
 const decisionHint = html`<p class="muted">决定立即生效：这条记录归入所选人员（或离开该人员）；相关人员的救助身份、应救助金额和标记随后自动重算。</p>`;
 
