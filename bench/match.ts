@@ -145,10 +145,20 @@ const truth = new Map(
     return [`${f}#${r}`, p!] as const;
   }),
 );
-const links = await store.k.selectFrom('row_link').innerJoin('delivery', 'delivery.id', 'row_link.delivery_id').select(['delivery.file', 'row_link.row_no', 'row_link.person_id', 'row_link.state']).execute();
+// every row's link, read once: for precision and recall, and for where identity is lost
+const links = await store.k
+  .selectFrom('row_link as l')
+  .innerJoin('delivery as d', 'd.id', 'l.delivery_id')
+  .innerJoin('source_row as s', (j) => j.onRef('s.delivery_id', '=', 'l.delivery_id').onRef('s.row_no', '=', 'l.row_no'))
+  .select(['d.file', 'l.row_no', 'l.person_id', 'l.state', 'l.method', 'l.candidates', 's.source', 's.id_status', 's.household_no', 's.head_id_status'])
+  .execute();
 const e = evaluatePairs(truth, new Map(links.map((l) => [`${l.file}#${l.row_no}`, l.state === 'review' ? null : String(l.person_id)])));
 console.log(`pairwise precision ${e.precision.toFixed(5)}, recall ${e.recall.toFixed(5)}, in review ${(100 * e.review / e.rows).toFixed(2)}% of rows`);
-await whereIdentityIsLost().catch((err: unknown) => console.error('where identity is lost: not measured:', err));
+try {
+  whereIdentityIsLost(links);
+} catch (err) {
+  console.error('where identity is lost: not measured:', err);
+}
 await store.close();
 
 /**
@@ -156,13 +166,7 @@ await store.close();
  * person, by source, id status, household key and whether the true person was the best
  * candidate: where recall and precision are lost (issue 12).
  */
-async function whereIdentityIsLost(): Promise<void> {
-  const rows = await store.k
-    .selectFrom('row_link as l')
-    .innerJoin('delivery as d', 'd.id', 'l.delivery_id')
-    .innerJoin('source_row as s', (j) => j.onRef('s.delivery_id', '=', 'l.delivery_id').onRef('s.row_no', '=', 'l.row_no'))
-    .select(['d.file', 'l.row_no', 'l.person_id', 'l.state', 'l.method', 'l.candidates', 's.source', 's.id_status', 's.household_no', 's.head_id_status'])
-    .execute();
+function whereIdentityIsLost(rows: typeof links): void {
   // the person most linked rows of each true person went to
   const votes = new Map<string, Map<number, number>>();
   for (const r of rows) {
