@@ -24,6 +24,7 @@ import { compareAll, compareContext, idEdits, type Probe, type Profile } from '.
 import { applyDecisions, rowId } from './decisions.js';
 import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
 import { affectedRows, blockId, MAX_CHANGED_SHARE, widen, type AffectedRows } from './affected.js';
+import { housemateClaims, householdOnRoster } from './household.js';
 import { livePersons, refreshPersons } from './persons.js';
 import { estimateWeights, posteriors, score, type Evidence, type Labelled, type NameFrequency, type Weights } from './weights.js';
 import { DEFAULT_MODEL_POLICY, finishModel, latestModel, loadModel, modelFrequency, reestimateReason, startModel, type ModelPolicy, type ModelReason } from './model.js';
@@ -298,20 +299,25 @@ function decideFloating(
   frequency: NameFrequency,
   decisions: Awaited<ReturnType<typeof applyDecisions>>,
 ): FloatDecision[] {
-  return probes.map((p, i) => {
-    const id = rowId(p.deliveryId, p.rowNo);
-    const excluded = decisions.rejects.get(id);
-    const scored = (candidates.get(i) ?? [])
+  const scored = probes.map((p, i) => {
+    const excluded = decisions.rejects.get(rowId(p.deliveryId, p.rowNo));
+    return (candidates.get(i) ?? [])
       .filter((k) => !excluded?.has(k))
       .map((k) => {
         const q = profiles.get(k)!;
         return { key: k, ...score(weights, compareContext(p, q), compareAll(p, q, tools), p.fold, frequency) };
       })
       .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1));
-    const probs = posteriors(scored.map((s) => s.total));
-    const best = scored[0];
-    const explain = (k: number) => ({ total: scored[k]!.total, probability: probs[k]!, prior: weights.prior, evidence: scored[k]!.evidence });
-    const top = scored.slice(0, 3).map((s, k) => ({ key: s.key, score: s.total, probability: Math.round(probs[k]! * 1e6) / 1e6 }));
+  });
+  // one row per person within a household on a roster: persons a housemate took are not this row's
+  const claimed = housemateClaims(probes, scored, LINK_PROBABILITY);
+  return scored.map((all, i) => {
+    const taken = claimed[i];
+    const open = taken ? all.filter((s) => !taken.has(s.key)) : all;
+    const probs = posteriors(open.map((s) => s.total));
+    const best = open[0];
+    const explain = (k: number) => ({ total: open[k]!.total, probability: probs[k]!, prior: weights.prior, evidence: open[k]!.evidence });
+    const top = open.slice(0, 3).map((s, k) => ({ key: s.key, score: s.total, probability: Math.round(probs[k]! * 1e6) / 1e6 }));
     if (best && probs[0]! >= LINK_PROBABILITY) {
       return { personKey: best.key, state: 'linked', method: 'scored', score: best.total, evidence: explain(0), candidates: null };
     }
@@ -349,12 +355,18 @@ async function scoreInPasses(
   const decided: (FloatDecision | undefined)[] = new Array(probes.length);
   // once scored in a pass, a row is scored in every later pass too
   const scoring = probes.map((p, i) => affected.all || earlier[i]!.modelId !== modelId || affected.named.has(rowId(p.deliveryId, p.rowNo)));
+  const households = affected.all ? [] : probes.map(householdOnRoster);
   const blockIds = affected.all ? [] : probes.map((p, i) => blockKeys(p, sounds[i] ?? null).map(([kind, value]) => blockId(kind, value)));
   // candidates' profiles, loaded once and again only for the persons a pass gave rows
   const profiles = new Map<string, Profile>();
   let open = probes.map((_, i) => i);
   for (let pass = 1; pass <= MAX_PASSES && open.length > 0; pass++) {
-    if (!affected.all) for (const i of open) if (!scoring[i] && blockIds[i]!.some((k) => affected.dirty.has(k))) scoring[i] = true;
+    if (!affected.all) {
+      for (const i of open) if (!scoring[i] && blockIds[i]!.some((k) => affected.dirty.has(k))) scoring[i] = true;
+      // a household on a roster is assigned as a whole (household.ts): one row scored, all of it scored
+      const scoredHouseholds = new Set(open.filter((i) => scoring[i] && households[i]).map((i) => households[i]));
+      for (const i of open) if (!scoring[i] && households[i] && scoredHouseholds.has(households[i])) scoring[i] = true;
+    }
     const batchIdx = open.filter((i) => scoring[i]);
     if (batchIdx.length > 0) {
       const batch = batchIdx.map((i) => probes[i]!);

@@ -33,6 +33,10 @@ const P = {
   // 岩脚镇红岩村: a father and his son, both called 刘宇
   liuFather: { name: '刘宇', id: makeId('1975-05-05', 971), phone: '13900000005' },
   liuSon: { name: '刘宇', id: makeId('2008-04-18', 993), phone: '13900000005' },
+  // 岩脚镇红岩村: a head and his daughters 杨丽 and 杨莉, names one sound apart
+  yangHead: { name: '杨德明', id: makeId('1970-09-09', 915), phone: '13900000006' },
+  yangLi: { name: '杨丽', id: makeId('2001-02-02', 926), phone: '13900000006' },
+  yangLi2: { name: '杨莉', id: makeId('2004-04-04', 948), phone: '13900000006' },
 };
 type Who = keyof typeof P;
 
@@ -54,9 +58,10 @@ const SHA_BA: Place = ['郎岱镇', '沙坝村'];
 const TIAN_BA: Place = ['木岗镇', '田坝村'];
 const HONG_YAN: Place = ['岩脚镇', '红岩村'];
 
-function rosterRow(who: Who, idCell: string, head: Who, relation: string, place: Place, opts: { birth?: string; phone?: boolean; name?: string } = {}) {
+function rosterRow(who: Who, idCell: string, head: Who, relation: string, place: Place, opts: { birth?: string; phone?: boolean; name?: string; headColumns?: boolean } = {}) {
   const p = P[who];
-  return [opts.name ?? p.name, idCell, '', opts.birth ?? '', P[head].name, P[head].id, relation, place[0], place[1], opts.phone === false ? '' : p.phone, '低保对象', '2020-01-01', '在保'];
+  const [headName, headId] = opts.headColumns === false ? ['', ''] : [P[head].name, P[head].id];
+  return [opts.name ?? p.name, idCell, '', opts.birth ?? '', headName, headId, relation, place[0], place[1], opts.phone === false ? '' : p.phone, '低保对象', '2020-01-01', '在保'];
 }
 
 const z = P.zhaoWife.id;
@@ -82,12 +87,18 @@ function roster() {
       /* 5 */ rosterRow('twin2', '无', 'xiaoHead', '子', HE_BIAN, { birth: '2015-06-14' }),
       /* 6 */ rosterRow('wang1', '/', 'wang1', '本人', SHA_BA),
       /* 7 */ rosterRow('wang2', '/', 'wang2', '本人', SHA_BA),
-      ...damageForms.map((f) => rosterRow('zhaoWife', DAMAGED[f]!, 'zhaoHead', '配偶', TIAN_BA)), // rows 8–15
+      // one row per damage form: a roster lists a household's member once, so these rows leave the head's
+      // columns empty and stand for eight exports rather than one household listing her eight times
+      ...damageForms.map((f) => rosterRow('zhaoWife', DAMAGED[f]!, 'zhaoHead', '配偶', TIAN_BA, { headColumns: false })), // rows 8–15
       /* 16 */ rosterRow('zhaoHead', P.zhaoHead.id, 'zhaoHead', '本人', TIAN_BA),
       /* 17 */ rosterRow('liuFather', P.liuFather.id, 'liuFather', '本人', HONG_YAN),
       /* 18 */ rosterRow('liuSon', P.liuSon.id, 'liuFather', '子', HONG_YAN),
       // a second son called 刘宇, without an id: the first is on row 18 of this very roster
       /* 19 */ rosterRow('liuSon', '无', 'liuFather', '子', HONG_YAN, { phone: false }),
+      // both daughters' ids cut by a spreadsheet, and 杨莉's name mistyped as her sister's
+      /* 20 */ rosterRow('yangHead', P.yangHead.id, 'yangHead', '本人', HONG_YAN),
+      /* 21 */ rosterRow('yangLi', '5.20203E+17', 'yangHead', '女', HONG_YAN, { birth: '2001-02-02' }),
+      /* 22 */ rosterRow('yangLi2', '5.20203E+17', 'yangHead', '女', HONG_YAN, { name: '杨丽' }),
     ],
   };
 }
@@ -104,6 +115,10 @@ function earlierRoster() {
       /* 3 */ ['王建华', '', '', '', '', '', '', '郎岱镇', '沙坝村', '', '低保对象', '2020-01-01', '在保'],
       // the same name, household, gender and phone as his sons: only the relation (户主 is 本人) tells
       /* 4 */ rosterRow('liuFather', '无', 'liuFather', '户主', HONG_YAN),
+      // the 杨 household as it was known, every id intact
+      /* 5 */ rosterRow('yangHead', P.yangHead.id, 'yangHead', '本人', HONG_YAN),
+      /* 6 */ rosterRow('yangLi', P.yangLi.id, 'yangHead', '女', HONG_YAN),
+      /* 7 */ rosterRow('yangLi2', P.yangLi2.id, 'yangHead', '女', HONG_YAN),
     ],
   };
 }
@@ -187,6 +202,13 @@ describe('namesakes in one household', () => {
     // a person of his own, or a question for staff: never his brother's or his father's
     expect([await personOf('liuSon'), await personOf('liuFather')]).not.toContain(second.person_id);
     if (second.state === 'linked') expect(second.method).toBe('new');
+  });
+});
+
+describe('a household on a roster is assigned one to one', () => {
+  it('the row that is surely 杨丽 takes her, and the other row called 杨丽 goes to the sister left, 杨莉', async () => {
+    expect(await linkOf(21)).toMatchObject({ state: 'linked', person_id: await personOf('yangLi') });
+    expect(await linkOf(22)).toMatchObject({ state: 'linked', person_id: await personOf('yangLi2'), method: 'scored' });
   });
 });
 
