@@ -52,6 +52,7 @@ a.card { color: inherit; text-decoration: none; }
 .login { max-width: 360px; margin: 48px auto; background: #fff; padding: 24px; border: 1px solid var(--line); border-radius: 4px; }
 .login input { width: 100%; margin: 4px 0 12px; }
 .timeline { position: relative; }
+tr.split td, tr.split th { background: #fff8e1; }
 pre.evidence { background: #fff; border: 1px solid var(--line); padding: 8px; white-space: pre-wrap; }
 `;
 

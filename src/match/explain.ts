@@ -29,13 +29,16 @@ interface StoredEvidence {
   evidence: Evidence[];
 }
 
+/** What one comparison contributed: its weight, the comparison and the level, in Chinese and English. */
+function evidenceLine(x: Evidence, indent: string): string {
+  const [czh, cen] = COMPARISON_LABEL[x.c];
+  const [lzh, len] = LEVEL_LABEL[x.l] ?? [x.l, x.l];
+  return `${indent}${(x.w >= 0 ? '+' : '') + x.w.toFixed(1)}  ${czh}：${lzh} / ${cen}: ${len}`;
+}
+
 function evidenceLines(e: StoredEvidence): string[] {
   const lines = [`  先验 / prior (one person among all): ${e.prior.toFixed(1)}`];
-  for (const x of e.evidence) {
-    const [czh, cen] = COMPARISON_LABEL[x.c];
-    const [lzh, len] = LEVEL_LABEL[x.l] ?? [x.l, x.l];
-    lines.push(`  ${(x.w >= 0 ? '+' : '') + x.w.toFixed(1)}  ${czh}：${lzh} / ${cen}: ${len}`);
-  }
+  for (const x of e.evidence) lines.push(evidenceLine(x, '  '));
   lines.push(`  = ${e.total.toFixed(1)}（对数几率 / log2 odds），概率 / probability ${(e.probability * 100).toFixed(1)}%`);
   return lines;
 }
@@ -64,10 +67,14 @@ export async function explainLink(k: Kysely<DB>, file: string, rowNo: number): P
     out.push(row.state === 'review' ? '最可能的人员的比对 / against the most likely person:' : '比对 / comparison:');
     out.push(...evidenceLines(evidence));
   }
-  const candidates = row.candidates as { person_id: number; score: number; probability: number }[] | null;
+  const candidates = row.candidates as { person_id: number; score: number; probability: number; evidence?: Evidence[] }[] | null;
   if (candidates?.length) {
     out.push('候选人员 / candidates:');
-    for (const c of candidates) out.push(`  人员 / person ${c.person_id}: ${c.score.toFixed(1)}，${(c.probability * 100).toFixed(1)}%`);
+    for (const c of candidates) {
+      out.push(`  人员 / person ${c.person_id}: ${c.score.toFixed(1)}，${(c.probability * 100).toFixed(1)}%`);
+      // a review's candidates carry their own evidence: each one's levels, to see what split them
+      for (const x of c.evidence ?? []) out.push(evidenceLine(x, '    '));
+    }
   }
   return out.join('\n') + '\n';
 }

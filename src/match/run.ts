@@ -95,7 +95,8 @@ interface FloatDecision {
   method: 'scored' | 'new' | 'staff';
   score: number | null;
   evidence: { total: number; probability: number; prior: number; evidence: Evidence[] } | null;
-  candidates: { key: string; score: number; probability: number }[] | null;
+  /** the best three; a review's carry each one's evidence, for staff to compare side by side */
+  candidates: { key: string; score: number; probability: number; evidence?: Evidence[] }[] | null;
 }
 
 /**
@@ -317,14 +318,15 @@ function decideFloating(
     const probs = posteriors(open.map((s) => s.total));
     const best = open[0];
     const explain = (k: number) => ({ total: open[k]!.total, probability: probs[k]!, prior: weights.prior, evidence: open[k]!.evidence });
-    const top = open.slice(0, 3).map((s, k) => ({ key: s.key, score: s.total, probability: Math.round(probs[k]! * 1e6) / 1e6 }));
+    const top = (withEvidence: boolean) =>
+      open.slice(0, 3).map((s, k) => ({ key: s.key, score: s.total, probability: Math.round(probs[k]! * 1e6) / 1e6, ...(withEvidence ? { evidence: s.evidence } : {}) }));
     if (best && probs[0]! >= LINK_PROBABILITY) {
       return { personKey: best.key, state: 'linked', method: 'scored', score: best.total, evidence: explain(0), candidates: null };
     }
     if (best && (probs[0]! >= REVIEW_PROBABILITY || probs.reduce((a, b) => a + b, 0) >= 0.5)) {
-      return { personKey: null, state: 'review', method: 'scored', score: best.total, evidence: explain(0), candidates: top };
+      return { personKey: null, state: 'review', method: 'scored', score: best.total, evidence: explain(0), candidates: top(true) };
     }
-    return { personKey: null, state: 'linked', method: 'new', score: best?.total ?? null, evidence: best ? explain(0) : null, candidates: top.length ? top : null };
+    return { personKey: null, state: 'linked', method: 'new', score: best?.total ?? null, evidence: best ? explain(0) : null, candidates: open.length ? top(false) : null };
   });
 }
 
@@ -565,7 +567,7 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
     update float_link f set candidates = m.candidates
     from (
       select f2.delivery_id, f2.row_no,
-             jsonb_agg(jsonb_build_object('person_id', p.id, 'score', (x.c->>'score')::real, 'probability', (x.c->>'probability')::real) order by x.ord) as candidates
+             jsonb_agg(jsonb_strip_nulls(jsonb_build_object('person_id', p.id, 'score', (x.c->>'score')::real, 'probability', (x.c->>'probability')::real, 'evidence', x.c->'evidence')) order by x.ord) as candidates
       from float_link f2
       cross join lateral jsonb_array_elements(f2.candidates) with ordinality as x(c, ord)
       join person p on p.person_key = x.c->>'key'

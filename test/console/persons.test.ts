@@ -23,7 +23,7 @@ interface ReviewRow {
   name: string | null;
   head_id_number: string | null;
   evidence: { total: number; probability: number; prior: number; evidence: { c: string; l: string; w: number }[] };
-  candidates: { person_id: number; score: number; probability: number }[];
+  candidates: { person_id: number; score: number; probability: number; evidence?: { c: string; l: string; w: number }[] }[];
 }
 
 describe('console: identity review and the person page', () => {
@@ -92,6 +92,42 @@ describe('console: identity review and the person page', () => {
       expect(r.body).toContain(`action="${path}/confirm"`);
       expect(r.body).toContain(`action="${path}/reject"`);
       expect(r.body).toContain('决定立即生效');
+    });
+
+    it('sets every candidate\'s evidence side by side, says what split them, and lists the household\'s known members', async () => {
+      const r = await (await rig.as('caseworker')).get(path);
+      expect(review.candidates.length).toBeGreaterThan(0);
+      for (const [i, c] of review.candidates.entries()) {
+        expect(c.evidence?.length).toBeGreaterThan(0);
+        expect(r.body).toContain(`候选人员 ${i + 1}（人员 ${c.person_id}）`);
+      }
+      // the comparisons whose level differs between candidates, named in Chinese
+      const levels = (c: string) => new Set(review.candidates.map((x) => x.evidence?.find((e) => e.c === c)?.l ?? ''));
+      const all = [...new Set(review.candidates.flatMap((x) => x.evidence!.map((e) => e.c)))];
+      const split = all.filter((c) => levels(c).size > 1).map((c) => COMPARISON_LABEL[c as keyof typeof COMPARISON_LABEL][0]);
+      if (review.candidates.length < 2) expect(r.body).toContain('只有一名候选人员');
+      else if (split.length === 0) expect(r.body).toContain('现有信息区分不了他们');
+      else expect(r.body).toContain(`区分各候选人员的比对项：${split.join('、')}。`);
+      expect(r.body).toContain('同户的已知成员');
+    });
+
+    it('lists the persons linked to the other rows of a row\'s household', async () => {
+      // a rural row whose 户编号 is on rows of several persons
+      const row = (await sql<{ delivery_id: number; row_no: number; household_no: string }>`
+        select s.delivery_id, s.row_no, s.household_no from source_row s
+        where s.source = 'rural' and s.household_no in (
+          select s2.household_no from source_row s2 join row_link l on l.delivery_id = s2.delivery_id and l.row_no = s2.row_no
+          where s2.household_no is not null and l.state = 'linked' group by 1 having count(distinct l.person_id) >= 3)
+        order by s.delivery_id, s.row_no limit 1`.execute(rig.db.store.k)).rows[0]!;
+      const members = await sql<{ person_id: number }>`
+        select distinct l.person_id from source_row s join row_link l on l.delivery_id = s.delivery_id and l.row_no = s.row_no
+        where l.state = 'linked' and s.household_no = ${row.household_no} and not (s.delivery_id = ${row.delivery_id} and s.row_no = ${row.row_no})`.execute(rig.db.store.k);
+      expect(members.rows.length).toBeGreaterThanOrEqual(2);
+      const r = await (await rig.as('caseworker')).get(`/review/${row.delivery_id}/${row.row_no}`);
+      expect(r.statusCode).toBe(200);
+      const section = r.body.slice(r.body.indexOf('同户的已知成员'), r.body.indexOf('已作的决定'));
+      const listed = [...section.matchAll(/href="\/persons\/(\d+)"/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+      expect(listed).toEqual(members.rows.map((m) => m.person_id).sort((a, b) => a - b));
     });
 
     it('stays masked for a supervisor who did not ask, with a link to unmask', async () => {

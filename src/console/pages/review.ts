@@ -28,8 +28,10 @@ const listQuery = z.object({ page: z.coerce.number().int().min(1).max(100_000).d
 const decisionBody = z.object({ person: z.coerce.number().int().positive().max(MAX_INT) });
 
 /** row_link.evidence and row_link.candidates as the matcher writes them (match/run.ts). */
-const storedEvidence = z.object({ total: z.number(), probability: z.number(), prior: z.number(), evidence: z.array(z.object({ c: z.string(), l: z.string(), w: z.number() })) });
-const storedCandidates = z.array(z.object({ person_id: z.number(), score: z.number(), probability: z.number() }));
+const evidenceItems = z.array(z.object({ c: z.string(), l: z.string(), w: z.number() }));
+const storedEvidence = z.object({ total: z.number(), probability: z.number(), prior: z.number(), evidence: evidenceItems });
+/** a review's candidates carry each one's evidence (rows reviewed before they did, not) */
+const storedCandidates = z.array(z.object({ person_id: z.number(), score: z.number(), probability: z.number(), evidence: evidenceItems.optional() }));
 type Evidence = z.infer<typeof storedEvidence>;
 type Candidate = z.infer<typeof storedCandidates>[number];
 type Person = Selectable<PersonTable>;
@@ -60,6 +62,37 @@ function evidenceTable(e: Evidence): SafeHtml {
       </tbody>
     </table>
     <p class="muted">权重为以 2 为底的对数几率：正数支持“是同一人”，负数支持“不是同一人”。比对只看各项是否一致，不显示具体内容。</p>`;
+}
+
+/**
+ * Each candidate's evidence side by side, one column per candidate, and the comparisons
+ * that came out differently for them: what split them, or that nothing did.
+ */
+function candidatesEvidenceTable(candidates: readonly Candidate[], prior: number): SafeHtml {
+  const order: string[] = [];
+  for (const c of candidates) for (const x of c.evidence ?? []) if (!order.includes(x.c)) order.push(x.c);
+  const levelOf = (c: Candidate, comparison: string) => c.evidence?.find((x) => x.c === comparison);
+  const split = order.filter((comparison) => new Set(candidates.map((c) => levelOf(c, comparison)?.l ?? '')).size > 1);
+  return html`<table class="compare">
+      <thead><tr><th>比对项</th>${candidates.map((c, i) => html`<th>候选人员 ${i + 1}（人员 ${c.person_id}）</th>`)}</tr></thead>
+      <tbody>
+        <tr><td>先验</td>${candidates.map(() => html`<td class="num">${weight(prior)}</td>`)}</tr>
+        ${order.map(
+          (comparison) => html`<tr${split.includes(comparison) ? html` class="split"` : ''}><td>${comparisonLabel(comparison)}</td>${candidates.map((c) => {
+            const x = levelOf(c, comparison);
+            return html`<td>${x ? html`${levelLabel(x.l)} <span class="muted">${weight(x.w)}</span>` : html`<span class="muted">无法比对</span>`}</td>`;
+          })}</tr>`,
+        )}
+        <tr><th>合计</th>${candidates.map((c) => html`<th>${weight(c.score)}，概率 ${localPercent(c.probability)}</th>`)}</tr>
+      </tbody>
+    </table>
+    <p>${
+      candidates.length < 2
+        ? '只有一名候选人员：证据不足以认定，也不足以排除。'
+        : split.length === 0
+          ? '各候选人员在每一项上的比对结果都相同：现有信息区分不了他们，请核对户籍、联系电话等其他材料。'
+          : `区分各候选人员的比对项：${split.map(comparisonLabel).join('、')}。`
+    }</p>`;
 }
 
 export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void {
@@ -157,6 +190,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
       where m.delivery_id = ${deliveryId} and m.row_no = ${rowNo}
       order by m.made_at, m.id`.execute(store.k);
 
+    const members = await householdMembers(store.k, row, { deliveryId, rowNo });
     const canChange = may(v.role, 'change');
     const householdPart = (p: Person, prefix: 'head:' | 'no:') => {
       const h = golden(p.golden, 'household');
@@ -220,11 +254,30 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
           canChange ? decisionHint : '',
 
           html`<h2>比对依据</h2>`,
-          evidence
+          inReview && evidence && candidates.some((c) => c.evidence)
+            ? html`<p>本条记录与每名候选人员逐项比对（标出的行是候选人员之间结果不同的比对项）：</p>
+                ${candidatesEvidenceTable(candidates.slice(0, MAX_CANDIDATES), evidence.prior)}`
+            : evidence
             ? html`<p>${inReview ? `与最可能的人员（人员 ${evidenceAgainst ?? '—'}）逐项比对：` : row.method === 'new' ? `与最相近的已有人员（人员 ${evidenceAgainst ?? '—'}）逐项比对，未达关联标准，因此建立了新人员：` : `与关联的人员（人员 ${evidenceAgainst ?? '—'}）逐项比对：`}</p>
                 ${evidenceTable(evidence)}
                 ${inReview && persons.length > 1 ? html`<p class="muted">系统只保存与最可能的人员的逐项比对；其他候选人员请对照上表。</p>` : ''}`
             : html`<p>${METHOD_LABEL[row.method] ?? row.method}，没有评分比对。</p>`,
+
+          html`<h2>同户的已知成员</h2>`,
+          row.household_no || row.head_id_number
+            ? table(
+                [
+                  { label: '人员', cell: (m) => html`<a href="/persons/${m.person_id}">人员 ${m.person_id}</a>` },
+                  { label: '姓名', cell: (m) => dash(m.name) },
+                  { label: '性别', cell: (m) => dash(GENDER_LABEL[m.gender ?? '']) },
+                  { label: '出生日期', cell: (m) => dash(m.birth_date) },
+                  { label: '与户主关系', cell: (m) => dash(m.relation) },
+                  { label: '', cell: (m) => (candidates.some((c) => c.person_id === m.person_id) ? badge('候选人员', 'info') : '') },
+                ],
+                members,
+                '同户没有其他已关联的人员',
+              )
+            : html`<p class="muted">这条记录没有户编号或户主身份证号，无法列出同户成员。</p>`,
 
           html`<h2>已作的决定</h2>`,
           table(
@@ -269,6 +322,41 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
       return reply.redirect(`/review?done=${done}`, 303);
     });
   }
+}
+
+/** At most this many household members are listed. */
+const MAX_MEMBERS = 30;
+
+/**
+ * The persons linked to other rows of the row's household: the same 户编号 or the same
+ * head-of-household id (source_row_household_no, source_row_head_id), with the relation
+ * their rows give most often.
+ */
+async function householdMembers(
+  k: ConsoleDeps['app']['store']['k'],
+  row: { household_no: string | null; head_id_number: string | null },
+  self: { deliveryId: number; rowNo: number },
+): Promise<{ person_id: number; name: string | null; gender: string | null; birth_date: string | null; relation: string | null }[]> {
+  if (!row.household_no && !row.head_id_number) return [];
+  const rows = await k
+    .selectFrom('source_row as s')
+    .innerJoin('row_link as l', (j) => j.onRef('l.delivery_id', '=', 's.delivery_id').onRef('l.row_no', '=', 's.row_no'))
+    .innerJoin('person as p', 'p.id', 'l.person_id')
+    .where((eb) =>
+      eb.or([
+        ...(row.household_no ? [eb('s.household_no', '=', row.household_no)] : []),
+        ...(row.head_id_number ? [eb('s.head_id_number', '=', row.head_id_number)] : []),
+      ]),
+    )
+    .where('l.state', '=', 'linked')
+    .where((eb) => eb.not(eb.and([eb('s.delivery_id', '=', self.deliveryId), eb('s.row_no', '=', self.rowNo)])))
+    .groupBy(['p.id', 'p.name', 'p.gender', 'p.birth_date'])
+    .select(['p.id as person_id', 'p.name', 'p.gender', sql<string | null>`p.birth_date::text`.as('birth_date')])
+    .select(sql<string | null>`mode() within group (order by s.relation)`.as('relation'))
+    .orderBy('p.id')
+    .limit(MAX_MEMBERS)
+    .execute();
+  return rows;
 }
 
 /** An id number as the row gave it (masked unless revealed), with what is wrong with it. */
