@@ -31,7 +31,7 @@ export function printAssessment(spells: JobResult<'spells.derive'>, a: JobResult
   );
 }
 
-export function printSync(r: SyncResult, until?: string): void {
+export function printSync(r: SyncResult, until?: string, tree?: JobState): void {
   const s = r.scan;
   process.stdout.write(
     `files: ${n(s.files)} in the inbox; ${n(s.queued)} new: ${n(s.accepted)} accepted, ${n(s.quarantined)} quarantined, ${n(s.rejected)} rejected` +
@@ -46,7 +46,38 @@ export function printSync(r: SyncResult, until?: string): void {
   if (r.report) {
     process.stdout.write(`outreach report: ${n(r.report.persons)} persons (${n(r.report.newPersons)} new), ${n(r.report.flags)} items, ${formatYuan(r.report.total)} yuan → ${r.report.files.xlsx} (and .csv)\n`);
   }
+  printHeldFiles(s, tree);
   if (s.rejected || s.quarantined) process.stdout.write('See the files held back with: aidlink files --status rejected (or quarantined), and why with: aidlink problems <file>\n');
+}
+
+/**
+ * The files a sync held back, one line each with its reason: rejected (the delivery's
+ * error), quarantined (waiting for staff), not finished (with the ingest job's error
+ * when the run was in-process and its jobs are at hand). Results of an older worker
+ * may lack the lists: then only the counts above say it.
+ */
+function printHeldFiles(s: SyncResult['scan'], tree: JobState | undefined): void {
+  const oneLine = (t: string) => t.replace(/\s*\n\s*/g, ' ').trim();
+  const section = (title: string, lines: string[]) => {
+    if (lines.length) process.stdout.write(`${title} (${n(lines.length)}):\n${lines.map((l) => `  ${l}\n`).join('')}`);
+  };
+  section('rejected', (s.rejectedFiles ?? []).map((f) => `${f.file}  ${oneLine(f.reason)}`));
+  section('quarantined, waiting for staff (aidlink quarantine list)', (s.quarantinedFiles ?? []).map((f) => `${f.file}  ${oneLine(f.reason)}`));
+  const ingestErrors = new Map<string, string>();
+  const collect = (t: JobState) => {
+    if (t.name === 'ingest.file' && t.state === 'failed' && t.error) ingestErrors.set(t.about, t.error);
+    t.children.forEach(collect);
+  };
+  if (tree) collect(tree);
+  section('not finished', (s.failedFiles ?? []).map((f) => (ingestErrors.has(f) ? `${f}  ${oneLine(ingestErrors.get(f)!)}` : f)));
+}
+
+/**
+ * A sync's exit status: 1 when a file it found was rejected or could not be finished
+ * (after its summary is printed); quarantined files wait for staff and are not failures.
+ */
+export function syncExitCode(r: SyncResult): 0 | 1 {
+  return r.scan.rejected > 0 || r.scan.failed > 0 ? 1 : 0;
 }
 
 /** A progress bar for an in-process run, fed by the jobs' progress reports. */
@@ -74,13 +105,27 @@ async function submitAndFollow(runner: JobRunner, submit: () => Promise<JobState
   return final;
 }
 
-/** Exit status and a clear line when a run failed; the stage that failed first is the cause. */
-function reportFailure(tree: JobState): boolean {
-  const failed = failureOf(tree);
+/**
+ * Exit status and a clear line when a run failed; the stage that failed first is the cause.
+ * With `ignoreIngest`, a file's failed ingest job (a rejected file) is not a failure of the
+ * run: the sync's summary lists the file and sets the exit status itself.
+ */
+function reportFailure(tree: JobState, opts: { ignoreIngest?: boolean } = {}): boolean {
+  const failed = opts.ignoreIngest ? stageFailure(tree) : failureOf(tree);
   if (!failed) return false;
   process.stderr.write(`aidlink: ${tree.id} failed at ${failed.name} (${failed.id}): ${failed.error ?? 'no reason given'}\n`);
   process.exitCode = 1;
   return true;
+}
+
+/** The first failed stage of a run, deepest first, not counting the ingest jobs of its files. */
+function stageFailure(tree: JobState): JobState | undefined {
+  if (tree.name === 'ingest.file') return undefined;
+  for (const c of tree.children) {
+    const f = stageFailure(c);
+    if (f) return f;
+  }
+  return tree.state === 'failed' ? tree : undefined;
 }
 
 async function withRunner<T>(ctx: AppContext, progress: Progress, fn: (runner: JobRunner) => Promise<T>): Promise<T> {
@@ -188,9 +233,23 @@ export function registerJobCommands(program: Command): void {
         const progress = createProgress();
         const payload: Payload<'sync.scan'> = { inbox: resolve(opts.inbox ?? ctx.config.AIDLINK_INBOX), ...(opts.until ? { until: opts.until } : {}), requestedBy: actorDefault() };
         const tree = await withRunner(ctx, progress, (runner) => submitAndFollow(runner, () => runner.submitSync(payload, { report: opts.report === true }), { wait: opts.wait, what: 'sync' }, progress));
-        if (!tree || reportFailure(tree)) return;
+        // a rejected file fails its own ingest job, not the run: every stage still ran on the other files
+        if (!tree || reportFailure(tree, { ignoreIngest: true })) return;
         const r = syncResult(tree);
-        if (r) printSync(r, opts.until);
+        if (!r) {
+          if (!reportFailure(tree)) {
+            process.stderr.write(`aidlink: ${tree.id} ended (${tree.state}) without the results of its stages\n`);
+            process.exitCode = 1;
+          }
+          return;
+        }
+        printSync(r, opts.until, tree);
+        if (syncExitCode(r) !== 0) {
+          const s = r.scan;
+          const held = [s.rejected ? `${n(s.rejected)} file(s) rejected` : '', s.failed ? `${n(s.failed)} file(s) not finished` : ''].filter(Boolean).join(', ');
+          process.stderr.write(`aidlink: the sync ran every stage, but ${held} (listed above)\n`);
+          process.exitCode = syncExitCode(r);
+        }
       });
     });
 

@@ -98,7 +98,12 @@ async function runIngest(ctx: AppContext, path: string, opts: { source?: SourceK
       (count((o) => o.outcome === 'busy') ? `, ${count((o) => o.outcome === 'busy')} busy elsewhere` : '') +
       '\n',
   );
-  if (status('rejected') > 0) process.stdout.write('See why with: aidlink problems <file>\n');
+  if (status('rejected') > 0) {
+    process.stdout.write('See why with: aidlink problems <file>\n');
+    // a file given and not taken is a failure of the command (quarantined ones wait for staff)
+    process.stderr.write(`aidlink: ${status('rejected')} of ${outcomes.length} file(s) rejected\n`);
+    process.exitCode = 1;
+  }
   return outcomes;
 }
 

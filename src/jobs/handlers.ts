@@ -27,6 +27,13 @@ export interface IngestRequest {
   hash: string;
 }
 
+/** A file a sync held back: rejected or quarantined, with the reason stored on its delivery (Chinese, no personal data). */
+export interface HeldFile {
+  /** relative to the inbox root, as the sync found it */
+  file: string;
+  reason: string;
+}
+
 /** How the files a sync queued came out, read from their deliveries (the record that counts). */
 export interface IngestSummary {
   queued: number;
@@ -35,19 +42,37 @@ export interface IngestSummary {
   rejected: number;
   /** not finished: the ingest job failed after its retries, or was removed */
   failed: number;
+  /** each rejected file and why (its delivery's error), by file name */
+  rejectedFiles: HeldFile[];
+  /** each quarantined file and why (its delivery's status reason), by file name */
+  quarantinedFiles: HeldFile[];
+  /** the files whose ingest did not finish, by name */
+  failedFiles: string[];
 }
 
 async function summariseIngest(app: AppContext, requests: IngestRequest[]): Promise<IngestSummary> {
-  const summary: IngestSummary = { queued: requests.length, accepted: 0, quarantined: 0, rejected: 0, failed: 0 };
+  const summary: IngestSummary = { queued: requests.length, accepted: 0, quarantined: 0, rejected: 0, failed: 0, rejectedFiles: [], quarantinedFiles: [], failedFiles: [] };
   if (requests.length === 0) return summary;
-  const rows = await app.store.k.selectFrom('delivery').select(['content_hash', 'status']).where('content_hash', 'in', requests.map((r) => r.hash)).execute();
-  const status = new Map(rows.map((r) => [r.content_hash, r.status]));
-  for (const r of requests) {
-    const s = status.get(r.hash);
+  const rows = await app.store.k
+    .selectFrom('delivery')
+    .select(['content_hash', 'status', 'error', 'status_reason'])
+    .where('content_hash', 'in', requests.map((r) => r.hash))
+    .execute();
+  const byHash = new Map(rows.map((r) => [r.content_hash, r]));
+  for (const r of [...requests].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))) {
+    const d = byHash.get(r.hash);
+    const s = d?.status;
     if (s === 'accepted' || s === 'superseded' || s === 'discarded') summary.accepted++;
-    else if (s === 'quarantined') summary.quarantined++;
-    else if (s === 'rejected') summary.rejected++;
-    else summary.failed++;
+    else if (s === 'quarantined') {
+      summary.quarantined++;
+      summary.quarantinedFiles.push({ file: r.file, reason: d?.status_reason ?? '' });
+    } else if (s === 'rejected') {
+      summary.rejected++;
+      summary.rejectedFiles.push({ file: r.file, reason: d?.error ?? d?.status_reason ?? '' });
+    } else {
+      summary.failed++;
+      summary.failedFiles.push(r.file);
+    }
   }
   return summary;
 }
