@@ -11,7 +11,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSettlementCsv } from '../src/demo/generate.js';
 import { csvReader } from '../src/ingest/read/csv.js';
-import { loadMapping } from '../src/ingest/mapping.js';
+import { loadMapping, sourceProfile } from '../src/ingest/mapping.js';
 import { classifyRow, headerShape, mapColumns } from '../src/ingest/layout.js';
 import { createRowParser } from '../src/ingest/row-parser.js';
 import { RowEncoder } from '../src/ingest/load.js';
@@ -34,7 +34,8 @@ async function pass(full: boolean): Promise<number> {
   for await (const chunk of csvReader(file, { encoding: 'utf-8', delimiter: ',' }).chunks()) {
     for (const r of chunk) {
       if (!parse) {
-        parse = createRowParser({ source: 'settlement', mapping, headers: r.cells, columnMap: mapColumns(r.cells, mapping, 'settlement').columnMap });
+        const { columnMap, sums } = mapColumns(r.cells, sourceProfile(mapping, 'settlement'));
+        parse = createRowParser({ source: 'settlement', profile: 'settlement', mapping, headers: r.cells, columnMap, sums });
         header = headerShape(r.cells);
         continue;
       }

@@ -31,7 +31,7 @@ function aidlink(args: string[], env: Record<string, string | undefined>) {
 const GOOD = 'civil/civil_20250131.csv';
 const BAD = 'civil/civil_20250228.csv';
 const SMALL = 'civil/civil_20250331.csv';
-const REASON = '缺少必需列「认定日期」';
+const REASON = '按格式「民政救助对象名册」读取：缺少必需列「认定日期」';
 
 /** A civil roster of `count` synthetic persons; without 认定日期 when `bad`. */
 function roster(count: number, opts: { bad?: boolean } = {}) {

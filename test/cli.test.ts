@@ -77,7 +77,7 @@ describe('aidlink on PostgreSQL', () => {
     writeFileSync(mappingFile, 'sources:\n  civil:\n    fields:\n      nickname: [昵称]\n');
     const badMapping = await aidlink(['files'], { DATABASE_URL: db.url, AIDLINK_MAPPING: mappingFile });
     expect(badMapping.code).toBe(2);
-    expect(badMapping.err).toContain(`mapping file ${mappingFile}: sources.civil.fields: unknown field "nickname"`);
+    expect(badMapping.err).toContain(`列名映射文件 ${mappingFile}：sources.civil.fields：不认识的字段「nickname」`);
     const arg = await aidlink(['ingest', SAMPLE_INBOX, '--source', 'housing'], { DATABASE_URL: db.url });
     expect(arg.code).not.toBe(0);
     expect(arg.err).toContain('must be one of civil, rural, disability, settlement');

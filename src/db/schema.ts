@@ -35,6 +35,10 @@ export interface DeliveryTable {
   headers: string[] | null;
   /** canonical field → 0-based column index */
   column_map: ColumnType<Record<string, number> | null, string | null, string | null>;
+  /** the format profile that read it (a source's default profile is named after the source); null when rejected unread */
+  profile: ColumnType<string | null, string | null | undefined, string | null | undefined>;
+  /** a snapshot supersedes only earlier snapshots of its stream (the source, unless a profile names another) */
+  stream: ColumnType<string | null, string | null | undefined, string | null | undefined>;
   as_of: DateCol | null;
   as_of_origin: AsOfOrigin | null;
   received_at: Timestamp;

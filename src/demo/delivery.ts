@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { DeliveryKind, SourceKey } from '../db/schema.js';
-import type { Mapping } from '../ingest/mapping.js';
+import { sourceProfile, type Mapping } from '../ingest/mapping.js';
 import type { AnyField } from '../ingest/sources.js';
 import type { Day, Month } from './calendar.js';
 import { CsvWriter, type CsvFormat } from './csv.js';
@@ -140,7 +140,7 @@ export class Delivery {
  */
 export function chooseHeaders(rng: Rng, mapping: Mapping, source: SourceKey, fields: readonly AnyField[]): string[] {
   return fields.map((field) => {
-    const aliases = mapping.aliases[source][field];
+    const aliases = sourceProfile(mapping, source).aliases[field];
     if (!aliases || aliases.length === 0) throw new Error(`mapping has no column name for ${source}.${field}`);
     const alias = aliases.length === 1 || rng.chance(0.5) ? aliases[0]! : rng.pick(aliases.slice(1));
     return alias.includes('(') && rng.chance(0.4) ? alias.replace('(', '（').replace(')', '）') : alias;

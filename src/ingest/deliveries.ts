@@ -66,8 +66,8 @@ async function lockSource(tx: Tx, source: SourceKey): Promise<void> {
 
 /**
  * Completes a staged delivery: flags duplicate rows, counts rows and problems,
- * supersedes earlier files for the same source and as-of date, and decides the
- * statuses of the source's snapshots. One transaction: all of it or none.
+ * supersedes earlier files for the same source, stream and as-of date, and decides the
+ * statuses of the stream's snapshots. One transaction: all of it or none.
  */
 export async function finalizeDelivery(store: Store, deliveryId: number, actor: string): Promise<Delivery> {
   return store.transaction(async (tx) => {
@@ -108,6 +108,7 @@ export async function finalizeDelivery(store: Store, deliveryId: number, actor: 
         .selectFrom('delivery')
         .select(['id', 'status', 'file'])
         .where('source', '=', d.source)
+        .where('stream', 'is not distinct from', d.stream)
         .where('as_of', '=', d.as_of)
         .where('id', '<>', d.id)
         .where('status', 'in', ['accepted', 'quarantined'])
@@ -117,7 +118,7 @@ export async function finalizeDelivery(store: Store, deliveryId: number, actor: 
 
     // accepted for now; a snapshot source is then re-evaluated as a whole
     await setStatus(tx.k, d, 'accepted', actor, null);
-    if (d.kind === 'snapshot') await evaluateSnapshots(tx, d.source, actor);
+    if (d.kind === 'snapshot') await evaluateSnapshots(tx, d.source, d.stream, actor);
     return tx.k.selectFrom('delivery').selectAll().where('id', '=', deliveryId).executeTakeFirstOrThrow();
   });
 }
@@ -125,7 +126,8 @@ export async function finalizeDelivery(store: Store, deliveryId: number, actor: 
 const supersededReason = (file: string) => `由同一截至日期的后到文件 ${file} 替代`;
 
 /**
- * Walks a source's live snapshots in as-of order. A snapshot is accepted when staff
+ * Walks a stream's live snapshots in as-of order (a source's streams are separate
+ * series: a 低保 list and a 特困 list of one agency never replace each other). A snapshot is accepted when staff
  * released it, or when its usable rows (not rejected) reach 80% of the previous
  * accepted snapshot's; otherwise it is quarantined. Rejected rows do not count: a
  * file whose rows are all unreadable must not end everybody's spells either.
@@ -135,11 +137,12 @@ const supersededReason = (file: string) => `由同一截至日期的后到文件
  * file held in quarantine replaces nothing, so a truncated re-export of a month
  * leaves the month's good file in force until staff release it.
  */
-export async function evaluateSnapshots(tx: Tx, source: SourceKey, actor: string): Promise<void> {
+export async function evaluateSnapshots(tx: Tx, source: SourceKey, stream: string | null, actor: string): Promise<void> {
   const snapshots = await tx.k
     .selectFrom('delivery')
     .select(['id', 'file', 'status', 'decision', 'as_of', 'row_count', 'rejected_rows'])
     .where('source', '=', source)
+    .where('stream', 'is not distinct from', stream)
     .where('kind', '=', 'snapshot')
     .where('status', 'in', ['accepted', 'quarantined'])
     .orderBy('as_of')
@@ -187,7 +190,7 @@ export async function decideQuarantine(store: Store, deliveryId: number, decisio
       .where('id', '=', d.id)
       .execute();
     if (decision === 'discard') await setStatus(tx.k, d, 'discarded', actor, '已由工作人员作废');
-    await evaluateSnapshots(tx, d.source!, actor);
+    await evaluateSnapshots(tx, d.source!, d.stream, actor);
     return tx.k.selectFrom('delivery').selectAll().where('id', '=', deliveryId).executeTakeFirstOrThrow();
   });
 }

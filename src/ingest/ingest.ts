@@ -16,10 +16,10 @@ import type { Store } from '../db/store.js';
 import { log } from '../log.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
 import { deleteRows, finalizeDelivery, recordEvent } from './deliveries.js';
-import { classifyRow, findHeader, headerShape, mapColumns, HEADER_SEARCH_ROWS } from './layout.js';
+import { classifyRow, findHeader, headerShape, mapColumns, profilesFor, HEADER_SEARCH_ROWS, type HeaderHit, type HeaderMiss } from './layout.js';
 import { copyProblems, RowBatch, type EncodedRows } from './load.js';
 import { createParsePool, type ParsePool } from './parse-pool.js';
-import type { Mapping } from './mapping.js';
+import type { Mapping, Profile } from './mapping.js';
 import { file as fileProblem, UNSUPPORTED_MESSAGE, type Problem } from './problems.js';
 import { csvReader } from './read/csv.js';
 import { inspectFile, type Inspection, type TextEncoding } from './read/inspect.js';
@@ -83,10 +83,12 @@ export function sourceFromPath(file: string): SourceKey | undefined {
 
 interface Table {
   reader: SheetReader;
+  profile: Profile;
   source: SourceKey;
   headerRowNo: number;
   headers: string[];
   columnMap: Partial<Record<AnyField, number>>;
+  sums: Partial<Record<AnyField, number[]>>;
   titleLines: string[];
   warnings: Problem[];
 }
@@ -102,7 +104,7 @@ async function topRows(reader: SheetReader): Promise<SheetRow[]> {
   return rows.slice(0, HEADER_SEARCH_ROWS);
 }
 
-/** Opens the file and finds its table: delimiter, header row, source, columns. */
+/** Opens the file and finds its table: delimiter, header row, profile (and so source), columns. */
 async function findTable(path: string, kind: Inspection['kind'], mapping: Mapping, hint: SourceKey | undefined, limits: XlsxLimits | undefined): Promise<Found> {
   if (kind.format === 'unsupported') {
     return { ok: false, problem: fileProblem.unreadable(`unsupported_${kind.reason}`, UNSUPPORTED_MESSAGE[kind.reason]!), source: hint };
@@ -117,8 +119,10 @@ async function findTable(path: string, kind: Inspection['kind'], mapping: Mappin
     if (err instanceof UnreadableFileError) return { ok: false, problem: fileProblem.unreadable(err.code, err.message), source: hint };
     throw err;
   }
-  let best: { reader: SheetReader; rows: SheetRow[]; index: number; source: SourceKey; recognised: number } | undefined;
-  let ambiguous = false;
+  const profiles = profilesFor(mapping, hint, basename(path));
+  let best: (HeaderHit & { reader: SheetReader; rows: SheetRow[] }) | undefined;
+  let ambiguous: Profile[] | undefined;
+  let closest: Extract<HeaderMiss, { kind: 'not_found' }>['closest'];
   for (const reader of candidates) {
     let rows: SheetRow[];
     try {
@@ -127,27 +131,34 @@ async function findTable(path: string, kind: Inspection['kind'], mapping: Mappin
       if (err instanceof UnreadableFileError) return { ok: false, problem: fileProblem.unreadable(err.code, err.message), source: hint };
       throw err;
     }
-    const hit = findHeader(rows, mapping, hint);
-    if (hit === 'ambiguous') ambiguous = true;
-    else if (hit && (!best || hit.recognised > best.recognised || (hit.recognised === best.recognised && hit.index < best.index))) {
-      best = { reader, rows, ...hit };
-    }
+    const hit = findHeader(rows, profiles);
+    if ('profile' in hit) {
+      if (!best || hit.recognised > best.recognised || (hit.recognised === best.recognised && hit.index < best.index)) best = { reader, rows, ...hit };
+    } else if (hit.kind === 'ambiguous') ambiguous = hit.profiles;
+    else if (hit.closest && (!closest || hit.closest.recognised > closest.recognised)) closest = hit.closest;
   }
   if (!best) {
-    return { ok: false, problem: ambiguous && !hint ? fileProblem.sourceUnknown() : fileProblem.headerNotFound(HEADER_SEARCH_ROWS), source: hint };
+    let problem: Problem;
+    if (!ambiguous) problem = fileProblem.headerNotFound(HEADER_SEARCH_ROWS, closest);
+    else if (!hint && new Set(ambiguous.map((p) => p.source)).size > 1) problem = fileProblem.sourceUnknown();
+    else problem = fileProblem.ambiguousProfiles(ambiguous);
+    return { ok: false, problem, source: hint };
   }
   const headerRow = best.rows[best.index]!;
   const headers = headerRow.cells.map((h) => h.trim());
-  const { columnMap, missing, problems } = mapColumns(headers, mapping, best.source);
-  if (missing.length > 0) return { ok: false, problem: fileProblem.missingColumns(missing, headers), source: best.source, reader: best.reader };
+  const { columnMap, sums, missing, problems } = mapColumns(headers, best.profile);
+  const source = best.profile.source;
+  if (missing.length > 0) return { ok: false, problem: fileProblem.missingColumns(missing, headers, best.profile), source, reader: best.reader };
   return {
     ok: true,
     table: {
       reader: best.reader,
-      source: best.source,
+      profile: best.profile,
+      source,
       headerRowNo: headerRow.rowNo,
       headers,
       columnMap,
+      sums,
       titleLines: best.rows.slice(0, best.index).map((r) => r.cells.filter(Boolean).join(' ')),
       warnings: problems,
     },
@@ -232,6 +243,8 @@ export async function ingestFile(store: Store, mapping: Mapping, path: string, o
           header_row: t.headerRowNo,
           headers: t.headers,
           column_map: JSON.stringify(t.columnMap),
+          profile: t.profile.name,
+          stream: t.profile.stream,
           as_of: asOf.asOf,
           as_of_origin: asOf.origin,
           status: 'staged' as const,
@@ -278,7 +291,7 @@ const CHUNK_ROWS = 1000;
 async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: number, resumeAfter: number, file: string, opts: IngestOptions): Promise<void> {
   const ownPool = opts.pool ? undefined : createParsePool(mapping, opts.parseWorkers ?? 0);
   const pool = opts.pool ?? ownPool!;
-  pool.begin({ deliveryId, source: t.source, headers: t.headers, columnMap: t.columnMap });
+  pool.begin({ deliveryId, source: t.source, profile: t.profile.name, headers: t.headers, columnMap: t.columnMap, sums: t.sums });
   const header = headerShape(t.headers);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const chunkRows = Math.min(CHUNK_ROWS, batchRows);

@@ -4,68 +4,122 @@
  * lines after it (合计:1234人, 制表人:, blank lines), which are not data.
  */
 import type { SourceKey } from '../db/schema.js';
-import type { Mapping } from './mapping.js';
+import type { Mapping, Profile } from './mapping.js';
 import { file as fileProblem, type Problem } from './problems.js';
 import type { SheetRow } from './read/rows.js';
-import { REQUIRED_COLUMNS, SOURCES, type AnyField } from './sources.js';
+import { ABSENT_COLUMN_NOTE, FIELDS, type AnyField } from './sources.js';
 import { cleanText, labelKey, toHalfWidth, removeSpaces } from './normalise/text.js';
 
 export const MIN_RECOGNISED = 3;
 /** The header is looked for in this many rows at the top of the sheet. */
 export const HEADER_SEARCH_ROWS = 50;
 
-export function recognisedCount(cells: readonly string[], mapping: Mapping, source: SourceKey): number {
-  const columns = mapping.columns[source];
+/** How many of a row's cells are column names the profile knows (a sum's columns included). */
+export function recognisedCount(cells: readonly string[], profile: Profile): number {
   let n = 0;
-  for (const c of cells) if (c && columns.has(labelKey(c))) n++;
+  for (const c of cells) {
+    if (!c) continue;
+    const key = labelKey(c);
+    if (profile.columns.has(key) || Object.values(profile.sums).some((keys) => keys.includes(key))) n++;
+  }
   return n;
 }
 
+/** Whether every required field of the profile has its column (or one of its sum's columns) in the row. */
+function hasRequired(cells: readonly string[], profile: Profile): boolean {
+  const keys = new Set(cells.map(labelKey));
+  return profile.required.every((f) => {
+    const sum = profile.sums[f];
+    if (sum) return sum.some((k) => keys.has(k));
+    return (profile.aliases[f] ?? []).some((a) => keys.has(labelKey(a)));
+  });
+}
+
 export interface HeaderHit {
-  source: SourceKey;
+  profile: Profile;
   /** index into the rows searched */
   index: number;
   recognised: number;
 }
 
+/** Why no header was found: the profiles that came closest, or several that fit equally. */
+export type HeaderMiss =
+  | { kind: 'ambiguous'; profiles: Profile[] }
+  | { kind: 'not_found'; closest: { profile: Profile; rowNo: number; cells: string[]; recognised: number } | undefined };
+
+/** The profiles that may read a file: of its source when that is known, and whose file names fit. */
+export function profilesFor(mapping: Mapping, source: SourceKey | undefined, fileName: string): Profile[] {
+  return mapping.profiles.filter((p) => (!source || p.source === source) && (!p.fileNames || p.fileNames.some((r) => r.test(fileName))));
+}
+
 /**
- * The header row among the top rows. Without a known source, every source's
- * names are tried and the one recognising most columns wins; a tie is ambiguous.
+ * The header row among the top rows and the profile that reads it: the first row that
+ * some profile recognises at least three columns of. There the best ranked profile
+ * reads it (rank); a tie is ambiguous.
  */
-export function findHeader(rows: readonly SheetRow[], mapping: Mapping, source?: SourceKey): HeaderHit | 'ambiguous' | undefined {
-  const candidates = source ? [source] : SOURCES;
+export function findHeader(rows: readonly SheetRow[], profiles: readonly Profile[]): HeaderHit | HeaderMiss {
+  let closest: Extract<HeaderMiss, { kind: 'not_found' }>['closest'];
   for (let i = 0; i < rows.length && i < HEADER_SEARCH_ROWS; i++) {
-    const scored = candidates
-      .map((s) => ({ source: s, index: i, recognised: recognisedCount(rows[i]!.cells, mapping, s) }))
-      .filter((h) => h.recognised >= MIN_RECOGNISED)
-      .sort((a, b) => b.recognised - a.recognised);
-    if (scored.length === 0) continue;
-    if (scored.length > 1 && scored[0]!.recognised === scored[1]!.recognised) return 'ambiguous';
-    return scored[0];
+    const cells = rows[i]!.cells;
+    const scored = profiles
+      .map((profile) => ({ profile, index: i, recognised: recognisedCount(cells, profile), complete: hasRequired(cells, profile) }))
+      .sort((a, b) => rank(b) - rank(a));
+    const top = scored[0];
+    if (!top) break;
+    if (top.recognised > 0 && (!closest || top.recognised > closest.recognised)) {
+      closest = { profile: top.profile, rowNo: rows[i]!.rowNo, cells: cells.filter((c) => c.trim() !== ''), recognised: top.recognised };
+    }
+    if (top.recognised < MIN_RECOGNISED) continue;
+    const tied = scored.filter((h) => rank(h) === rank(top));
+    if (tied.length > 1) return { kind: 'ambiguous', profiles: tied.map((h) => h.profile) };
+    return top;
   }
-  return undefined;
+  return { kind: 'not_found', closest };
+}
+
+/**
+ * Orders the profiles reading one row: complete first; then one the deployment chose for
+ * this file by its name (file_names); then by columns recognised; then a deployment's.
+ */
+function rank(h: { profile: Profile; recognised: number; complete: boolean }): number {
+  return (h.complete ? 1_000_000 : 0) + (h.profile.fileNames ? 100_000 : 0) + h.recognised * 10 + (h.profile.isDefault ? 0 : 1);
 }
 
 export interface ColumnMapping {
   columnMap: Partial<Record<AnyField, number>>;
+  /** per amount field read as a sum: the indexes of its columns present */
+  sums: Partial<Record<AnyField, number[]>>;
   missing: { field: AnyField; aliases: readonly string[] }[];
+  /** notes for the delivery: columns the source's format has and this file lacks, and how they read */
   problems: Problem[];
 }
 
-export function mapColumns(headers: readonly string[], mapping: Mapping, source: SourceKey): ColumnMapping {
+export function mapColumns(headers: readonly string[], profile: Profile): ColumnMapping {
   const columnMap: Partial<Record<AnyField, number>> = {};
+  const sums: Partial<Record<AnyField, number[]>> = {};
   const problems: Problem[] = [];
   headers.forEach((h, i) => {
-    const field = mapping.columns[source].get(labelKey(h));
-    if (!field) return; // unknown columns stay in the raw row and are otherwise ignored
-    const used = columnMap[field];
-    if (used === undefined) columnMap[field] = i;
-    else problems.push(fileProblem.duplicateColumn(field, h, headers[used]!));
+    const key = labelKey(h);
+    const field = profile.columns.get(key);
+    if (field) {
+      const used = columnMap[field];
+      if (used === undefined) columnMap[field] = i;
+      else problems.push(fileProblem.duplicateColumn(field, h, headers[used]!));
+      return;
+    }
+    for (const [f, keys] of Object.entries(profile.sums) as [AnyField, string[]][]) {
+      if (keys.includes(key)) (sums[f] ??= []).push(i);
+    }
+    // unknown columns stay in the raw row and are otherwise ignored
   });
-  const missing = (REQUIRED_COLUMNS[source] as readonly AnyField[])
-    .filter((f) => columnMap[f] === undefined)
-    .map((f) => ({ field: f, aliases: mapping.aliases[source][f] ?? [] }));
-  return { columnMap, missing, problems };
+  const present = (f: AnyField) => columnMap[f] !== undefined || sums[f] !== undefined;
+  const missing = profile.required
+    .filter((f) => !present(f))
+    .map((f) => ({ field: f, aliases: profile.aliases[f] ?? (profile.sums[f] ? [profile.sums[f]!.join('+')] : []) }));
+  for (const [f, note] of Object.entries(ABSENT_COLUMN_NOTE) as [AnyField, string][]) {
+    if ((FIELDS[profile.source] as readonly string[]).includes(f) && !present(f)) problems.push(fileProblem.absentColumn(f, note));
+  }
+  return { columnMap, sums, missing, problems };
 }
 
 export type RowKind = 'data' | 'blank' | 'footer' | 'header';

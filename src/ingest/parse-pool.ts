@@ -14,11 +14,15 @@ import type { SheetRow } from './read/rows.js';
 import { createRowParser } from './row-parser.js';
 import type { AnyField } from './sources.js';
 
+/** One file to parse: plain data, so that it can be posted to a worker. */
 export interface ParseJob {
   deliveryId: number;
   source: SourceKey;
+  /** the format profile that reads it, by name (workers load the same mapping) */
+  profile: string;
   headers: string[];
   columnMap: Partial<Record<AnyField, number>>;
+  sums: Partial<Record<AnyField, number[]>>;
 }
 
 export interface ParsePool {

@@ -6,7 +6,11 @@
  * the row number is enough for staff to find it.
  */
 import type { Severity } from '../db/schema.js';
+import type { Profile } from './mapping.js';
 import { FIELD_LABEL, type AnyField } from './sources.js';
+
+/** What a message says about a profile. */
+type ProfileRef = Pick<Profile, 'name' | 'title' | 'file' | 'isDefault'>;
 
 /** Fields whose values are personal data and never appear in a message. */
 const PERSONAL: ReadonlySet<string> = new Set([
@@ -111,15 +115,33 @@ export const row = {
 
 /** Problems of the file as a whole (row_no is null). */
 export const file = {
-  missingColumns: (missing: { field: AnyField; aliases: readonly string[] }[], headers: readonly string[]): Problem => ({
+  missingColumns: (missing: { field: AnyField; aliases: readonly string[] }[], headers: readonly string[], profile: ProfileRef): Problem => ({
     rowNo: null, severity: 'error', code: 'missing_required_column', field: missing.map((m) => m.field).join(','), column: null,
     message:
+      `按格式「${profile.title}」读取：` +
       missing.map((m) => `缺少必需列「${FIELD_LABEL[m.field]}」（可用列名：${m.aliases.join('、')}）`).join('；') +
-      `。文件中的列：${headers.filter((h) => h.trim() !== '').join('、') || '（无）'}`,
+      `。文件中的列：${headers.filter((h) => h.trim() !== '').join('、') || '（无）'}。` +
+      (profile.isDefault
+        ? `如果这是另一种导出格式，请在格式配置文件（AIDLINK_MAPPING）中为它写一个格式（见 docs/ingest.md）`
+        : `如果文件用了别的列名，请在格式配置文件 ${profile.file} 的 profiles.${profile.name} 中补上`),
   }),
-  headerNotFound: (searched: number): Problem => ({
+  headerNotFound: (searched: number, closest: { profile: ProfileRef; rowNo: number; cells: readonly string[]; recognised: number } | undefined): Problem => ({
     rowNo: null, severity: 'error', code: 'header_not_found', field: null, column: null,
-    message: `前 ${searched} 行中没有找到表头（表头行须包含至少 3 个可识别的列名）。请确认文件内容和来源是否正确`,
+    message:
+      `前 ${searched} 行中没有找到表头（表头行须包含至少 3 个可识别的列名）。` +
+      (!closest
+        ? '没有一行含有可识别的列名。'
+        : closest.recognised >= 2 // a row with two column names is a header, not data: its cells are no one's personal data
+          ? `最像表头的是第 ${closest.rowNo} 行：${closest.cells.slice(0, 20).join('、')}${closest.cells.length > 20 ? '…' : ''}，其中按格式「${closest.profile.title}」只认得 ${closest.recognised} 列。`
+          : `第 ${closest.rowNo} 行只有 1 个可识别的列名（按格式「${closest.profile.title}」）。`) +
+      '请确认文件内容和来源是否正确；如果这是一种新的导出格式，请在格式配置文件（AIDLINK_MAPPING）中为它写一个格式（见 docs/ingest.md）',
+  }),
+  ambiguousProfiles: (profiles: readonly ProfileRef[]): Problem => ({
+    rowNo: null, severity: 'error', code: 'profile_ambiguous', field: null, column: null,
+    message: `文件的表头同样符合几种格式：${profiles.map((p) => `「${p.title}」`).join('、')}。请用格式的 file_names 区分文件名，或放入对应来源的 inbox 目录`,
+  }),
+  absentColumn: (field: AnyField, note: string): Problem => ({
+    rowNo: null, severity: 'warning', code: 'absent_column', field, column: null, message: note,
   }),
   sourceUnknown: (): Problem => ({
     rowNo: null, severity: 'error', code: 'source_unknown', field: null, column: null,

@@ -14,8 +14,8 @@ import type {
   SourceKey,
   SourceRowTable,
 } from '../db/schema.js';
-import { lookupLabel, type Mapping } from './mapping.js';
-import { parseDate } from './normalise/date.js';
+import { lookupLabel, profileNamed, type Mapping } from './mapping.js';
+import { parseDate, parseDateOrMonth } from './normalise/date.js';
 import { parseGender } from './normalise/gender.js';
 import { parseIdNumber, type IdParse } from './normalise/id-number.js';
 import { parseMoney } from './normalise/money.js';
@@ -49,15 +49,21 @@ export type ParsedRow = {
 
 export interface RowContext {
   source: SourceKey;
+  /** the format profile's name */
+  profile: string;
   mapping: Mapping;
   headers: readonly string[];
   columnMap: Partial<Record<AnyField, number>>;
+  /** amount fields read as the sum of several columns: their indexes */
+  sums: Partial<Record<AnyField, number[]>>;
 }
 
 /** A parser's context, with memos: a file repeats the same labels and dates on row after row. */
 interface ParseContext extends RowContext {
   labels(vocab: VocabularyName, text: string): string | undefined;
   dates(text: string): string | null;
+  /** dates of the fields the profile lets give only a month */
+  monthDates: Partial<Record<AnyField, (text: string) => string | null>>;
 }
 
 const MEMO_LIMIT = 50_000;
@@ -86,9 +92,15 @@ class Cells {
     private readonly row: SheetRow,
   ) {}
 
-  ref(field: AnyField): CellRef {
-    const i = this.ctx.columnMap[field];
-    return { rowNo: this.row.rowNo, field, column: i === undefined ? null : (this.ctx.headers[i] ?? null) };
+  ref(field: AnyField, index = this.ctx.columnMap[field]): CellRef {
+    const sum = index === undefined ? this.ctx.sums[field] : undefined;
+    const column = index !== undefined ? (this.ctx.headers[index] ?? null) : sum ? sum.map((i) => this.ctx.headers[i]).join('+') : null;
+    return { rowNo: this.row.rowNo, field, column };
+  }
+
+  /** Whether the file has the field's column (or, for a sum, one of its columns). */
+  present(field: AnyField): boolean {
+    return this.ctx.columnMap[field] !== undefined || this.ctx.sums[field] !== undefined;
   }
 
   report(p: Problem): void {
@@ -115,7 +127,9 @@ class Cells {
     return c === '' ? null : c;
   }
 
+  /** An empty cell where a value is needed. A column the file lacks is noted once, on the delivery (mapColumns). */
   required(field: AnyField, severity: Severity = 'error'): void {
+    if (!this.present(field)) return;
     this.report(cell.missingValue(this.ref(field), severity));
   }
 
@@ -162,26 +176,55 @@ class Cells {
       if (severity === 'error') this.required(field);
       return null;
     }
-    const d = this.ctx.dates(t);
+    const d = (this.ctx.monthDates[field] ?? this.ctx.dates)(t);
     if (d === null) this.report(cell.invalidDate(this.ref(field), t, severity ?? 'warning'));
     return d;
   }
 
-  /** Required amounts that are empty count as 0.00, with a warning; unreadable ones reject the row. */
+  /**
+   * Required amounts that are empty count as 0.00, with a warning; unreadable ones reject
+   * the row. A required amount whose column the file lacks is 0 (noted on the delivery).
+   * An amount paid in several columns (a profile's sum) is their sum, an empty one 0.
+   */
   money(field: AnyField, required: boolean): number | null {
+    const sum = this.ctx.sums[field];
+    if (sum) return this.moneySum(field, sum, required);
+    if (!this.present(field)) return required ? 0 : null;
     const t = this.text(field);
     if (t === null) {
       if (!required) return null;
       this.report(cell.moneyEmpty(this.ref(field)));
       return 0;
     }
-    const m = parseMoney(t);
+    return this.amount(field, t, required, this.ctx.columnMap[field]);
+  }
+
+  private amount(field: AnyField, text: string, required: boolean, index: number | undefined): number | null {
+    const m = parseMoney(text);
     if (m === null) {
-      this.report(cell.invalidMoney(this.ref(field), t, required ? 'error' : 'warning'));
+      this.report(cell.invalidMoney(this.ref(field, index), text, required ? 'error' : 'warning'));
       return null;
     }
-    if (m.rounded) this.report(cell.moneyRounded(this.ref(field), t));
+    if (m.rounded) this.report(cell.moneyRounded(this.ref(field, index), text));
     return m.fen;
+  }
+
+  private moneySum(field: AnyField, columns: readonly number[], required: boolean): number | null {
+    let total = 0;
+    let any = false;
+    for (const i of columns) {
+      const t = cleanText(this.row.cells[i]);
+      if (t === null) continue;
+      any = true;
+      const fen = this.amount(field, t, required, i);
+      if (fen === null) return null;
+      total += fen;
+    }
+    if (!any) {
+      if (!required) return null;
+      this.report(cell.moneyEmpty(this.ref(field)));
+    }
+    return total;
   }
 
   vocab(field: AnyField, vocab: VocabularyName, severity: Severity): string | null {
@@ -371,7 +414,9 @@ function parseSettlement(c: Cells, ctx: ParseContext): { identity: Identity; det
   const id = c.id('id_number', true);
   const idUsable = id.status === 'valid' || id.status === 'legacy15';
   // 人员编号 is the insurance system's stable number; without it and a usable id, nobody can be named
-  if (insuranceNo === null) c.report(idUsable ? cell.missingValue(c.ref('insurance_no'), 'warning') : cell.noIdentity(c.ref('insurance_no')));
+  // a file without the column is noted once on the delivery; its rows are named by their usable id
+  if (insuranceNo === null && !idUsable) c.report(cell.noIdentity(c.ref('insurance_no')));
+  else if (insuranceNo === null && c.present('insurance_no')) c.report(cell.missingValue(c.ref('insurance_no'), 'warning'));
 
   const began = c.date('began_on', 'warning');
   const ended = c.date('ended_on', 'error');
@@ -420,16 +465,24 @@ function parseSettlement(c: Cells, ctx: ParseContext): { identity: Identity; det
 
 export type RowParser = (row: SheetRow) => ParsedRow;
 
+function monthParsers(months: Partial<Record<AnyField, 'start' | 'end'>>): ParseContext['monthDates'] {
+  const out: ParseContext['monthDates'] = {};
+  for (const [field, end] of Object.entries(months) as [AnyField, 'start' | 'end'][]) out[field] = memo((t) => parseDateOrMonth(t, end));
+  return out;
+}
+
 export function createRowParser(rowContext: RowContext): RowParser {
+  const profile = profileNamed(rowContext.mapping, rowContext.profile);
   const labelMemos = new Map<VocabularyName, (text: string) => string | undefined>();
   const ctx: ParseContext = {
     ...rowContext,
     labels(vocab, text) {
       let m = labelMemos.get(vocab);
-      if (!m) labelMemos.set(vocab, (m = memo((t) => lookupLabel(rowContext.mapping, vocab, t))));
+      if (!m) labelMemos.set(vocab, (m = memo((t) => lookupLabel(rowContext.mapping, vocab, t, profile))));
       return m(text);
     },
     dates: memo(parseDate),
+    monthDates: monthParsers(profile.months),
   };
   const headerCount = ctx.headers.length;
   return (row) => {

@@ -43,7 +43,7 @@ export const FIELDS = {
 export type FieldOf<S extends SourceKey> = (typeof FIELDS)[S][number];
 export type AnyField = FieldOf<SourceKey>;
 
-/** Columns whose absence rejects the whole file (spec §4, R). */
+/** Columns whose absence rejects the whole file (spec §4, R): the default profiles' contract. */
 export const REQUIRED_COLUMNS: { [S in SourceKey]: readonly FieldOf<S>[] } = {
   civil: ['name', 'id_number', 'category', 'recognised_on'],
   rural: ['name', 'id_number', 'household_type'],
@@ -51,6 +51,45 @@ export const REQUIRED_COLUMNS: { [S in SourceKey]: readonly FieldOf<S>[] } = {
   settlement: ['settlement_id', 'insurance_no', 'name', 'id_number', 'med_type', 'ended_on', 'settled_on', 'total',
     'in_scope', 'basic_paid', 'critical_paid', 'assistance_paid'],
 };
+
+/**
+ * A deployment's profile requires, unless it says otherwise, only what its rows cannot
+ * say enough without (issue 13). Not 人员编号: a usable id number names the person, and
+ * a row with neither is rejected. Not 认定日期: the spell starts at the first snapshot
+ * that lists the person. Not the fund columns: an absent fund paid 0. Each absence is
+ * noted on the delivery (ABSENT_COLUMN_NOTE).
+ */
+export const PROFILE_REQUIRED_COLUMNS: { [S in SourceKey]: readonly FieldOf<S>[] } = {
+  civil: ['name', 'id_number', 'category'],
+  rural: ['name', 'id_number', 'household_type'],
+  disability: ['name', 'cert_no', 'grade', 'issued_on'],
+  settlement: ['settlement_id', 'name', 'id_number', 'med_type', 'ended_on', 'settled_on', 'total', 'in_scope'],
+};
+
+/** What a file without one of these columns is read as, noted on the delivery. */
+export const ABSENT_COLUMN_NOTE: Partial<Record<AnyField, string>> = {
+  insurance_no: '文件没有「人员编号」列：按身份证号认人，没有有效身份证号的行不能使用',
+  recognised_on: '文件没有「认定日期」列：每人的身份从首次列入名册的截至日期算起',
+  basic_paid: '文件没有「基本医疗保险统筹基金支出」列：按 0 计',
+  critical_paid: '文件没有「大病保险资金支出」列：按 0 计',
+  assistance_paid: '文件没有「医疗救助基金支出」列：按 0 计',
+};
+
+/** The fields a profile must name columns for: without them nobody can be told. */
+export const IDENTITY_FIELDS: { [S in SourceKey]: readonly FieldOf<S>[] } = {
+  civil: ['name', 'id_number'],
+  rural: ['name', 'id_number'],
+  disability: ['name', 'cert_no'],
+  settlement: ['settlement_id', 'id_number'],
+};
+
+/** Amounts in fen: the fields a profile may read as a sum of columns. */
+export const MONEY_FIELDS = ['total', 'self_paid', 'over_limit', 'in_scope', 'basic_paid', 'critical_paid', 'assistance_paid',
+  'other_paid', 'personal_burden'] as const satisfies readonly AnyField[];
+
+/** Calendar dates: the fields a profile may let give only a month. */
+export const DATE_FIELDS = ['birth_date', 'recognised_on', 'exited_on', 'registered_on', 'monitored_since', 'risk_eliminated_on',
+  'issued_on', 'cancelled_on', 'began_on', 'ended_on', 'settled_on'] as const satisfies readonly AnyField[];
 
 /** Chinese names of the fields, for messages to staff (the spec's first alias). */
 export const FIELD_LABEL: Record<AnyField, string> = {
@@ -72,7 +111,8 @@ export const FIELD_LABEL: Record<AnyField, string> = {
 
 /** Value vocabularies and the codes each may produce; a mapping file can add labels, never codes. */
 export const VOCABULARY_CODES = {
-  category: ['destitute', 'dibao', 'dibao_edge', 'orphan', 'de_facto_orphan', 'catastrophic'],
+  /** civil affairs' categories; a mixed list (a profile's labels) may also carry the other agencies' */
+  category: ['destitute', 'dibao', 'dibao_edge', 'orphan', 'de_facto_orphan', 'catastrophic', 'lifted', 'monitored', 'severe_disability'],
   household_type: ['lifted', 'lifted_unstable', 'edge_of_poverty', 'sudden_hardship'],
   member_status: ['active', 'exited', 'suspended'],
   cert_status: ['valid', 'cancelled'],

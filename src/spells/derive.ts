@@ -108,3 +108,25 @@ export function deriveSpells(snapshots: readonly Snapshot[]): Spell[] {
   finish();
   return spells.sort((a, b) => (a.validFrom < b.validFrom ? -1 : a.validFrom > b.validFrom ? 1 : 0));
 }
+
+/**
+ * One category's spells from several streams of a source (a person on a 低保 list and a
+ * 特困 list both stating 低保): overlapping or touching spells are one, open if either is,
+ * ending when the later of them ends. A single stream's spells never overlap, so they
+ * pass unchanged.
+ */
+export function mergeSpells(spells: readonly Spell[]): Spell[] {
+  const sorted = [...spells].sort((a, b) => (a.validFrom < b.validFrom ? -1 : a.validFrom > b.validFrom ? 1 : 0));
+  const out: Spell[] = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && (last.validTo === null || s.validFrom <= last.validTo)) {
+      if (last.validTo !== null && (s.validTo === null || s.validTo > last.validTo)) {
+        last.validTo = s.validTo;
+        last.explicitEnd = s.explicitEnd;
+      }
+      last.listedIn = [...new Set([...last.listedIn, ...s.listedIn])];
+    } else out.push({ ...s, listedIn: [...s.listedIn] });
+  }
+  return out;
+}

@@ -7,7 +7,7 @@
 import { sql } from 'kysely';
 import type { Store } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
-import { deriveSpells } from './derive.js';
+import { deriveSpells, mergeSpells, type Spell } from './derive.js';
 import { loadHistories, type SnapshotSource } from './statements.js';
 
 export interface SpellStats {
@@ -23,11 +23,18 @@ export async function runSpells(store: Store): Promise<SpellStats> {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:spells', 0))`.execute(tx.k);
     const lines: string[] = [];
     for (const source of SOURCES) {
+      // a person's spells of one category, from every stream of the source
+      const derived = new Map<string, { personId: number; category: string; spells: Spell[] }>();
       for (const h of await loadHistories(tx.k, source)) {
-        for (const s of deriveSpells(h.snapshots)) {
+        const key = `${h.personId}\u001f${h.category}`;
+        const entry = derived.get(key) ?? derived.set(key, { personId: h.personId, category: h.category, spells: [] }).get(key)!;
+        entry.spells.push(...deriveSpells(h.snapshots));
+      }
+      for (const { personId, category, spells } of derived.values()) {
+        for (const s of mergeSpells(spells)) {
           const listed = s.listedIn.filter((a) => a >= s.validFrom).sort();
           const firstListed = listed[0] ?? [...s.listedIn].sort()[0] ?? null;
-          lines.push(copyLine([h.personId, h.category, source, s.validFrom, s.validTo, s.explicitEnd, firstListed]));
+          lines.push(copyLine([personId, category, source, s.validFrom, s.validTo, s.explicitEnd, firstListed]));
         }
       }
     }

@@ -15,6 +15,10 @@
  *
  * A start date the row does not give is taken as the snapshot's as-of date (the bureau
  * knew of the membership from then; an earlier start reported later wins).
+ *
+ * A source's streams (format profiles' `stream`: a 低保 list and a 特困 list) are
+ * separate series of snapshots: absence from one stream's snapshot says nothing
+ * about another's.
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
@@ -25,7 +29,8 @@ export type SnapshotSource = Exclude<SourceKey, 'settlement'>;
 
 /** The categories each snapshot source can state. */
 export const SOURCE_CATEGORIES: Record<SnapshotSource, readonly string[]> = {
-  civil: ['destitute', 'dibao', 'dibao_edge', 'orphan', 'de_facto_orphan', 'catastrophic'],
+  // a mixed list (救助对象名单) read as civil carries rural and disability categories too
+  civil: ['destitute', 'dibao', 'dibao_edge', 'orphan', 'de_facto_orphan', 'catastrophic', 'lifted', 'monitored', 'severe_disability'],
   rural: ['lifted', 'monitored'],
   disability: ['severe_disability'],
 };
@@ -33,12 +38,15 @@ export const SOURCE_CATEGORIES: Record<SnapshotSource, readonly string[]> = {
 export interface PersonHistory {
   personId: number;
   source: SnapshotSource;
+  /** the stream whose snapshots these are: each stream of a source is walked on its own */
+  stream: string;
   category: string;
   snapshots: Snapshot[];
 }
 
 interface Row {
   person_id: number;
+  stream: string;
   as_of: string;
   rejected: boolean;
   category: string | null;
@@ -56,7 +64,7 @@ function statementRows(k: Kysely<DB>, source: SnapshotSource) {
   switch (source) {
     case 'civil':
       return sql<Row>`
-        select l.person_id, d.as_of::text as as_of, s.rejected, c.category,
+        select l.person_id, coalesce(d.stream, d.source) as stream, d.as_of::text as as_of, s.rejected, c.category,
                coalesce(c.recognised_on, d.as_of)::text as start, c.exited_on::text as end_date,
                case when c.exited_on is not null and c.exited_on <= d.as_of then 'closed'
                     when c.exited_on is null and c.member_status in ('exited', 'suspended') then null
@@ -66,7 +74,7 @@ function statementRows(k: Kysely<DB>, source: SnapshotSource) {
         where d.source = 'civil'`.execute(k);
     case 'rural':
       return sql<Row>`
-        select l.person_id, d.as_of::text as as_of, s.rejected, x.category, x.start::text as start, x.end_date::text as end_date, x.kind
+        select l.person_id, coalesce(d.stream, d.source) as stream, d.as_of::text as as_of, s.rejected, x.category, x.start::text as start, x.end_date::text as end_date, x.kind
         ${base}
         join rural_row r on r.delivery_id = s.delivery_id and r.row_no = s.row_no
         cross join lateral (values
@@ -80,7 +88,7 @@ function statementRows(k: Kysely<DB>, source: SnapshotSource) {
         where d.source = 'rural' and (x.kind is not null or s.rejected)`.execute(k);
     case 'disability':
       return sql<Row>`
-        select l.person_id, d.as_of::text as as_of, s.rejected, 'severe_disability' as category,
+        select l.person_id, coalesce(d.stream, d.source) as stream, d.as_of::text as as_of, s.rejected, 'severe_disability' as category,
                r.issued_on::text as start,
                case when r.grade in (3, 4) then r.issued_on else r.cancelled_on end::text as end_date,
                case when r.grade in (3, 4) then 'close'
@@ -93,23 +101,27 @@ function statementRows(k: Kysely<DB>, source: SnapshotSource) {
   }
 }
 
-/** Accepted snapshots of the source, in as-of order. */
-async function snapshotDates(k: Kysely<DB>, source: SnapshotSource): Promise<string[]> {
-  const r = await sql<{ as_of: string }>`
-    select distinct as_of::text as as_of from delivery
-    where source = ${source} and kind = 'snapshot' and status = 'accepted' order by as_of`.execute(k);
-  return r.rows.map((x) => x.as_of);
+/** Accepted snapshots of the source, per stream, in as-of order. */
+async function snapshotDates(k: Kysely<DB>, source: SnapshotSource): Promise<Map<string, string[]>> {
+  const r = await sql<{ stream: string; as_of: string }>`
+    select distinct coalesce(stream, source) as stream, as_of::text as as_of from delivery
+    where source = ${source} and kind = 'snapshot' and status = 'accepted' order by 1, 2`.execute(k);
+  const out = new Map<string, string[]>();
+  for (const x of r.rows) (out.get(x.stream) ?? out.set(x.stream, []).get(x.stream)!).push(x.as_of);
+  return out;
 }
 
-/** Every person's history in every category of the source, ready for deriveSpells. */
+/** Every person's history in every category of the source, per stream, ready for deriveSpells. */
 export async function loadHistories(k: Kysely<DB>, source: SnapshotSource): Promise<PersonHistory[]> {
   const dates = await snapshotDates(k, source);
   const rows = (await statementRows(k, source)).rows;
-  // person → as-of → { statements per category, unreadable }
-  const byPerson = new Map<number, Map<string, { statements: Map<string, Statement[]>; unreadable: boolean }>>();
+  // stream and person → as-of → { statements per category, unreadable }
+  type At = Map<string, { statements: Map<string, Statement[]>; unreadable: boolean }>;
+  const byPerson = new Map<string, { personId: number; stream: string; at: At }>();
   for (const r of rows) {
-    const person = byPerson.get(r.person_id) ?? byPerson.set(r.person_id, new Map()).get(r.person_id)!;
-    const at = person.get(r.as_of) ?? person.set(r.as_of, { statements: new Map(), unreadable: false }).get(r.as_of)!;
+    const key = `${r.stream}\u001f${r.person_id}`;
+    const person = byPerson.get(key) ?? byPerson.set(key, { personId: r.person_id, stream: r.stream, at: new Map() }).get(key)!;
+    const at = person.at.get(r.as_of) ?? person.at.set(r.as_of, { statements: new Map(), unreadable: false }).get(r.as_of)!;
     if (r.rejected) {
       at.unreadable = true;
       continue;
@@ -120,15 +132,16 @@ export async function loadHistories(k: Kysely<DB>, source: SnapshotSource): Prom
     (at.statements.get(r.category) ?? at.statements.set(r.category, []).get(r.category)!).push(statement);
   }
   const out: PersonHistory[] = [];
-  for (const [personId, at] of byPerson) {
+  for (const { personId, stream, at } of byPerson.values()) {
     const categories = new Set<string>();
     for (const a of at.values()) for (const c of a.statements.keys()) categories.add(c);
     for (const category of [...categories].sort()) {
       out.push({
         personId,
         source,
+        stream,
         category,
-        snapshots: dates.map((asOf) => ({
+        snapshots: (dates.get(stream) ?? []).map((asOf) => ({
           asOf,
           statements: at.get(asOf)?.statements.get(category) ?? [],
           unreadable: at.get(asOf)?.unreadable ?? false,

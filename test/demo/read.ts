@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import type { SourceKey } from '../../src/db/schema.js';
-import type { Mapping } from '../../src/ingest/mapping.js';
+import { sourceProfile, type Mapping } from '../../src/ingest/mapping.js';
 import { labelKey } from '../../src/ingest/normalise/text.js';
 import type { AnyField } from '../../src/ingest/sources.js';
 
@@ -115,7 +115,7 @@ export interface Table {
 
 /** The table of a file: its header (the first row with ≥ 3 known column names) and its data rows. */
 export function table(sheet: ReadSheet, mapping: Mapping, source: SourceKey): Table {
-  const columns = mapping.columns[source];
+  const columns = sourceProfile(mapping, source).columns;
   const at = sheet.rows.findIndex((r) => r.cells.filter((c) => columns.has(labelKey(c))).length >= 3);
   if (at < 0) throw new Error('no header row');
   const header = sheet.rows[at]!;

@@ -15,7 +15,7 @@ export function testContext(store: Store, env: NodeJS.ProcessEnv = {}): AppConte
   return {
     config: loadConfig({ AIDLINK_DATA_DIR: dir, AIDLINK_REPORTS_DIR: join(dir, 'reports'), ...env }),
     store,
-    mapping: loadMapping(),
+    mapping: loadMapping(env.AIDLINK_MAPPING),
     policy: loadPolicy(),
     names: createNameTools(),
     close: () => store.close(),

@@ -205,7 +205,10 @@ describe('the file as a whole (spec §2–3)', () => {
       rows: [['王伟', A, '男', '低保对象']],
     });
     expect(d).toMatchObject({ status: 'rejected', row_count: 0 });
-    expect(d.error).toBe('缺少必需列「认定日期」（可用列名：认定日期、审批日期、批准时间、纳入时间）。文件中的列：姓名、身份证号、性别、保障类别');
+    expect(d.error).toBe(
+      '按格式「民政救助对象名册」读取：缺少必需列「认定日期」（可用列名：认定日期、审批日期、批准时间、纳入时间）。文件中的列：姓名、身份证号、性别、保障类别。' +
+        '如果这是另一种导出格式，请在格式配置文件（AIDLINK_MAPPING）中为它写一个格式（见 docs/ingest.md）',
+    );
     expect(await rowsOf(d.id)).toEqual([]);
   });
 

@@ -52,6 +52,25 @@ export function parseDate(text: string | null | undefined): string | null {
   return null;
 }
 
+// a month alone: 2026年3月, 2026-03, 2026/3, 2026.03, 202603
+const MONTH = /^(\d{4}) ?(?:[-/.年] ?(\d{1,2}) ?月?|(\d{2}))$/;
+
+/**
+ * A date, or a month alone read as its first day (`start`: 纳入资助时间 2026年3月 is
+ * 2026-03-01) or its last (`end`). Only where a format profile says the field may give
+ * just the month (profile `months`): elsewhere a month is no date.
+ */
+export function parseDateOrMonth(text: string | null | undefined, end: 'start' | 'end'): string | null {
+  const date = parseDate(text);
+  if (date !== null || text == null) return date;
+  const m = MONTH.exec(toHalfWidth(text).replace(/[\s\u00a0\ufeff]+/g, ' ').trim());
+  if (!m) return null;
+  const y = Number(m[1]);
+  const mo = Number(m[2] ?? m[3]);
+  if (y < MIN_YEAR || y > MAX_YEAR || mo < 1 || mo > 12) return null;
+  return end === 'start' ? iso(y, mo, 1) : monthEnd(y, mo);
+}
+
 /** Days from `a` to `b` (ISO dates). */
 export function daysBetween(a: string, b: string): number {
   return Math.round((Date.parse(b) - Date.parse(a)) / DAY_MS);

@@ -45,3 +45,15 @@ export function cleanText(s: string | null | undefined): string | null {
 export function labelKey(s: string): string {
   return removeSpaces(toHalfWidth(s)).toLowerCase();
 }
+
+const GRADE_NUMERAL: Record<string, string> = { 一: '1', 二: '2', 三: '3', 四: '4' };
+
+/**
+ * The form in which a value's label is compared with a vocabulary's: as labelKey, and a
+ * grade written any way is one (一级 = 1级; 1-2级 = 1~2级 = 1至2级 = 一、二级 = 一至二级).
+ */
+export function valueKey(s: string): string {
+  return labelKey(s)
+    .replace(/([一二三四])(?=级|[、,~\-—–至到和及][一二三四]级)/g, (c: string) => GRADE_NUMERAL[c]!)
+    .replace(/([1-4])[、,~\-—–至到和及]([1-4])级/g, '$1-$2级');
+}
