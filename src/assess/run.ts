@@ -62,6 +62,37 @@ async function loadClaims(tx: Tx): Promise<ClaimRow[]> {
   return r.rows;
 }
 
+/**
+ * Why a person's categories are unknown, when they are: "unknown is not 'not eligible'"
+ * (issue 13). A roster row of theirs that could not be read, or that sits in a snapshot
+ * held in quarantine, may state a category; a roster file rejected as a whole, and not
+ * yet followed by an accepted file of its source, may list anyone. A settlement paid
+ * while the person holds no known category is then held with this reason, not flagged
+ * overpaid; one with a known category is judged on it.
+ */
+async function unknownCategories(tx: Tx): Promise<{ byPerson: Map<number, string>; everyone: string | null }> {
+  const rows = await sql<{ person_id: number; file: string; row_no: number; held: boolean }>`
+    select distinct on (l.person_id) l.person_id, d.file, s.row_no, d.status = 'quarantined' as held
+    from source_row s
+    join row_link l on l.delivery_id = s.delivery_id and l.row_no = s.row_no and l.state = 'linked'
+    join delivery d on d.id = s.delivery_id and d.kind = 'snapshot'
+    where d.status = 'quarantined' or (d.status = 'accepted' and s.rejected)
+    order by l.person_id, d.as_of desc, d.file, s.row_no`.execute(tx.k);
+  const byPerson = new Map(
+    rows.rows.map((r) => [
+      r.person_id,
+      r.held ? `名册 ${r.file} 暂停使用（待放行或作废），其中有此人的记录：类别未定，暂不判断多支付` : `名册 ${r.file} 第 ${r.row_no} 行（此人的记录）无法读取：类别未定，暂不判断多支付`,
+    ]),
+  );
+  const rejected = await sql<{ file: string }>`
+    select r.file from delivery r
+    where r.status = 'rejected' and r.source in ('civil', 'rural', 'disability')
+      and not exists (select 1 from delivery a where a.source = r.source and a.status in ('accepted', 'superseded') and a.received_at > r.received_at)
+    order by r.received_at, r.file limit 1`.execute(tx.k);
+  const file = rejected.rows[0]?.file;
+  return { byPerson, everyone: file ? `名册文件 ${file} 被拒收，尚未重新报送：类别未定，暂不判断多支付` : null };
+}
+
 export async function runAssessment(store: Store, policy: Policy): Promise<AssessStats> {
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:assess', 0))`.execute(tx.k);
@@ -87,6 +118,7 @@ export async function runAssessment(store: Store, policy: Policy): Promise<Asses
       });
     }
 
+    const unknown = await unknownCategories(tx);
     const entLines: string[] = [];
     const flagLines: string[] = [];
     const byPerson = new Map<number | null, ClaimRow[]>();
@@ -104,13 +136,14 @@ export async function runAssessment(store: Store, policy: Policy): Promise<Asses
       for (const a of assessments) {
         const r = claimOf.get(a.settlementId)!;
         if (a.assessed) assessedCount++;
+        const f = personId === null ? null : settlementFlag(policy, a, asClaim(r));
+        // paid while entitled to nothing, and the roster that may give the person a category is unknown: held, not flagged
+        const held = f?.flag === 'overpaid' && a.category === null ? (unknown.byPerson.get(personId!) ?? unknown.everyone) : null;
         entLines.push(copyLine([
           a.settlementId, personId, r.delivery_id, r.row_no, a.serviceDate, r.settled_on, a.year, r.med_type, a.category,
-          a.base, a.entitled, a.paid, a.assessed, JSON.stringify(a.calc),
+          a.base, a.entitled, a.paid, a.assessed, JSON.stringify(a.calc), held,
         ]));
-        if (personId === null) continue;
-        const f = settlementFlag(policy, a, asClaim(r));
-        if (f) flagLines.push(copyLine(['settlement', a.settlementId, personId, a.year, f.flag, f.reason, a.entitled, a.paid, a.entitled - a.paid]));
+        if (f && !held) flagLines.push(copyLine(['settlement', a.settlementId, personId, a.year, f.flag, f.reason, a.entitled, a.paid, a.entitled - a.paid]));
       }
       if (personId === null || !asOf) continue;
       for (const f of personYearFlags(policy, assessments, holdings, asOf)) {
@@ -136,9 +169,9 @@ async function writeEntitlements(tx: Tx, runId: number, lines: string[]): Promis
   await sql`
     create temp table desired_entitlement (
       settlement_id text, person_id int, delivery_id int, row_no int, service_date date, settled_on date, year int,
-      med_type text, category text, base bigint, entitled bigint, paid bigint, assessed boolean, calc jsonb
+      med_type text, category text, base bigint, entitled bigint, paid bigint, assessed boolean, calc jsonb, held text
     ) on commit drop`.execute(tx.k);
-  const cols = ['settlement_id', 'person_id', 'delivery_id', 'row_no', 'service_date', 'settled_on', 'year', 'med_type', 'category', 'base', 'entitled', 'paid', 'assessed', 'calc'];
+  const cols = ['settlement_id', 'person_id', 'delivery_id', 'row_no', 'service_date', 'settled_on', 'year', 'med_type', 'category', 'base', 'entitled', 'paid', 'assessed', 'calc', 'held'];
   if (lines.length) await tx.copyIn('desired_entitlement', cols, lines.join(''));
   await sql`delete from entitlement e where not exists (select 1 from desired_entitlement d where d.settlement_id = e.settlement_id)`.execute(tx.k);
   await sql`
@@ -148,12 +181,12 @@ async function writeEntitlements(tx: Tx, runId: number, lines: string[]): Promis
       person_id = excluded.person_id, delivery_id = excluded.delivery_id, row_no = excluded.row_no,
       service_date = excluded.service_date, settled_on = excluded.settled_on, year = excluded.year,
       med_type = excluded.med_type, category = excluded.category, base = excluded.base, entitled = excluded.entitled,
-      paid = excluded.paid, assessed = excluded.assessed, calc = excluded.calc, run_id = excluded.run_id
+      paid = excluded.paid, assessed = excluded.assessed, calc = excluded.calc, held = excluded.held, run_id = excluded.run_id
     where (entitlement.person_id, entitlement.delivery_id, entitlement.row_no, entitlement.category, entitlement.base,
-           entitlement.entitled, entitlement.paid, entitlement.assessed, entitlement.calc)
+           entitlement.entitled, entitlement.paid, entitlement.assessed, entitlement.calc, entitlement.held)
           is distinct from
           (excluded.person_id, excluded.delivery_id, excluded.row_no, excluded.category, excluded.base,
-           excluded.entitled, excluded.paid, excluded.assessed, excluded.calc)`.execute(tx.k);
+           excluded.entitled, excluded.paid, excluded.assessed, excluded.calc, excluded.held)`.execute(tx.k);
 }
 
 /** Raises the flags that newly hold, withdraws those that no longer do, updates the rest in place. */

@@ -319,6 +319,8 @@ export interface EntitlementTable {
   paid: Fen;
   assessed: boolean;
   calc: ColumnType<unknown, string, string>;
+  /** why an overpayment is not flagged: the person's categories are unknown (a roster unreadable, held or rejected) */
+  held: ColumnType<string | null, string | null | undefined, string | null | undefined>;
   run_id: number | null;
 }
 

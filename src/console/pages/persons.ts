@@ -448,7 +448,14 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
               { label: '应救助（元）', cell: (e) => yuan(e.entitled), num: true },
               { label: '已支付（元）', cell: (e) => yuan(e.paid), num: true },
               { label: '测算', cell: (e) => calcList(e.calc) },
-              { label: '当前标记', cell: (e) => (flagsBySettlement.get(e.settlement_id) ?? []).map((f) => html`${flagBadge(f)} ${yuan(f.amount)} 元 `) },
+              {
+                label: '当前标记',
+                cell: (e) => [
+                  ...(flagsBySettlement.get(e.settlement_id) ?? []).map((f) => html`${flagBadge(f)} ${yuan(f.amount)} 元 `),
+                  // unknown is not "not eligible": an overpayment waits while a roster of the person's is unknown
+                  e.held ? html`${badge('暂缓判断', 'warn')} <span class="muted">${e.held}</span>` : '',
+                ],
+              },
             ],
             entitlements,
             '没有结算记录',
