@@ -11,6 +11,7 @@ import * as m20261207T0100 from './migrations/20261207T0100_match_model.js';
 import * as m20261207T1200 from './migrations/20261207T1200_match_state.js';
 import * as m20261207T1800 from './migrations/20261207T1800_household_index.js';
 import * as m20261208T0900 from './migrations/20261208T0900_profiles.js';
+import * as m20261208T1200 from './migrations/20261208T1200_death.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '20261122T0900_ingest': m20261122T0900,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261207T1200_match_state': m20261207T1200,
   '20261207T1800_household_index': m20261207T1800,
   '20261208T0900_profiles': m20261208T0900,
+  '20261208T1200_death': m20261208T1200,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -12,7 +12,7 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** Money in integer fen (bigint columns; the store parses int8 to number). */
 type Fen = number;
 
-export type SourceKey = 'civil' | 'rural' | 'disability' | 'settlement';
+export type SourceKey = 'civil' | 'rural' | 'disability' | 'settlement' | 'death';
 export type DeliveryKind = 'snapshot' | 'delta';
 export type DeliveryStatus = 'staged' | 'accepted' | 'quarantined' | 'rejected' | 'discarded' | 'superseded';
 export type AsOfOrigin = 'title' | 'filename' | 'argument';
@@ -105,6 +105,13 @@ export type IdStatus =
   | 'spreadsheet_damaged'
   | 'missing'
   | 'malformed';
+
+/** A row of a 死亡人员名单: the person died on this date. */
+export interface DeathRowTable {
+  delivery_id: number;
+  row_no: number;
+  died_on: DateCol | null;
+}
 
 export interface CivilRowTable {
   delivery_id: number;
@@ -439,6 +446,7 @@ export interface DB {
   delivery_event: DeliveryEventTable;
   source_row: SourceRowTable;
   civil_row: CivilRowTable;
+  death_row: DeathRowTable;
   rural_row: RuralRowTable;
   disability_row: DisabilityRowTable;
   settlement_row: SettlementRowTable;

@@ -107,6 +107,7 @@ export async function generateCounty(opts: DemoOptions): Promise<DemoSummary> {
       rural: new RecordDamage(seed, 'rural', damage),
       disability: new RecordDamage(seed, 'disability', damage),
       settlement: new RecordDamage(seed, 'settlement', damage),
+      death: new RecordDamage(seed, 'death', damage), // the generator writes no death lists yet
     },
     truth,
     inbox,

@@ -8,7 +8,7 @@
 import type { SourceKey } from '../db/schema.js';
 import { CopyBuffer, copyLine, copyText, copyTextArray, copyValue, type CopyValue } from '../db/copy.js';
 import type { Tx } from '../db/store.js';
-import type { CivilDetail, DisabilityDetail, ParsedRow, RuralDetail, SettlementDetail } from './row-parser.js';
+import type { CivilDetail, DeathDetail, DisabilityDetail, ParsedRow, RuralDetail, SettlementDetail } from './row-parser.js';
 import type { Problem } from './problems.js';
 import { rowHash } from './row-hash.js';
 
@@ -28,12 +28,13 @@ const DETAIL_COLUMNS = {
     'institution_level', 'place', 'began_on', 'ended_on', 'settled_on', 'total', 'self_paid', 'over_limit', 'in_scope',
     'basic_paid', 'critical_paid', 'assistance_paid', 'other_paid', 'personal_burden',
     'method'] as const satisfies readonly (keyof SettlementDetail)[],
+  death: ['died_on'] as const satisfies readonly (keyof DeathDetail)[],
 };
 
 const PROBLEM_COLUMNS = ['delivery_id', 'row_no', 'severity', 'code', 'field', 'column_name', 'message'] as const;
 
 /** Every table a delivery's rows live in; deleting a delivery's rows deletes from all of them. */
-export const ROW_TABLES = ['source_row', 'civil_row', 'rural_row', 'disability_row', 'settlement_row', 'row_problem'] as const;
+export const ROW_TABLES = ['source_row', 'civil_row', 'rural_row', 'disability_row', 'settlement_row', 'death_row', 'row_problem'] as const;
 
 export const detailTable = (source: SourceKey) => `${source}_row` as const;
 
@@ -47,6 +48,8 @@ function detailValues(p: ParsedRow): CopyValue[] {
       return DETAIL_COLUMNS.disability.map((c) => p.detail[c]);
     case 'settlement':
       return DETAIL_COLUMNS.settlement.map((c) => p.detail[c]);
+    case 'death':
+      return DETAIL_COLUMNS.death.map((c) => p.detail[c]);
   }
 }
 

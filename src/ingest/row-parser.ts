@@ -6,6 +6,7 @@
  */
 import type {
   CivilRowTable,
+  DeathRowTable,
   DisabilityRowTable,
   IdStatus,
   RuralRowTable,
@@ -33,6 +34,7 @@ export type CivilDetail = Detail<CivilRowTable>;
 export type RuralDetail = Detail<RuralRowTable>;
 export type DisabilityDetail = Detail<DisabilityRowTable>;
 export type SettlementDetail = Detail<SettlementRowTable>;
+export type DeathDetail = Detail<DeathRowTable>;
 
 export type ParsedRow = {
   rowNo: number;
@@ -45,6 +47,7 @@ export type ParsedRow = {
   | { source: 'rural'; detail: RuralDetail }
   | { source: 'disability'; detail: DisabilityDetail }
   | { source: 'settlement'; detail: SettlementDetail }
+  | { source: 'death'; detail: DeathDetail }
 );
 
 export interface RowContext {
@@ -463,6 +466,12 @@ function parseSettlement(c: Cells, ctx: ParseContext): { identity: Identity; det
   };
 }
 
+/** A death list's row: who died, and when (an unreadable date rejects the row: it would end nothing). */
+function parseDeath(c: Cells, ctx: ParseContext): { identity: Identity; detail: DeathDetail } {
+  const identity = rosterIdentity(c, ctx);
+  return { identity, detail: { died_on: c.date('died_on', 'error') } };
+}
+
 export type RowParser = (row: SheetRow) => ParsedRow;
 
 function monthParsers(months: Partial<Record<AnyField, 'start' | 'end'>>): ParseContext['monthDates'] {
@@ -509,6 +518,11 @@ export function createRowParser(rowContext: RowContext): RowParser {
       case 'settlement': {
         const { identity, detail } = parseSettlement(c, ctx);
         parsed = { ...common, source: 'settlement', identity, detail };
+        break;
+      }
+      case 'death': {
+        const { identity, detail } = parseDeath(c, ctx);
+        parsed = { ...common, source: 'death', identity, detail };
         break;
       }
     }

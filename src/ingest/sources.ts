@@ -1,12 +1,12 @@
 /**
- * The four sources of spec §1 and their fields. Which fields exist and which
+ * The four sources of spec §1, and the health commission's death list (issue 13), and their fields. Which fields exist and which
  * columns are required (spec §4, **R**) is the contract, so it lives in code; the
  * names a column may go by and the labels a value may take are data
  * (config/mapping.default.yaml, see mapping.ts).
  */
 import type { DeliveryKind, SourceKey } from '../db/schema.js';
 
-export const SOURCES = ['civil', 'rural', 'disability', 'settlement'] as const satisfies readonly SourceKey[];
+export const SOURCES = ['civil', 'rural', 'disability', 'settlement', 'death'] as const satisfies readonly SourceKey[];
 
 export function isSourceKey(s: string): s is SourceKey {
   return (SOURCES as readonly string[]).includes(s);
@@ -17,6 +17,8 @@ export const SOURCE_KIND: Record<SourceKey, DeliveryKind> = {
   rural: 'snapshot',
   disability: 'snapshot',
   settlement: 'delta',
+  // each row is a fact (this person died on this date); a later list supersedes nothing
+  death: 'delta',
 };
 
 /** Chinese names for staff-facing text. */
@@ -25,6 +27,7 @@ export const SOURCE_LABEL: Record<SourceKey, string> = {
   rural: '脱贫人口和防返贫监测对象信息',
   disability: '持证残疾人信息',
   settlement: '医保结算明细',
+  death: '死亡人员名单',
 };
 
 export const FIELDS = {
@@ -38,6 +41,7 @@ export const FIELDS = {
     'insurance_type', 'med_type', 'institution_code', 'institution_name', 'institution_level', 'place', 'began_on',
     'ended_on', 'settled_on', 'total', 'self_paid', 'over_limit', 'in_scope', 'basic_paid', 'critical_paid',
     'assistance_paid', 'other_paid', 'personal_burden', 'method'],
+  death: ['name', 'id_number', 'township', 'died_on'],
 } as const satisfies Record<SourceKey, readonly string[]>;
 
 export type FieldOf<S extends SourceKey> = (typeof FIELDS)[S][number];
@@ -50,6 +54,7 @@ export const REQUIRED_COLUMNS: { [S in SourceKey]: readonly FieldOf<S>[] } = {
   disability: ['name', 'cert_no', 'grade', 'issued_on'],
   settlement: ['settlement_id', 'insurance_no', 'name', 'id_number', 'med_type', 'ended_on', 'settled_on', 'total',
     'in_scope', 'basic_paid', 'critical_paid', 'assistance_paid'],
+  death: ['name', 'id_number', 'died_on'],
 };
 
 /**
@@ -64,6 +69,7 @@ export const PROFILE_REQUIRED_COLUMNS: { [S in SourceKey]: readonly FieldOf<S>[]
   rural: ['name', 'id_number', 'household_type'],
   disability: ['name', 'cert_no', 'grade', 'issued_on'],
   settlement: ['settlement_id', 'name', 'id_number', 'med_type', 'ended_on', 'settled_on', 'total', 'in_scope'],
+  death: ['name', 'id_number', 'died_on'],
 };
 
 /** What a file without one of these columns is read as, noted on the delivery. */
@@ -81,6 +87,7 @@ export const IDENTITY_FIELDS: { [S in SourceKey]: readonly FieldOf<S>[] } = {
   rural: ['name', 'id_number'],
   disability: ['name', 'cert_no'],
   settlement: ['settlement_id', 'id_number'],
+  death: ['name', 'id_number'],
 };
 
 /** Amounts in fen: the fields a profile may read as a sum of columns. */
@@ -89,7 +96,7 @@ export const MONEY_FIELDS = ['total', 'self_paid', 'over_limit', 'in_scope', 'ba
 
 /** Calendar dates: the fields a profile may let give only a month. */
 export const DATE_FIELDS = ['birth_date', 'recognised_on', 'exited_on', 'registered_on', 'monitored_since', 'risk_eliminated_on',
-  'issued_on', 'cancelled_on', 'began_on', 'ended_on', 'settled_on'] as const satisfies readonly AnyField[];
+  'issued_on', 'cancelled_on', 'began_on', 'ended_on', 'settled_on', 'died_on'] as const satisfies readonly AnyField[];
 
 /** Chinese names of the fields, for messages to staff (the spec's first alias). */
 export const FIELD_LABEL: Record<AnyField, string> = {
@@ -106,7 +113,7 @@ export const FIELD_LABEL: Record<AnyField, string> = {
   settled_on: '结算日期', total: '医疗费总额', self_paid: '全自费金额', over_limit: '超限价自费金额',
   in_scope: '符合政策范围金额', basic_paid: '基本医疗保险统筹基金支出', critical_paid: '大病保险资金支出',
   assistance_paid: '医疗救助基金支出', other_paid: '其他基金支出', personal_burden: '个人负担总金额',
-  method: '结算方式',
+  method: '结算方式', died_on: '死亡时间',
 };
 
 /** Value vocabularies and the codes each may produce; a mapping file can add labels, never codes. */

@@ -16,6 +16,7 @@ import type { Store, Tx } from '../db/store.js';
 import { shownAs, type Disclosure } from '../privacy.js';
 import { CATEGORY_LABEL, type Category } from '../policy/policy.js';
 import { FLAG_LABEL, OUTREACH_FLAGS, REASON_LABEL } from '../assess/labels.js';
+import { PERSON_DEATHS } from '../spells/deaths.js';
 import { countyStamp } from '../util/time.js';
 import { writeNewlyEligibleCsv, writeNewlyEligibleXlsx } from './formats.js';
 import type { NewlyEligibleReport, ReportItem } from './types.js';
@@ -54,7 +55,9 @@ async function itemRows(k: Tx['k'] | Store['k'], chosen: { unreported: true } | 
       : sql`select f.id as flag_id, not exists (select 1 from report_item ri where ri.person_id = f.person_id) as new_person
             from flag f
             where f.withdrawn_at is null and f.flag = any(${[...OUTREACH_FLAGS]})
-              and not exists (select 1 from report_item ri where ri.flag_id = f.id)`;
+              and not exists (select 1 from report_item ri where ri.flag_id = f.id)
+              -- a person who died is nobody to contact (a death list says so)
+              and f.person_id not in (select person_id from (${PERSON_DEATHS}) deaths)`;
   const r = await sql<ItemRow>`
     with chosen as (${flags})
     select f.id as flag_id, p.township, p.village, p.id as person_id, p.name, p.id_number, p.golden->'phone'->>'value' as phone,

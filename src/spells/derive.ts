@@ -130,3 +130,23 @@ export function mergeSpells(spells: readonly Spell[]): Spell[] {
   }
   return out;
 }
+
+/**
+ * A person's spells after their death (a 死亡人员名单 row): every category ends the day
+ * after the date of death (the date of death itself still counts: a stay that ends with
+ * the death is covered), as an explicit end; a spell starting later is dropped.
+ */
+export function endAtDeath(spells: readonly Spell[], diedOn: string): Spell[] {
+  const end = nextDay(diedOn);
+  return spells.flatMap((s) => {
+    if (s.validFrom >= end) return [];
+    if (s.validTo !== null && s.validTo <= end) return [s];
+    return [{ ...s, validTo: end, explicitEnd: true }];
+  });
+}
+
+function nextDay(date: string): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}

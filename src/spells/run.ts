@@ -1,13 +1,15 @@
 /**
- * Derives every person's spells from the accepted snapshots and records what changed:
+ * Derives every person's spells from the accepted snapshots, ends them at the person's
+ * death (a 死亡人员名单 row), and records what changed:
  * spells no longer derived are superseded (kept, with the time), new ones recorded.
  * Everything is derived again on each run, so the result is a function of the set of
  * accepted deliveries and the links, whatever order they came in.
  */
 import { sql } from 'kysely';
 import type { Store } from '../db/store.js';
+import { deathDates } from './deaths.js';
 import { copyLine } from '../db/copy.js';
-import { deriveSpells, mergeSpells, type Spell } from './derive.js';
+import { deriveSpells, endAtDeath, mergeSpells, type Spell } from './derive.js';
 import { loadHistories, type SnapshotSource } from './statements.js';
 
 export interface SpellStats {
@@ -22,6 +24,7 @@ export async function runSpells(store: Store): Promise<SpellStats> {
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:spells', 0))`.execute(tx.k);
     const lines: string[] = [];
+    const deaths = await deathDates(tx.k);
     for (const source of SOURCES) {
       // a person's spells of one category, from every stream of the source
       const derived = new Map<string, { personId: number; category: string; spells: Spell[] }>();
@@ -31,7 +34,9 @@ export async function runSpells(store: Store): Promise<SpellStats> {
         entry.spells.push(...deriveSpells(h.snapshots));
       }
       for (const { personId, category, spells } of derived.values()) {
-        for (const s of mergeSpells(spells)) {
+        const died = deaths.get(personId);
+        const merged = mergeSpells(spells);
+        for (const s of died ? endAtDeath(merged, died) : merged) {
           const listed = s.listedIn.filter((a) => a >= s.validFrom).sort();
           const firstListed = listed[0] ?? [...s.listedIn].sort()[0] ?? null;
           lines.push(copyLine([personId, category, source, s.validFrom, s.validTo, s.explicitEnd, firstListed]));

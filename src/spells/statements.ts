@@ -25,7 +25,7 @@ import type { Kysely } from 'kysely';
 import type { DB, SourceKey } from '../db/schema.js';
 import type { Snapshot, Statement } from './derive.js';
 
-export type SnapshotSource = Exclude<SourceKey, 'settlement'>;
+export type SnapshotSource = Exclude<SourceKey, 'settlement' | 'death'>;
 
 /** The categories each snapshot source can state. */
 export const SOURCE_CATEGORIES: Record<SnapshotSource, readonly string[]> = {
