@@ -28,6 +28,7 @@ import { PermanentJobError } from '../jobs/definitions.js';
 import { applyAndReassess, printAssessment, printSync, registerJobCommands } from './jobs.js';
 import { registerServerCommands } from './server.js';
 import { registerOutreachCommands } from './outreach.js';
+import { registerProfileCommands } from './profile.js';
 import { audit } from '../server/audit.js';
 import { CaseError } from '../outreach/cases.js';
 import { UserError } from '../server/users.js';
@@ -439,6 +440,7 @@ for (const [kind, help] of [
 registerJobCommands(program);
 registerServerCommands(program);
 registerOutreachCommands(program);
+registerProfileCommands(program);
 
 /** Known failures print one clear line; anything else is a bug and is logged with its stack. */
 async function main(): Promise<void> {

@@ -104,8 +104,11 @@ async function topRows(reader: SheetReader): Promise<SheetRow[]> {
   return rows.slice(0, HEADER_SEARCH_ROWS);
 }
 
-/** Opens the file and finds its table: delimiter, header row, profile (and so source), columns. */
-async function findTable(path: string, kind: Inspection['kind'], mapping: Mapping, hint: SourceKey | undefined, limits: XlsxLimits | undefined): Promise<Found> {
+/**
+ * Opens the file and finds its table: delimiter, header row, profile (and so source), columns.
+ * Reads only the top of the file and writes nothing (`aidlink profile check` uses it too).
+ */
+export async function findTable(path: string, kind: Inspection['kind'], mapping: Mapping, hint: SourceKey | undefined, limits: XlsxLimits | undefined): Promise<Found> {
   if (kind.format === 'unsupported') {
     return { ok: false, problem: fileProblem.unreadable(`unsupported_${kind.reason}`, UNSUPPORTED_MESSAGE[kind.reason]!), source: hint };
   }
