@@ -14,7 +14,6 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourceKey } from '../db/schema.js';
 import { loadMapping } from '../ingest/mapping.js';
-import { SOURCES } from '../ingest/sources.js';
 import { dayOf, monthEnd, monthStart, parseMonth } from './calendar.js';
 import { civilHoldings, planCivil, writeCivil } from './civil.js';
 import { Damage, type DamageForm } from './damage.js';
@@ -47,11 +46,15 @@ export interface DemoOptions {
   onProgress?: (message: string) => void;
 }
 
+/** The spec's four sources, which the generator writes (no death lists yet). */
+const GENERATED_SOURCES = ['civil', 'rural', 'disability', 'settlement'] as const satisfies readonly SourceKey[];
+type GeneratedSource = (typeof GENERATED_SOURCES)[number];
+
 export interface DemoSummary {
   persons: number;
   files: number;
   rows: number;
-  bySource: Record<SourceKey, { files: number; rows: number }>;
+  bySource: Record<GeneratedSource, { files: number; rows: number }>;
 }
 
 export const DEFAULT_FROM = '2025-01';
@@ -83,7 +86,7 @@ export async function generateCounty(opts: DemoOptions): Promise<DemoSummary> {
   const truthDir = join(out, 'truth');
   await assertFresh(inbox);
   await assertFresh(truthDir);
-  for (const s of SOURCES) await mkdir(join(inbox, s), { recursive: true });
+  for (const s of GENERATED_SOURCES) await mkdir(join(inbox, s), { recursive: true });
 
   const period = { start: monthStart(fromMonth), end: monthEnd(toMonth) };
   const root = new Rng(seed, 'county');
@@ -125,10 +128,10 @@ export async function generateCounty(opts: DemoOptions): Promise<DemoSummary> {
   ];
   await truth.close(county);
 
-  const bySource = Object.fromEntries(SOURCES.map((s) => [s, { files: 0, rows: 0 }])) as DemoSummary['bySource'];
+  const bySource = Object.fromEntries(GENERATED_SOURCES.map((s) => [s, { files: 0, rows: 0 }])) as DemoSummary['bySource'];
   for (const f of files) {
-    bySource[f.source].files++;
-    bySource[f.source].rows += f.rows;
+    bySource[f.source as GeneratedSource].files++;
+    bySource[f.source as GeneratedSource].rows += f.rows;
   }
   const summary: DemoSummary = {
     persons: county.persons.length,

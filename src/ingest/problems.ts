@@ -7,7 +7,7 @@
  */
 import type { Severity } from '../db/schema.js';
 import type { Profile } from './mapping.js';
-import { FIELD_LABEL, type AnyField } from './sources.js';
+import { FIELD_LABEL, SOURCES, type AnyField } from './sources.js';
 
 /** What a message says about a profile. */
 type ProfileRef = Pick<Profile, 'name' | 'title' | 'file' | 'isDefault'>;
@@ -145,7 +145,7 @@ export const file = {
   }),
   sourceUnknown: (): Problem => ({
     rowNo: null, severity: 'error', code: 'source_unknown', field: null, column: null,
-    message: '无法判断文件来自哪个部门：请放入 inbox/<来源>/ 目录，或用 --source 指定（civil、rural、disability、settlement）',
+    message: `无法判断文件来自哪个部门：请放入 inbox/<来源>/ 目录，或用 --source 指定（${SOURCES.join('、')}）`,
   }),
   asOfNotFound: (): Problem => ({
     rowNo: null, severity: 'error', code: 'as_of_not_found', field: null, column: null,
