@@ -34,8 +34,8 @@ async function pass(full: boolean): Promise<number> {
   for await (const chunk of csvReader(file, { encoding: 'utf-8', delimiter: ',' }).chunks()) {
     for (const r of chunk) {
       if (!parse) {
-        const { columnMap, sums } = mapColumns(r.cells, sourceProfile(mapping, 'settlement'));
-        parse = createRowParser({ source: 'settlement', profile: 'settlement', mapping, headers: r.cells, columnMap, sums });
+        const { columnMap, sums, ranges } = mapColumns(r.cells, sourceProfile(mapping, 'settlement'));
+        parse = createRowParser({ source: 'settlement', profile: 'settlement', mapping, headers: r.cells, columnMap, sums, ranges });
         header = headerShape(r.cells);
         continue;
       }

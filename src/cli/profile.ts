@@ -10,7 +10,7 @@ import { loadConfig } from '../config.js';
 import { checkFile, DEFAULT_SAMPLE_ROWS, type CheckResult } from '../ingest/check.js';
 import { loadMapping } from '../ingest/mapping.js';
 import type { Problem } from '../ingest/problems.js';
-import { SOURCE_LABEL } from '../ingest/sources.js';
+import { FIELD_LABEL, SOURCE_LABEL } from '../ingest/sources.js';
 import type { AsOfOrigin, SourceKey } from '../db/schema.js';
 import { parseIsoDate, parsePositiveInt, parseSource } from './common.js';
 
@@ -63,6 +63,9 @@ export function formatCheck(r: CheckResult): string {
           break;
         case 'sum':
           use = `${c.field} ${c.label}（与 ${c.others.map((o) => `「${o.header}」`).join('、')} 相加）`;
+          break;
+        case 'range':
+          use = `${c.field} ${c.label} 至 ${c.rangeTo} ${c.rangeTo ? FIELD_LABEL[c.rangeTo] : ''}（一格中的起止日期）`;
           break;
         case 'duplicate':
           use = `未使用（${c.field} ${c.label} 已由第 ${c.others[0]?.column} 列「${c.others[0]?.header}」读取）`;

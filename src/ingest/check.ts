@@ -11,7 +11,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { AsOfOrigin, SourceKey } from '../db/schema.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
-import { deliveryName, findTable, IngestError, sourceFromPath } from './ingest.js';
+import { deliveryName, findTable, IngestError, sourceFromPath, topRows } from './ingest.js';
 import { classifyRow, findHeader, headerShape, mapColumns, profilesFor, HEADER_SEARCH_ROWS, type ColumnMapping } from './layout.js';
 import type { Mapping, Profile } from './mapping.js';
 import { labelKey } from './normalise/text.js';
@@ -56,12 +56,14 @@ export interface CheckedColumn {
   /** 1-based, as a spreadsheet counts */
   column: number;
   header: string;
-  use: 'field' | 'sum' | 'duplicate' | 'unused';
+  use: 'field' | 'sum' | 'range' | 'duplicate' | 'unused';
   field: AnyField | null;
   /** the field's Chinese name (FIELD_LABEL) */
   label: string | null;
-  /** sum: the other columns added to it; duplicate: the column read instead */
+  /** sum: the other columns added to it; duplicate: the column read instead; range: none (`field` starts it, `rangeTo` ends it) */
   others: { column: number; header: string }[];
+  /** range: the field its second date is */
+  rangeTo?: AnyField;
 }
 
 export interface CheckSample {
@@ -112,7 +114,7 @@ function describeProfile(p: Profile): CheckedProfile {
 }
 
 /** How each header cell reads under the profile (mapColumns' result, per column). */
-function describeColumns(headers: readonly string[], profile: Profile, m: Pick<ColumnMapping, 'columnMap' | 'sums'>): CheckedColumn[] {
+function describeColumns(headers: readonly string[], profile: Profile, m: Pick<ColumnMapping, 'columnMap' | 'sums' | 'ranges'>): CheckedColumn[] {
   const fieldAt = new Map<number, AnyField>();
   for (const [f, i] of Object.entries(m.columnMap) as [AnyField, number][]) fieldAt.set(i, f);
   const other = (j: number) => ({ column: j + 1, header: headers[j] ?? '' });
@@ -123,21 +125,14 @@ function describeColumns(headers: readonly string[], profile: Profile, m: Pick<C
     for (const [f, idx] of Object.entries(m.sums) as [AnyField, number[]][]) {
       if (idx.includes(i)) return { ...base, use: 'sum', field: f, label: FIELD_LABEL[f], others: idx.filter((j) => j !== i).map(other) };
     }
+    const from = (Object.entries(m.ranges) as [AnyField, { index: number; part: 'from' | 'to' }][]).find(([, r]) => r.index === i && r.part === 'from')?.[0];
+    const to = (Object.entries(m.ranges) as [AnyField, { index: number; part: 'from' | 'to' }][]).find(([, r]) => r.index === i && r.part === 'to')?.[0];
+    if (from && to) return { ...base, use: 'range', field: from, label: FIELD_LABEL[from], others: [], rangeTo: to };
     const named = header.trim() === '' ? undefined : profile.columns.get(labelKey(header));
     const used = named === undefined ? undefined : m.columnMap[named];
     if (named && used !== undefined) return { ...base, use: 'duplicate', field: named, label: FIELD_LABEL[named], others: [other(used)] };
     return { ...base, use: 'unused', field: null, label: null, others: [] };
   });
-}
-
-/** The top rows of a sheet, where the header is looked for. */
-async function topRows(reader: SheetReader): Promise<SheetRow[]> {
-  const rows: SheetRow[] = [];
-  for await (const chunk of reader.chunks()) {
-    rows.push(...chunk);
-    if (rows.length >= HEADER_SEARCH_ROWS) break;
-  }
-  return rows.slice(0, HEADER_SEARCH_ROWS);
 }
 
 /**
@@ -169,11 +164,12 @@ interface SampleInput {
   headers: string[];
   columnMap: ColumnMapping['columnMap'];
   sums: ColumnMapping['sums'];
+  ranges: ColumnMapping['ranges'];
 }
 
 /** Parses the first data rows as ingest would (in this thread), counting what it finds. */
 async function sampleRows(t: SampleInput, limit: number, maxProblems: number): Promise<{ sample: CheckSample; unreadable: Problem | null }> {
-  const parse = createRowParser({ source: t.source, profile: t.profile.name, mapping: t.mapping, headers: t.headers, columnMap: t.columnMap, sums: t.sums });
+  const parse = createRowParser({ source: t.source, profile: t.profile.name, mapping: t.mapping, headers: t.headers, columnMap: t.columnMap, sums: t.sums, ranges: t.ranges });
   const header = headerShape(t.headers);
   const sample: CheckSample = { limit, rows: 0, usable: 0, rejected: 0, withWarnings: 0, endOfFile: true, counts: [], problems: [] };
   const counts = new Map<string, CheckSample['counts'][number]>();

@@ -16,7 +16,7 @@ import type { Store } from '../db/store.js';
 import { log } from '../log.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
 import { deleteRows, finalizeDelivery, recordEvent } from './deliveries.js';
-import { classifyRow, findHeader, headerShape, mapColumns, profilesFor, HEADER_SEARCH_ROWS, type HeaderHit, type HeaderMiss } from './layout.js';
+import { classifyRow, findHeader, headerShape, mapColumns, profilesFor, HEADER_SEARCH_ROWS, type ColumnMapping, type HeaderHit, type HeaderMiss } from './layout.js';
 import { copyProblems, RowBatch, type EncodedRows } from './load.js';
 import { createParsePool, type ParsePool } from './parse-pool.js';
 import type { Mapping, Profile } from './mapping.js';
@@ -89,13 +89,15 @@ interface Table {
   headers: string[];
   columnMap: Partial<Record<AnyField, number>>;
   sums: Partial<Record<AnyField, number[]>>;
+  ranges: ColumnMapping['ranges'];
   titleLines: string[];
   warnings: Problem[];
 }
 
 type Found = { ok: true; table: Table } | { ok: false; problem: Problem; source: SourceKey | undefined; reader?: SheetReader };
 
-async function topRows(reader: SheetReader): Promise<SheetRow[]> {
+/** The top rows of a sheet, where the header is looked for. */
+export async function topRows(reader: SheetReader): Promise<SheetRow[]> {
   const rows: SheetRow[] = [];
   for await (const chunk of reader.chunks()) {
     rows.push(...chunk);
@@ -149,7 +151,7 @@ export async function findTable(path: string, kind: Inspection['kind'], mapping:
   }
   const headerRow = best.rows[best.index]!;
   const headers = headerRow.cells.map((h) => h.trim());
-  const { columnMap, sums, missing, problems } = mapColumns(headers, best.profile);
+  const { columnMap, sums, ranges, missing, problems } = mapColumns(headers, best.profile);
   const source = best.profile.source;
   if (missing.length > 0) return { ok: false, problem: fileProblem.missingColumns(missing, headers, best.profile), source, reader: best.reader };
   return {
@@ -162,6 +164,7 @@ export async function findTable(path: string, kind: Inspection['kind'], mapping:
       headers,
       columnMap,
       sums,
+      ranges,
       titleLines: best.rows.slice(0, best.index).map((r) => r.cells.filter(Boolean).join(' ')),
       warnings: problems,
     },
@@ -294,7 +297,7 @@ const CHUNK_ROWS = 1000;
 async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: number, resumeAfter: number, file: string, opts: IngestOptions): Promise<void> {
   const ownPool = opts.pool ? undefined : createParsePool(mapping, opts.parseWorkers ?? 0);
   const pool = opts.pool ?? ownPool!;
-  pool.begin({ deliveryId, source: t.source, profile: t.profile.name, headers: t.headers, columnMap: t.columnMap, sums: t.sums });
+  pool.begin({ deliveryId, source: t.source, profile: t.profile.name, headers: t.headers, columnMap: t.columnMap, sums: t.sums, ranges: t.ranges });
   const header = headerShape(t.headers);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const chunkRows = Math.min(CHUNK_ROWS, batchRows);

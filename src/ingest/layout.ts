@@ -20,7 +20,7 @@ export function recognisedCount(cells: readonly string[], profile: Profile): num
   for (const c of cells) {
     if (!c) continue;
     const key = labelKey(c);
-    if (profile.columns.has(key) || Object.values(profile.sums).some((keys) => keys.includes(key))) n++;
+    if (profile.columns.has(key) || Object.values(profile.sums).some((keys) => keys.includes(key)) || profile.ranges.some((r) => r.keys.includes(key))) n++;
   }
   return n;
 }
@@ -31,6 +31,8 @@ function hasRequired(cells: readonly string[], profile: Profile): boolean {
   return profile.required.every((f) => {
     const sum = profile.sums[f];
     if (sum) return sum.some((k) => keys.has(k));
+    const range = profile.ranges.find((r) => r.from === f || r.to === f);
+    if (range) return range.keys.some((k) => keys.has(k));
     return (profile.aliases[f] ?? []).some((a) => keys.has(labelKey(a)));
   });
 }
@@ -89,6 +91,8 @@ export interface ColumnMapping {
   columnMap: Partial<Record<AnyField, number>>;
   /** per amount field read as a sum: the indexes of its columns present */
   sums: Partial<Record<AnyField, number[]>>;
+  /** per date field read from a column of two dates: that column's index, and which of its dates */
+  ranges: Partial<Record<AnyField, { index: number; part: 'from' | 'to' }>>;
   missing: { field: AnyField; aliases: readonly string[] }[];
   /** notes for the delivery: columns the source's format has and this file lacks, and how they read */
   problems: Problem[];
@@ -97,6 +101,7 @@ export interface ColumnMapping {
 export function mapColumns(headers: readonly string[], profile: Profile): ColumnMapping {
   const columnMap: Partial<Record<AnyField, number>> = {};
   const sums: Partial<Record<AnyField, number[]>> = {};
+  const ranges: ColumnMapping['ranges'] = {};
   const problems: Problem[] = [];
   headers.forEach((h, i) => {
     const key = labelKey(h);
@@ -110,16 +115,24 @@ export function mapColumns(headers: readonly string[], profile: Profile): Column
     for (const [f, keys] of Object.entries(profile.sums) as [AnyField, string[]][]) {
       if (keys.includes(key)) (sums[f] ??= []).push(i);
     }
+    for (const r of profile.ranges) {
+      if (!r.keys.includes(key) || ranges[r.from]) continue;
+      ranges[r.from] = { index: i, part: 'from' };
+      ranges[r.to] = { index: i, part: 'to' };
+    }
     // unknown columns stay in the raw row and are otherwise ignored
   });
-  const present = (f: AnyField) => columnMap[f] !== undefined || sums[f] !== undefined;
+  const present = (f: AnyField) => columnMap[f] !== undefined || sums[f] !== undefined || ranges[f] !== undefined;
   const missing = profile.required
     .filter((f) => !present(f))
-    .map((f) => ({ field: f, aliases: profile.aliases[f] ?? (profile.sums[f] ? [profile.sums[f]!.join('+')] : []) }));
+    .map((f) => ({
+      field: f,
+      aliases: profile.aliases[f] ?? (profile.sums[f] ? [profile.sums[f]!.join('+')] : profile.ranges.find((r) => r.from === f || r.to === f)?.keys ?? []),
+    }));
   for (const [f, note] of Object.entries(ABSENT_COLUMN_NOTE) as [AnyField, string][]) {
     if ((FIELDS[profile.source] as readonly string[]).includes(f) && !present(f)) problems.push(fileProblem.absentColumn(f, note));
   }
-  return { columnMap, sums, missing, problems };
+  return { columnMap, sums, ranges, missing, problems };
 }
 
 export type RowKind = 'data' | 'blank' | 'footer' | 'header';

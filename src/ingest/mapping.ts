@@ -38,6 +38,8 @@ const profileSchema = z
     columns: z.record(z.string(), labelList),
     /** an amount paid in several columns: their sum */
     sums: z.record(z.string(), labelList).optional(),
+    /** a column holding two dates (2026-04-01至2026-04-10): which fields its start and end are */
+    ranges: z.array(z.object({ columns: labelList, from: z.string(), to: z.string() }).strict()).optional(),
     /** dates that may give only the month: read as its first day (start) or its last (end) */
     months: z.record(z.string(), z.enum(['start', 'end'])).optional(),
     /** the columns without which a file is rejected; defaults to what the rows cannot do without (PROFILE_REQUIRED_COLUMNS) */
@@ -89,6 +91,8 @@ export interface Profile {
   /** per amount field: the normalised headers of the columns it is the sum of */
   readonly sums: Readonly<Partial<Record<AnyField, readonly string[]>>>;
   readonly months: Readonly<Partial<Record<AnyField, 'start' | 'end'>>>;
+  /** columns holding two dates: their normalised headers, and the fields of their start and end */
+  readonly ranges: readonly { readonly keys: readonly string[]; readonly from: AnyField; readonly to: AnyField }[];
   readonly required: readonly AnyField[];
   /** the profile's own labels (valueKey → code), looked up before the shared vocabularies */
   readonly labels: Readonly<Partial<Record<VocabularyName, ReadonlyMap<string, string>>>>;
@@ -238,7 +242,7 @@ export function loadMapping(extra: readonly string[] | string | undefined = unde
     }
     return {
       name: s, title: SOURCE_LABEL[s], source: s, stream: s, fileNames: null, columns: index.columns, aliases: index.aliases,
-      sums: {}, months: {}, required: REQUIRED_COLUMNS[s], labels: {}, labelSuffixes: [], file: defaultFile, isDefault: true,
+      sums: {}, months: {}, ranges: [], required: REQUIRED_COLUMNS[s], labels: {}, labelSuffixes: [], file: defaultFile, isDefault: true,
     };
   });
   // longest first, so 截至日期 is tried before 截至
@@ -309,14 +313,27 @@ function buildProfile(path: string, name: string, def: z.infer<typeof profileSch
     }
     months[field as AnyField] = end;
   }
+  const ranges = (def.ranges ?? []).map((r, i) => {
+    for (const f of [r.from, r.to]) {
+      if (!(DATE_FIELDS as readonly string[]).includes(f) || !known.includes(f)) {
+        throw new MappingError(`列名映射文件 ${path}：${where}.ranges.${i}：「${f}」不是${SOURCE_LABEL[source]}的日期字段`);
+      }
+      if (index.aliases[f as AnyField]) throw new MappingError(`列名映射文件 ${path}：${where}.ranges.${i}：字段「${f}」已在 columns 中对应一列`);
+    }
+    for (const n of r.columns) {
+      if (index.columns.has(labelKey(n))) throw new MappingError(`列名映射文件 ${path}：${where}.ranges.${i}：列名「${n}」已经表示字段「${index.columns.get(labelKey(n))}」`);
+    }
+    return { keys: r.columns.map(labelKey), from: r.from as AnyField, to: r.to as AnyField };
+  });
+  const inRange = (f: string) => ranges.some((r) => r.from === f || r.to === f);
   for (const f of IDENTITY_FIELDS[source]) {
     if (!index.aliases[f]) throw new MappingError(`列名映射文件 ${path}：${where}.columns：缺少「${f}」（${FIELD_LABEL[f]}）的列名：没有它认不出人`);
   }
   const required = (def.required ?? PROFILE_REQUIRED_COLUMNS[source]) as readonly string[];
   for (const f of required) {
     if (!known.includes(f)) throw new MappingError(`列名映射文件 ${path}：${where}.required：不认识的字段「${f}」（可用字段：${known.join('、')}）`);
-    if (!index.aliases[f as AnyField] && !sums[f as AnyField]) {
-      throw new MappingError(`列名映射文件 ${path}：${where}.required：必需字段「${f}」在 columns 和 sums 中都没有列名`);
+    if (!index.aliases[f as AnyField] && !sums[f as AnyField] && !inRange(f)) {
+      throw new MappingError(`列名映射文件 ${path}：${where}.required：必需字段「${f}」在 columns、sums 和 ranges 中都没有列名`);
     }
   }
   const labels: Partial<Record<VocabularyName, Map<string, string>>> = {};
@@ -324,7 +341,7 @@ function buildProfile(path: string, name: string, def: z.infer<typeof profileSch
   return {
     name, title: def.title ?? name, source, stream: def.stream ?? source, labels, labelSuffixes: (def.label_suffixes ?? []).map(valueKey),
     fileNames: def.file_names?.map(fileNamePattern) ?? null,
-    columns: index.columns, aliases: index.aliases, sums, months, required: required as AnyField[], file: path, isDefault: false,
+    columns: index.columns, aliases: index.aliases, sums, months, ranges, required: required as AnyField[], file: path, isDefault: false,
   };
 }
 

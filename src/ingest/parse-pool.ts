@@ -13,6 +13,7 @@ import type { Mapping } from './mapping.js';
 import type { SheetRow } from './read/rows.js';
 import { createRowParser } from './row-parser.js';
 import type { AnyField } from './sources.js';
+import type { ColumnMapping } from './layout.js';
 
 /** One file to parse: plain data, so that it can be posted to a worker. */
 export interface ParseJob {
@@ -23,6 +24,7 @@ export interface ParseJob {
   headers: string[];
   columnMap: Partial<Record<AnyField, number>>;
   sums: Partial<Record<AnyField, number[]>>;
+  ranges: ColumnMapping['ranges'];
 }
 
 export interface ParsePool {

@@ -16,7 +16,7 @@ import type {
   SourceRowTable,
 } from '../db/schema.js';
 import { lookupLabel, profileNamed, type Mapping } from './mapping.js';
-import { parseDate, parseDateOrMonth } from './normalise/date.js';
+import { parseDate, parseDateOrMonth, splitDateRange } from './normalise/date.js';
 import { parseGender } from './normalise/gender.js';
 import { parseIdNumber, type IdParse } from './normalise/id-number.js';
 import { parseMoney } from './normalise/money.js';
@@ -25,6 +25,7 @@ import { parsePhone } from './normalise/phone.js';
 import { cleanText, removeSpaces, toHalfWidth } from './normalise/text.js';
 import { cell, row as rowProblem, type CellRef, type Problem } from './problems.js';
 import type { SheetRow } from './read/rows.js';
+import type { ColumnMapping } from './layout.js';
 import { VOCABULARY_CODE_PATTERN, type AnyField, type VocabularyName } from './sources.js';
 
 /** The identity columns of source_row, without provenance. */
@@ -59,6 +60,8 @@ export interface RowContext {
   columnMap: Partial<Record<AnyField, number>>;
   /** amount fields read as the sum of several columns: their indexes */
   sums: Partial<Record<AnyField, number[]>>;
+  /** date fields read from a column of two dates */
+  ranges: ColumnMapping['ranges'];
 }
 
 /** A parser's context, with memos: a file repeats the same labels and dates on row after row. */
@@ -95,7 +98,7 @@ class Cells {
     private readonly row: SheetRow,
   ) {}
 
-  ref(field: AnyField, index = this.ctx.columnMap[field]): CellRef {
+  ref(field: AnyField, index = this.ctx.columnMap[field] ?? this.ctx.ranges[field]?.index): CellRef {
     const sum = index === undefined ? this.ctx.sums[field] : undefined;
     const column = index !== undefined ? (this.ctx.headers[index] ?? null) : sum ? sum.map((i) => this.ctx.headers[i]).join('+') : null;
     return { rowNo: this.row.rowNo, field, column };
@@ -103,7 +106,7 @@ class Cells {
 
   /** Whether the file has the field's column (or, for a sum, one of its columns). */
   present(field: AnyField): boolean {
-    return this.ctx.columnMap[field] !== undefined || this.ctx.sums[field] !== undefined;
+    return this.ctx.columnMap[field] !== undefined || this.ctx.sums[field] !== undefined || this.ctx.ranges[field] !== undefined;
   }
 
   report(p: Problem): void {
@@ -111,10 +114,17 @@ class Cells {
     if (p.severity === 'error') this.rejected = true;
   }
 
-  /** The trimmed cell, or null when empty or the column is absent. */
+  /** The trimmed cell, or null when empty or the column is absent; a date range's start or end. */
   text(field: AnyField): string | null {
     const i = this.ctx.columnMap[field];
-    return i === undefined ? null : cleanText(this.row.cells[i]);
+    if (i !== undefined) return cleanText(this.row.cells[i]);
+    const range = this.ctx.ranges[field];
+    if (!range) return null;
+    const t = cleanText(this.row.cells[range.index]);
+    if (t === null) return null;
+    const parts = splitDateRange(t);
+    // one date alone is both ends (a stay of a day); text that is no range is reported as it is
+    return parts ? parts[range.part === 'from' ? 0 : 1] : t;
   }
 
   isNumeric(field: AnyField): boolean {

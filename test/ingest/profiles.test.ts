@@ -167,7 +167,7 @@ describe('a profile file with a mistake', () => {
   it.each([
     ['a sum of a field that is no amount', 'profiles:\n  x:\n    source: settlement\n    columns:\n      settlement_id: [编号]\n      id_number: [身份证号]\n    sums:\n      name: [姓, 名]\n', /profiles\.x\.sums：「name」不是医保结算明细的金额字段/],
     ['a profile without an id column', 'profiles:\n  x:\n    source: civil\n    columns:\n      name: [姓名]\n      category: [类别]\n', /profiles\.x\.columns：缺少「id_number」（身份证号）的列名/],
-    ['a required field without a column', 'profiles:\n  x:\n    source: civil\n    columns:\n      name: [姓名]\n      id_number: [身份证号]\n', /profiles\.x\.required：必需字段「category」在 columns 和 sums 中都没有列名/],
+    ['a required field without a column', 'profiles:\n  x:\n    source: civil\n    columns:\n      name: [姓名]\n      id_number: [身份证号]\n', /profiles\.x\.required：必需字段「category」在 columns、sums 和 ranges 中都没有列名/],
     ['a profile named like a source', 'profiles:\n  civil:\n    source: civil\n    columns:\n      name: [姓名]\n', /格式名「civil」已被使用/],
     ['an unknown key', 'profiles:\n  x:\n    source: civil\n    colums:\n      name: [姓名]\n', /不认识的项：colums/],
   ])('fails at start-up on %s, in Chinese, naming the entry', (_what, text, message) => {
@@ -236,5 +236,36 @@ describe('a file no profile reads', () => {
     }), { inboxRoot: box.root });
     const error = r.outcome === 'rejected' ? r.delivery.error : '';
     expect(error).toContain('最像表头的是第 1 行：姓名、身份证号、镇街、村社、优先身份，其中按格式「民政救助对象名册」只认得 2 列');
+  });
+});
+
+describe('a column holding two dates', () => {
+  it('is read as the start and the end of a stay, in any way the range is written', async () => {
+    const p = join(mkdtempSync(join(tmpdir(), 'aidlink-profile-')), 'ranges.yaml');
+    writeFileSync(p, [
+      'profiles:', '  住院起止:', '    source: settlement', '    columns:', '      settlement_id: [结算id]', '      id_number: [身份证号]',
+      '      name: [姓名]', '      med_type: [医疗类别]', '      settled_on: [结算日期]', '      total: [费用总额]', '      in_scope: [符合医保报销金额]',
+      '    ranges:', '      - columns: [住院起止日期]', '        from: began_on', '        to: ended_on', '',
+    ].join('\n'));
+    const box = inbox();
+    const who = { name: '卯起止', id: makeId('1952-05-05', 91) };
+    const row = (id: string, range: string) => [id, who.id, who.name, '21', range, '2026-04-20', '1000', '900'];
+    const r = await ingestFile(db.store, loadMapping(p), box.put('settlement/住院_20260430.csv', {
+      header: ['结算id', '身份证号', '姓名', '医疗类别', '住院起止日期', '结算日期', '费用总额', '符合医保报销金额'],
+      rows: [row('R1', '2026-04-01至2026-04-10'), row('R2', '20260402-20260411'), row('R3', '2026.4.3~2026.4.12'), row('R4', '2026-04-04'), row('R5', '四月初')],
+    }), { inboxRoot: box.root });
+    expect(r.outcome).toBe('ingested');
+    const rows = await sql<{ settlement_id: string; began_on: string | null; ended_on: string | null; rejected: boolean }>`
+      select r.settlement_id, r.began_on::text as began_on, r.ended_on::text as ended_on, s.rejected
+      from settlement_row r join source_row s using (delivery_id, row_no) order by 1`.execute(db.store.k);
+    expect(rows.rows).toEqual([
+      { settlement_id: 'R1', began_on: '2026-04-01', ended_on: '2026-04-10', rejected: false },
+      { settlement_id: 'R2', began_on: '2026-04-02', ended_on: '2026-04-11', rejected: false },
+      { settlement_id: 'R3', began_on: '2026-04-03', ended_on: '2026-04-12', rejected: false },
+      { settlement_id: 'R4', began_on: '2026-04-04', ended_on: '2026-04-04', rejected: false },
+      { settlement_id: 'R5', began_on: null, ended_on: null, rejected: true }, // no date at all: the end date is required
+    ]);
+    const problem = await db.store.k.selectFrom('row_problem').select(['row_no', 'column_name', 'code']).where('row_no', '=', 6).where('field', '=', 'ended_on').execute();
+    expect(problem).toEqual([{ row_no: 6, column_name: '住院起止日期', code: 'invalid_date' }]);
   });
 });

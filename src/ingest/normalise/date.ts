@@ -71,6 +71,25 @@ export function parseDateOrMonth(text: string | null | undefined, end: 'start' |
   return end === 'start' ? iso(y, mo, 1) : monthEnd(y, mo);
 }
 
+// between the two dates of a range: 至, 到, a tilde, a dash (a hyphen only where both sides are dates)
+const RANGE_WORD = /^(.+?)\s*(?:至|到|~|—|–|－|\s-\s|--)\s*(.+)$/;
+
+/**
+ * The two dates of a range written in one cell (2026-04-01至2026-04-10, 20260401-20260410,
+ * 2026.4.1~2026.4.10), as their texts; one date alone is both. Null when it is neither.
+ */
+export function splitDateRange(text: string): [string, string] | null {
+  const s = toHalfWidth(text).trim();
+  if (parseDate(s) !== null || parseDateOrMonth(s, 'start') !== null) return [s, s];
+  const m = RANGE_WORD.exec(s);
+  if (m) return [m[1]!, m[2]!];
+  for (let i = s.indexOf('-'); i !== -1; i = s.indexOf('-', i + 1)) {
+    const [a, b] = [s.slice(0, i).trim(), s.slice(i + 1).trim()];
+    if (parseDate(a) !== null && parseDate(b) !== null) return [a, b];
+  }
+  return null;
+}
+
 /** Days from `a` to `b` (ISO dates). */
 export function daysBetween(a: string, b: string): number {
   return Math.round((Date.parse(b) - Date.parse(a)) / DAY_MS);
