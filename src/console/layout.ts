@@ -3,7 +3,7 @@
  * role, forms that carry the CSRF token, tables, amounts in yuan, dates in county
  * time. Chinese throughout: the bureau's staff read it.
  */
-import type { UserRole } from '../db/schema.js';
+import type { SourceKey, UserRole } from '../db/schema.js';
 import { formatYuan } from '../ingest/normalise/money.js';
 import { countyTime } from '../util/time.js';
 import { may, ROLE_LABEL, type Permission } from '../server/users.js';
@@ -128,11 +128,12 @@ export const DELIVERY_STATUS_LABEL: Record<string, [string, 'ok' | 'warn' | 'bad
   superseded: ['已被替代', 'muted'],
 };
 
-export const SOURCE_LABEL: Record<string, string> = {
+export const SOURCE_LABEL: Record<SourceKey, string> & Record<string, string> = {
   civil: '民政（低保、特困等）',
   rural: '乡村振兴（脱贫、监测对象）',
   disability: '残联（残疾人证）',
   settlement: '医保结算明细',
+  death: '卫健（死亡人员名单）',
 };
 
 /** Paging links for a list: ?page=N. */
