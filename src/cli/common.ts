@@ -1,5 +1,5 @@
 /** What every command shares: opening the application context, who is acting, argument parsers. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { userInfo } from 'node:os';
 import { openContext, type AppContext } from '../context.js';
 import { SOURCES, isSourceKey } from '../ingest/sources.js';
@@ -26,6 +26,14 @@ export function parseNonNegative(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number ≥ 0');
   return n;
+}
+
+/** What a command about one delivered file needs when the file's place does not say it: its source, as-of date and inbox root. */
+export function deliveryOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--source <source>', 'the source, when the folder does not say it').argParser(parseSource))
+    .addOption(new Option('--as-of <date>', 'the as-of date, when neither title nor file name has it').argParser(parseIsoDate))
+    .option('--inbox <dir>', 'the inbox root that delivery names are relative to');
 }
 
 export function collectRate(v: string, acc: Record<string, number>): Record<string, number> {

@@ -32,7 +32,7 @@ import { registerProfileCommands } from './profile.js';
 import { audit } from '../server/audit.js';
 import { CaseError } from '../outreach/cases.js';
 import { UserError } from '../server/users.js';
-import { actorDefault, collectRate, parseIsoDate, parseNonNegative, parsePositiveInt, parseSource, withContext } from './common.js';
+import { actorDefault, collectRate, deliveryOptions, parseNonNegative, parsePositiveInt, withContext } from './common.js';
 import { runSpells } from '../spells/run.js';
 import { runAssessment } from '../assess/run.js';
 import { EXPORTS } from '../assess/export.js';
@@ -124,14 +124,12 @@ program
     }, 'none');
   });
 
-program
-  .command('ingest')
-  .description('ingest a delivered file, or every file under a folder (inbox/<source>/<file>)')
-  .argument('<path>', 'a file or a folder')
-  .addOption(new Option('--source <source>', 'the source, when the folder does not say it').argParser(parseSource))
-  .addOption(new Option('--as-of <date>', 'the as-of date, when neither title nor file name has it').argParser(parseIsoDate))
-  .option('--inbox <dir>', 'the inbox root that delivery names are relative to')
-  .action(async (path: string, opts: { source?: SourceKey; asOf?: string; inbox?: string }) => {
+deliveryOptions(
+  program
+    .command('ingest')
+    .description('ingest a delivered file, or every file under a folder (inbox/<source>/<file>)')
+    .argument('<path>', 'a file or a folder'),
+).action(async (path: string, opts: { source?: SourceKey; asOf?: string; inbox?: string }) => {
     await withContext((ctx) => runIngest(ctx, path, opts));
   });
 

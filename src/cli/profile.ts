@@ -3,7 +3,7 @@
  * and its first problems, without ingesting it (docs/ingest.md, 格式配置). It loads the
  * configuration and the mapping only: no database.
  */
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
 import { loadConfig } from '../config.js';
@@ -12,7 +12,7 @@ import { loadMapping } from '../ingest/mapping.js';
 import type { Problem } from '../ingest/problems.js';
 import { FIELD_LABEL, SOURCE_LABEL } from '../ingest/sources.js';
 import type { AsOfOrigin, SourceKey } from '../db/schema.js';
-import { parseIsoDate, parsePositiveInt, parseSource } from './common.js';
+import { deliveryOptions, parsePositiveInt } from './common.js';
 
 const ORIGIN: Record<AsOfOrigin, string> = { title: '来自标题行', filename: '来自文件名', argument: '来自 --as-of' };
 
@@ -108,13 +108,12 @@ export function registerProfileCommands(program: Command): void {
     .description('format profiles (格式配置): check how a file would be read')
     // exit 1 means "this file would be rejected": a usage error exits 2
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
-  profile
-    .command('check')
-    .description('which format profile reads a file, how its columns map, its as-of date and first problems; ingests nothing (exit 1: it would be rejected)')
-    .argument('<file>', 'a delivered file (CSV or XLSX)')
-    .addOption(new Option('--source <source>', 'the source, when the folder does not say it').argParser(parseSource))
-    .addOption(new Option('--as-of <date>', 'the as-of date, when neither title nor file name has it').argParser(parseIsoDate))
-    .option('--inbox <dir>', 'the inbox root that delivery names are relative to')
+  deliveryOptions(
+    profile
+      .command('check')
+      .description('which format profile reads a file, how its columns map, its as-of date and first problems; ingests nothing (exit 1: it would be rejected)')
+      .argument('<file>', 'a delivered file (CSV or XLSX)'),
+  )
     .option('--rows <n>', 'data rows to parse', parsePositiveInt, DEFAULT_SAMPLE_ROWS)
     .option('--json', 'print the result as JSON')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
