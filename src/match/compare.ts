@@ -74,6 +74,13 @@ export const COMPARISONS = {
    */
   relation: ['same', 'different'],
   /**
+   * whether the person can hold the row's place in the household: a son is at least 12
+   * years younger than the head, a parent 12 older, a grandchild 25 younger; a son is
+   * male and a daughter female. A father and his namesake son fail each other's rows.
+   * It only ever counts against a candidate (weights.ts ONLY_AGAINST)
+   */
+  household_role: ['fits', 'impossible'],
+  /**
    * a roster lists a person once (bar a duplicated row): a person already on another row
    * of the probe's roster is most likely somebody else, such as a namesake sibling
    */
@@ -102,6 +109,7 @@ export const COMPARISON_LABEL: Record<Comparison | 'context', [string, string]> 
   gender: ['性别', 'gender'],
   head_self: ['户主身份证号（本人为户主）', 'head of household id (the row is the head)'],
   relation: ['与户主关系', 'relation to the head of household'],
+  household_role: ['与户主关系和年龄、性别是否相符', 'relation to the head against age and gender'],
   same_roster: ['同一份名册', 'the same roster'],
 };
 
@@ -121,6 +129,8 @@ export const LEVEL_LABEL: Record<string, [string, string]> = {
   same: ['相同', 'same'],
   self: ['即本人身份证号', 'is its own id number'],
   other: ['是另一人的身份证号', 'is somebody else\'s id number'],
+  fits: ['相符', 'consistent'],
+  impossible: ['不可能（年龄差或性别与关系不符）', 'impossible (age gap or gender contradicts the relation)'],
   listed: ['此人已在本名册的另一行', 'already on another row of this roster'],
   not_listed: ['本名册中没有此人的其他行', 'on no other row of this roster'],
   household: ['同一户（户主身份证号、户编号或电话相同）', 'same household (head id, household number or phone)'],
@@ -255,6 +265,37 @@ export function compareRelation(p: Probe, q: Profile): Level<'relation'> | null 
   return q.relations.includes(p.relation) ? 'same' : 'different';
 }
 
+/**
+ * How much younger than the head (in years of birth) a person of each relation may be:
+ * [least, most]; negative, older. Wide on purpose: only the impossible is ruled out.
+ */
+const GENERATION_GAP: Record<string, readonly [number, number]> = {
+  son: [12, 75], daughter: [12, 75], child_in_law: [5, 80], grandchild: [25, 110],
+  parent: [-75, -12], grandparent: [-110, -25], spouse: [-40, 40], sibling: [-40, 40],
+};
+const RELATION_GENDER: Record<string, 'M' | 'F'> = { son: 'M', daughter: 'F' };
+
+/** The year of birth an 18-digit id number gives. */
+function birthYear(id18: string): number | null {
+  const y = Number(id18.slice(6, 10));
+  return Number.isInteger(y) && y > 1880 ? y : null;
+}
+
+/** Whether the person can be the head's son, daughter, parent … that the row says; null when it cannot be told. */
+export function compareHouseholdRole(p: Probe, q: Profile): Level<'household_role'> | null {
+  if (!p.relation) return null;
+  const gap = GENERATION_GAP[p.relation];
+  const head = p.headId ? birthYear(p.headId) : null;
+  const years = q.births.map((b) => Number(b.slice(0, 4)));
+  const ageKnown = gap !== undefined && head !== null && years.length > 0;
+  const gender = RELATION_GENDER[p.relation];
+  const genderKnown = gender !== undefined && q.genders.length > 0;
+  if (!ageKnown && !genderKnown) return null;
+  const ageFits = !ageKnown || years.some((y) => y - head! >= gap![0] && y - head! <= gap![1]);
+  const genderFits = !genderKnown || q.genders.includes(gender!);
+  return ageFits && genderFits ? 'fits' : 'impossible';
+}
+
 // ── the rest ────────────────────────────────────────────────────────────────
 
 /** Whether the person is on another row of the probe's roster (never asked of a settlement). */
@@ -306,6 +347,8 @@ export function compareAll(p: Probe, q: Profile, tools: NameTools): Levels {
   if (self) out.head_self = self;
   const relation = compareRelation(p, q);
   if (relation) out.relation = relation;
+  const role = compareHouseholdRole(p, q);
+  if (role) out.household_role = role;
   const roster = compareRoster(p, q);
   if (roster) out.same_roster = roster;
   return out;

@@ -132,6 +132,13 @@ export interface Score {
   evidence: Evidence[];
 }
 
+/**
+ * Checks that can only count against a candidate: that a person fits the row's place in
+ * the household says little (a namesake brother fits a son's row as well as he does),
+ * that they cannot fill it says a great deal.
+ */
+const ONLY_AGAINST: ReadonlySet<Comparison> = new Set(['household_role']);
+
 /** Term-frequency adjustment stays within these factors of the average. */
 const TF_MIN = 1 / 20;
 const TF_MAX = 20;
@@ -147,6 +154,7 @@ export function score(weights: Weights, context: Context | null, levels: Levels,
   const ctx = context ?? 'elsewhere';
   for (const [c, l] of Object.entries(levels) as [Comparison, string][]) {
     let w = weights.w[ctx]?.[c]?.[l] ?? 0;
+    if (ONLY_AGAINST.has(c)) w = Math.min(0, w);
     // within a household, u was counted among its members: how common a name is in the county does not
     // make a sibling's namesake likelier there
     if (c === 'name' && (l === 'exact' || l === 'fold') && probeFold && ctx !== 'household') {

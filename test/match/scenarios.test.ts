@@ -37,6 +37,10 @@ const P = {
   yangHead: { name: '杨德明', id: makeId('1970-09-09', 915), phone: '13900000006' },
   yangLi: { name: '杨丽', id: makeId('2001-02-02', 926), phone: '13900000006' },
   yangLi2: { name: '杨莉', id: makeId('2004-04-04', 948), phone: '13900000006' },
+  // 落别乡坪寨村: a head born in 1950, and a 郑伟 born in 1952 known only from a settlement (his
+  // brother, say); the roster lists the head's son 郑伟, without an id, whom nothing knew before
+  zhengHead: { name: '郑国强', id: makeId('1950-06-06', 917), phone: '13900000007' },
+  zhengUncle: { name: '郑伟', id: makeId('1952-08-08', 939), phone: '13900000008' },
 };
 type Who = keyof typeof P;
 
@@ -57,6 +61,7 @@ const HE_BIAN: Place = ['平寨镇', '河边村'];
 const SHA_BA: Place = ['郎岱镇', '沙坝村'];
 const TIAN_BA: Place = ['木岗镇', '田坝村'];
 const HONG_YAN: Place = ['岩脚镇', '红岩村'];
+const PING_ZHAI: Place = ['落别乡', '坪寨村'];
 
 function rosterRow(who: Who, idCell: string, head: Who, relation: string, place: Place, opts: { birth?: string; phone?: boolean; name?: string; headColumns?: boolean } = {}) {
   const p = P[who];
@@ -99,6 +104,9 @@ function roster() {
       /* 20 */ rosterRow('yangHead', P.yangHead.id, 'yangHead', '本人', HONG_YAN),
       /* 21 */ rosterRow('yangLi', '5.20203E+17', 'yangHead', '女', HONG_YAN, { birth: '2001-02-02' }),
       /* 22 */ rosterRow('yangLi2', '5.20203E+17', 'yangHead', '女', HONG_YAN, { name: '杨丽' }),
+      /* 23 */ rosterRow('zhengHead', P.zhengHead.id, 'zhengHead', '本人', PING_ZHAI),
+      // the son: two years younger than his father cannot be he
+      /* 24 */ rosterRow('zhengUncle', '无', 'zhengHead', '子', PING_ZHAI, { phone: false }),
     ],
   };
 }
@@ -202,6 +210,14 @@ describe('namesakes in one household', () => {
     // a person of his own, or a question for staff: never his brother's or his father's
     expect([await personOf('liuSon'), await personOf('liuFather')]).not.toContain(second.person_id);
     if (second.state === 'linked') expect(second.method).toBe('new');
+  });
+});
+
+describe('a consistency check', () => {
+  it('keeps a son\'s row from his namesake two years younger than the head: nobody\'s son is that', async () => {
+    const row = await linkOf(24);
+    expect(row.person_id).not.toBe(await personOf('zhengUncle'));
+    expect(row).toMatchObject({ state: 'linked', method: 'new' });
   });
 });
 
