@@ -336,6 +336,32 @@ export async function loadPseudoSample(tx: Tx, places: PlaceIndex, size: number)
   return { probes: rows.rows.map((r) => toProbe(r, places)), sounds: rows.rows.map((r) => r.name_sound) };
 }
 
+/** At most this many staff decisions are used as labels (the latest first). */
+export const STAFF_LABELS = 5000;
+
+/**
+ * Rows staff decided about, as labelled probes (the hard cases the anchored sample
+ * lacks): a confirmation says the row is the person (`trueKey`), a rejection that it is
+ * not. Decisions in effect only; a person merged away since is found by no profile.
+ */
+export async function loadStaffLabels(tx: Tx, places: PlaceIndex): Promise<{ probes: ProbeRow[]; match: boolean[] }> {
+  const rows = await sql<ProbeSqlRow & { is_match: boolean }>`
+    select ${PROBE_COLUMNS(false)}, m.person_key as true_key, m.kind = 'confirm' as is_match
+    from (
+      select distinct on (delivery_id, row_no, person_key) delivery_id, row_no, person_key, kind, id
+      from match_decision
+      where kind in ('confirm', 'reject') and revoked_at is null and person_key is not null
+      order by delivery_id, row_no, person_key, id desc
+    ) m
+    join row_link l on l.delivery_id = m.delivery_id and l.row_no = m.row_no
+    join source_row s on s.delivery_id = m.delivery_id and s.row_no = m.row_no
+    join delivery d on d.id = m.delivery_id
+    left join disability_row dr on dr.delivery_id = m.delivery_id and dr.row_no = m.row_no
+    order by m.id desc
+    limit ${STAFF_LABELS}`.execute(tx.k);
+  return { probes: rows.rows.map((r) => toProbe(r, places)), match: rows.rows.map((r) => r.is_match) };
+}
+
 /** Townships and villages known from the rosters, to read them out of a disability address. */
 export interface PlaceIndex {
   parse(address: string): { township: string | null; village: string | null };

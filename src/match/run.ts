@@ -22,7 +22,7 @@ import { createNameTools, type NameTools } from './chinese.js';
 import { clusterUnclaimed } from './cluster.js';
 import { compareAll, compareContext, idEdits, type Probe, type Profile } from './compare.js';
 import { applyDecisions, rowId } from './decisions.js';
-import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
+import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, loadStaffLabels, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
 import { affectedRows, blockId, MAX_CHANGED_SHARE, widen, type AffectedRows } from './affected.js';
 import { housemateClaims, householdOnRoster } from './household.js';
 import { livePersons, refreshPersons } from './persons.js';
@@ -272,6 +272,9 @@ async function estimate(tx: Tx, tools: NameTools, places: Awaited<ReturnType<typ
   const share = { household: c.household / others, village: c.village / others, township: c.township / others, elsewhere: 0 };
   share.elsewhere = Math.max(1 / others, 1 - share.household - share.village - share.township);
 
+  // staff decisions are labels too: the rows a person had to decide, compared as they are
+  const staff = await loadStaffLabels(tx, places);
+  const staffProfiles = await loadLeaveOneOutProfiles(tx, staff.probes);
   const own = await loadLeaveOneOutProfiles(tx, base);
   const keys = new Set<string>();
   for (const set of draws.values()) for (const k of set) keys.add(k);
@@ -286,6 +289,10 @@ async function estimate(tx: Tx, tools: NameTools, places: Awaited<ReturnType<typ
           if (q) yield { probe: v, profile: q, match: false };
         }
       }
+    }
+    for (const [i, p] of staff.probes.entries()) {
+      const q = staffProfiles.get(i);
+      if (q) yield { probe: p, profile: q, match: staff.match[i]!, staff: true };
     }
   }
   return estimateWeights(pairs(), share, persons, tools, frequency);

@@ -3,7 +3,8 @@
  * labels; nothing is typed in by hand.
  *
  * Anchored roster rows become pseudo-probes by hiding their id the ways real rows
- * lose it (gone, cut to 15 digits, masked, mistyped). Compared with their own
+ * lose it (gone, cut to 15 digits, masked, mistyped). Staff decisions add the hard
+ * cases as they are: a confirmed row and its person are a match, a rejected one not. Compared with their own
  * person (leave-one-out), they give m: how often a person's rows agree. Compared
  * with other persons, they give u: how often different persons agree — and u is
  * counted separately for each context level (same household, same village, same
@@ -30,13 +31,16 @@ export interface Weights {
   w: Record<string, Table>;
   /** per context level: the mean number of persons per name among non-matching pairs agreeing on the name */
   meanNameFrequency: Record<string, number>;
-  pairs: { matches: number; nonMatches: Record<string, number>; persons: number };
+  /** staff: the staff decisions among them, as labels (absent in versions estimated before they were used) */
+  pairs: { matches: number; nonMatches: Record<string, number>; persons: number; staff?: { confirmed: number; rejected: number } };
 }
 
 export interface Labelled {
   probe: Probe;
   profile: Profile;
   match: boolean;
+  /** a staff decision (confirm or reject), not a pseudo-probe */
+  staff?: boolean;
 }
 
 /** How many persons carry each folded name, for term-frequency adjustment. */
@@ -70,7 +74,9 @@ export function estimateWeights(
   let matches = 0;
   const nonMatches: Record<string, number> = Object.fromEntries(CONTEXT_LEVELS.map((c) => [c, 0]));
 
-  for (const { probe, profile, match } of pairs) {
+  const staff = { confirmed: 0, rejected: 0 };
+  for (const { probe, profile, match, staff: byStaff } of pairs) {
+    if (byStaff) staff[match ? 'confirmed' : 'rejected']++;
     const levels = compareAll(probe, profile, tools);
     const context = compareContext(probe, profile);
     if (match) {
@@ -115,7 +121,7 @@ export function estimateWeights(
     u: Object.fromEntries(Object.entries(u).map(([ctx, t]) => [ctx, roundTable(t)])),
     w,
     meanNameFrequency: Object.fromEntries(CONTEXT_LEVELS.map((c) => [c, freq[c]!.n > 0 ? round(freq[c]!.sum / freq[c]!.n) : 1])),
-    pairs: { matches, nonMatches, persons },
+    pairs: { matches, nonMatches, persons, staff },
   };
 }
 

@@ -11,6 +11,8 @@ import { loadMapping } from '../../src/ingest/mapping.js';
 import { ingestFile } from '../../src/ingest/ingest.js';
 import { DEFAULT_MODEL_POLICY, reestimateReason } from '../../src/match/model.js';
 import { runMatch } from '../../src/match/run.js';
+import { confirmLink, rejectLink } from '../../src/match/decisions.js';
+import type { Weights } from '../../src/match/weights.js';
 
 const mapping = loadMapping();
 const DAY = 86_400_000;
@@ -98,5 +100,16 @@ describe('a model version on the sample county', () => {
     expect(r.stats.relinked).toBe(expected.length);
     const scored = [...after.values()].filter((l) => l.method === 'scored' || l.method === 'new' || l.state === 'review');
     expect(scored.every((l) => l.model_id === r.stats.model.id)).toBe(true);
+  });
+
+  it('learns from staff decisions: a confirmed row and its person are a match, a rejected pair is not', async () => {
+    const byId = [...(await links()).values()].filter((l) => l.method === 'id' && l.person_id !== null);
+    const first = byId[0]!;
+    const other = byId.find((l) => l.person_id !== first.person_id)!;
+    await confirmLink(db.store, { deliveryId: first.delivery_id, rowNo: first.row_no }, first.person_id!, 'caseworker-1');
+    await rejectLink(db.store, { deliveryId: other.delivery_id, rowNo: other.row_no }, first.person_id!, 'caseworker-1');
+    const r = await runMatch(db.store, { scope: { kind: 'all' }, reestimate: true, modelPolicy: never });
+    const model = await db.store.k.selectFrom('match_model').select('weights').where('id', '=', r.stats.model.id).executeTakeFirstOrThrow();
+    expect((model.weights as Weights).pairs.staff).toEqual({ confirmed: 1, rejected: 1 });
   });
 });
