@@ -28,7 +28,7 @@ describe('estimating weights from labelled pairs', () => {
     expect(w.m.name!.exact).toBeCloseTo(101 / 106, 6);
     expect(w.u.household!.birth!.exact).toBeCloseTo(11 / 102, 6);
     expect(w.u.elsewhere!.birth!.exact).toBeCloseTo(1 / 102, 6);
-    expect(w.pairs).toEqual({ matches: 100, nonMatches: { household: 100, village: 0, township: 0, elsewhere: 100 }, persons: 1000 });
+    expect(w.pairs).toEqual({ matches: 100, nonMatches: { household: 100, village: 0, township: 0, elsewhere: 100 }, persons: 1000, staff: { confirmed: 0, rejected: 0 } });
   });
 
   it('makes a shared birthday weak evidence inside a household and strong evidence outside', () => {
