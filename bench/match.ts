@@ -6,9 +6,10 @@
  * once (the first match, which estimates the model); then the last month's deliveries,
  * matched under that model version (the increment); then `rematch --all --reestimate`,
  * which costs what every run cost before model versions; then staff decisions (confirm,
- * reject, split, merge), each recorded and put in effect as the console does. Reports each
+ * reject, split, merge), each recorded and put in effect as the console does, and the
+ * touched persons' spells and assessment after it (against those of everyone). Reports each
  * run's seconds by step, the ratio of the increment to the re-estimating run, each
- * decision's milliseconds, peak RSS, and pairwise precision and recall against the
+ * decision's milliseconds and its follow-up's, peak RSS, and pairwise precision and recall against the
  * county's truth. `--damage-scale` multiplies every damage rate of the generator;
  * `--autovacuum` sets the server's autovacuum for the run (ALTER SYSTEM, restored after).
  */
@@ -26,6 +27,9 @@ import { runMatch } from '../src/match/run.js';
 import { evaluatePairs } from '../src/match/evaluate.js';
 import { confirmLink, mergePersons, rejectLink, splitPerson } from '../src/match/decisions.js';
 import { applyPendingDecisions } from '../src/match/apply-now.js';
+import { runSpells } from '../src/spells/run.js';
+import { runAssessment } from '../src/assess/run.js';
+import { loadPolicy } from '../src/policy/policy.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number) => {
@@ -103,13 +107,25 @@ runs.push(await timed(`increment: the last month's ${latest.length} deliveries, 
 runs.push(await timed('rematch --all --reestimate (what every run cost before model versions)', { scope: { kind: 'all' }, reestimate: true }));
 const stats = runs[0]!.stats;
 
-// staff decisions as the console makes them: recorded, then in effect at once
-const decided: { what: string; ms: number; rows: number; persons: number }[] = [];
+// spells and assessment of everyone, as a sync runs them: what a decision's follow-up cost before it was scoped
+const policy = loadPolicy();
+const tFull = performance.now();
+await runSpells(store);
+await runAssessment(store, policy);
+const fullFollowUp = (performance.now() - tFull) / 1000;
+
+// staff decisions as the console makes them: recorded, then in effect at once; then the
+// touched persons' spells and assessment, as the queued follow-up job runs them
+const decided: { what: string; ms: number; rows: number; persons: number; followUpMs: number }[] = [];
 const decide = async (what: string, record: () => Promise<number>) => {
   const t0 = performance.now();
   await record();
   const e = await applyPendingDecisions(store);
-  decided.push({ what, ms: performance.now() - t0, rows: e.rows, persons: e.persons.length });
+  const ms = performance.now() - t0;
+  const t1 = performance.now();
+  await runSpells(store, { persons: e.persons });
+  await runAssessment(store, policy, { persons: e.persons });
+  decided.push({ what, ms, rows: e.rows, persons: e.persons.length, followUpMs: performance.now() - t1 });
 };
 const reviewRow = await store.k.selectFrom('row_link').select(['delivery_id', 'row_no', 'candidates']).where('state', '=', 'review').orderBy('delivery_id').orderBy('row_no').executeTakeFirst();
 if (reviewRow) {
@@ -134,9 +150,11 @@ for (const r of runs) {
   );
 }
 console.log(`\nincrement ÷ re-estimating run: ${(runs[1]!.total / runs[2]!.total).toFixed(3)}; rows before the increment ${fmt(stats.rows)}, after ${fmt(runs[1]!.stats.rows)}`);
-console.log('\n| staff decision | ms | rows changed | persons touched |');
-console.log('|---|---:|---:|---:|');
-for (const d of decided) console.log(`| ${d.what} | ${d.ms.toFixed(0)} | ${d.rows} | ${d.persons} |`);
+console.log('\n| staff decision | ms | rows changed | persons touched | spells and assessment of those persons, ms |');
+console.log('|---|---:|---:|---:|---:|');
+for (const d of decided) console.log(`| ${d.what} | ${d.ms.toFixed(0)} | ${d.rows} | ${d.persons} | ${d.followUpMs.toFixed(0)} |`);
+const meanFollowUp = decided.reduce((s, d) => s + d.followUpMs, 0) / Math.max(decided.length, 1) / 1000;
+console.log(`spells and assessment of everyone: ${fullFollowUp.toFixed(1)} s; a decision's scoped follow-up ÷ that: ${(meanFollowUp / fullFollowUp).toFixed(4)}`);
 console.log(`peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; ${fmt(runs[2]!.stats.persons)} persons, ${fmt(runs[2]!.stats.review)} rows in review`);
 
 const truth = new Map(

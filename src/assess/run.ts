@@ -4,8 +4,13 @@
  * 结算ID (the latest delivery wins), reversals and the settlements they reverse left
  * out. Results are written where they changed; flags are raised and withdrawn, never
  * edited away, so their history stays.
+ *
+ * A run scoped to some persons (after a staff decision moved their rows) assesses and
+ * writes theirs alone: a person's entitlements and flags depend on their own
+ * settlements and spells (and the data's as-of date, the same for all), so it ends
+ * exactly where a full run would.
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Store, Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
 import type { Policy, Category } from '../policy/policy.js';
@@ -34,7 +39,7 @@ interface ClaimRow {
 }
 
 /** One settlement per 结算ID, the latest delivery's; reversals and what they reverse left out (spec §7). */
-async function loadClaims(tx: Tx): Promise<ClaimRow[]> {
+async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<ClaimRow[]> {
   const r = await sql<ClaimRow>`
     with delivered as (
       select sr.settlement_id, sr.reversed_id, sr.delivery_id, sr.row_no, d.as_of, d.file,
@@ -58,6 +63,10 @@ async function loadClaims(tx: Tx): Promise<ClaimRow[]> {
     from latest
     where reversed_id is null
       and settlement_id not in (select reversed_id from latest where reversed_id is not null)
+      ${persons
+        ? // theirs now, or theirs before (a row a decision sent back to review belongs to nobody now)
+          sql`and (person_id = any(${[...persons]}) or settlement_id in (select settlement_id from entitlement where person_id = any(${[...persons]})))`
+        : sql``}
     order by person_id, settlement_id`.execute(tx.k);
   return r.rows;
 }
@@ -93,7 +102,13 @@ async function unknownCategories(tx: Tx): Promise<{ byPerson: Map<number, string
   return { byPerson, everyone: file ? `名册文件 ${file} 被拒收，尚未重新报送：类别未定，暂不判断多支付` : null };
 }
 
-export async function runAssessment(store: Store, policy: Policy): Promise<AssessStats> {
+export interface AssessScope {
+  /** only these persons' settlements (undefined: every settlement) */
+  persons?: readonly number[] | undefined;
+}
+
+export async function runAssessment(store: Store, policy: Policy, scope: AssessScope = {}): Promise<AssessStats> {
+  const scoped = scope.persons ? [...scope.persons] : null;
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:assess', 0))`.execute(tx.k);
     const asOf = (await sql<{ as_of: string | null }>`select max(as_of)::text as as_of from delivery where status = 'accepted'`.execute(tx.k)).rows[0]!.as_of;
@@ -103,7 +118,7 @@ export async function runAssessment(store: Store, policy: Policy): Promise<Asses
       .returning('id')
       .executeTakeFirstOrThrow();
 
-    const claims = await loadClaims(tx);
+    const claims = await loadClaims(tx, scoped);
     const persons = [...new Set(claims.map((c) => c.person_id).filter((p): p is number => p !== null))];
     const spells = await sql<{ person_id: number; category: Category; valid_from: string; valid_to: string | null; first_listed: string | null }>`
       select person_id, category, valid_from::text as valid_from, valid_to::text as valid_to, first_listed::text as first_listed
@@ -151,8 +166,8 @@ export async function runAssessment(store: Store, policy: Policy): Promise<Asses
       }
     }
 
-    await writeEntitlements(tx, run.id, entLines);
-    const flags = await writeFlags(tx, run.id, flagLines, asOf);
+    await writeEntitlements(tx, run.id, entLines, scoped);
+    const flags = await writeFlags(tx, run.id, flagLines, asOf, scoped);
     const stats: AssessStats = {
       dataAsOf: asOf,
       settlements: claims.length,
@@ -165,7 +180,10 @@ export async function runAssessment(store: Store, policy: Policy): Promise<Asses
   });
 }
 
-async function writeEntitlements(tx: Tx, runId: number, lines: string[]): Promise<void> {
+/** Only these persons' rows are removed or withdrawn when the run does not derive them (null: anyone's). */
+const ofPersons = (column: RawBuilder<unknown>, persons: number[] | null) => (persons ? sql`and ${column} = any(${persons})` : sql``);
+
+async function writeEntitlements(tx: Tx, runId: number, lines: string[], persons: number[] | null): Promise<void> {
   await sql`
     create temp table desired_entitlement (
       settlement_id text, person_id int, delivery_id int, row_no int, service_date date, settled_on date, year int,
@@ -173,7 +191,9 @@ async function writeEntitlements(tx: Tx, runId: number, lines: string[]): Promis
     ) on commit drop`.execute(tx.k);
   const cols = ['settlement_id', 'person_id', 'delivery_id', 'row_no', 'service_date', 'settled_on', 'year', 'med_type', 'category', 'base', 'entitled', 'paid', 'assessed', 'calc', 'held'];
   if (lines.length) await tx.copyIn('desired_entitlement', cols, lines.join(''));
-  await sql`delete from entitlement e where not exists (select 1 from desired_entitlement d where d.settlement_id = e.settlement_id)`.execute(tx.k);
+  await sql`
+    delete from entitlement e
+    where not exists (select 1 from desired_entitlement d where d.settlement_id = e.settlement_id) ${ofPersons(sql`e.person_id`, persons)}`.execute(tx.k);
   await sql`
     insert into entitlement (${sql.join(cols.map((c) => sql.ref(c)))}, run_id)
     select ${sql.join(cols.map((c) => sql.ref(`d.${c}`)))}, ${runId} from desired_entitlement d
@@ -190,7 +210,7 @@ async function writeEntitlements(tx: Tx, runId: number, lines: string[]): Promis
 }
 
 /** Raises the flags that newly hold, withdraws those that no longer do, updates the rest in place. */
-async function writeFlags(tx: Tx, runId: number, lines: string[], asOf: string | null): Promise<AssessStats['flags']> {
+async function writeFlags(tx: Tx, runId: number, lines: string[], asOf: string | null, persons: number[] | null): Promise<AssessStats['flags']> {
   await sql`
     create temp table desired_flag (
       scope text, settlement_id text, person_id int, year int, flag text, reason text, entitled bigint, paid bigint, amount bigint
@@ -208,7 +228,7 @@ async function writeFlags(tx: Tx, runId: number, lines: string[], asOf: string |
                      where sr.reversed_id = f.settlement_id) then 'reversed'
         when not exists (select 1 from entitlement e where e.settlement_id = f.settlement_id) then 'not_in_data'
         else 'no_longer_holds' end
-    where f.withdrawn_at is null and not exists (select 1 from desired_flag d where ${same})`.execute(tx.k);
+    where f.withdrawn_at is null ${ofPersons(sql`f.person_id`, persons)} and not exists (select 1 from desired_flag d where ${same})`.execute(tx.k);
   await sql`
     update flag f set person_id = d.person_id, reason = d.reason, entitled = d.entitled, paid = d.paid, amount = d.amount, updated_at = now()
     from desired_flag d

@@ -154,7 +154,7 @@ export async function applyAndReassess(ctx: AppContext, decisionId: number): Pro
   );
   if (effect.persons.length === 0) return;
   const progress = createProgress();
-  const tree = await withRunner(ctx, progress, (runner) => submitAndFollow(runner, () => runner.submitReassess(actorDefault()), { wait: true, what: 'spells and assessment' }, progress));
+  const tree = await withRunner(ctx, progress, (runner) => submitAndFollow(runner, () => runner.submitReassess(actorDefault(), effect.persons), { wait: true, what: 'spells and assessment' }, progress));
   if (!tree || reportFailure(tree)) return;
   const spells = resultOf(tree, 'spells.derive');
   const a = resultOf(tree, 'assess.run');

@@ -131,8 +131,8 @@ export class BullRunner implements JobRunner {
     return this.submitFlow(rematchStages(p), runId);
   }
 
-  submitReassess(_requestedBy: string, runId: string = newRunId('reassess')): Promise<JobState> {
-    return this.submitFlow(reassessStages(), runId);
+  submitReassess(_requestedBy: string, persons?: readonly number[], runId: string = newRunId('reassess')): Promise<JobState> {
+    return this.submitFlow(reassessStages(persons), runId);
   }
 
   /**

@@ -18,6 +18,10 @@ export const matchScope = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('file'), file: z.string().min(1) }).strict(),
 ]);
 
+/** Spells and assessment for some persons only (internal ids, after a staff decision), or for everyone. */
+const MAX_SCOPED_PERSONS = 10_000;
+const scopePayload = z.object({ persons: z.array(z.number().int().positive()).min(1).max(MAX_SCOPED_PERSONS).optional() }).strict();
+
 export const JOBS = {
   /** the nightly schedule's job: starts a sync (a flow of the jobs below) */
   'sync.nightly': { queue: 'sync', payload: z.object({ inbox: z.string().min(1) }).strict() },
@@ -27,8 +31,8 @@ export const JOBS = {
   'ingest.file': { queue: 'ingest', payload: z.object({ inboxRoot: z.string().min(1), file: z.string().min(1), hash: z.string().regex(/^[0-9a-f]{64}$/), requestedBy: z.string() }).strict() },
   /** `reestimate`: a new version of the match model first (match/model.ts) */
   'match.run': { queue: 'match', payload: z.object({ scope: matchScope, reestimate: z.boolean().optional() }).strict() },
-  'spells.derive': { queue: 'assess', payload: z.object({}).strict() },
-  'assess.run': { queue: 'assess', payload: z.object({}).strict() },
+  'spells.derive': { queue: 'assess', payload: scopePayload },
+  'assess.run': { queue: 'assess', payload: scopePayload },
   /** opens a case for each new outreach flag, closes the cases the data has settled */
   'outreach.update': { queue: 'assess', payload: z.object({}).strict() },
   'report.newly-eligible': { queue: 'report', payload: z.object({ requestedBy: z.string() }).strict() },
@@ -76,11 +80,16 @@ export function rematchStages(p: Payload<'match.run'>): Stage[] {
   return [['match.run', p], ...reassessStages()];
 }
 
-/** What depends on the links: after a match, or alone after a staff decision changed links (match/apply-now.ts). */
-export function reassessStages(): Stage[] {
+/**
+ * What depends on the links: after a match (everyone), or alone after a staff decision
+ * changed links (match/apply-now.ts): then for the persons it touched only.
+ */
+export function reassessStages(persons?: readonly number[]): Stage[] {
+  // beyond what a payload carries, everyone: a full run ends in the same place
+  const scope = persons && persons.length > 0 && persons.length <= MAX_SCOPED_PERSONS ? { persons: [...persons] } : {};
   return [
-    ['spells.derive', {}],
-    ['assess.run', {}],
+    ['spells.derive', scope],
+    ['assess.run', scope],
     ['outreach.update', {}],
   ];
 }

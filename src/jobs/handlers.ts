@@ -168,14 +168,14 @@ export const HANDLERS = {
     return r.stats;
   },
 
-  async 'spells.derive'(_p, job) {
+  async 'spells.derive'(p, job) {
     await job.progress({ stage: 'deriving category spells' });
-    return runSpells(job.app.store);
+    return runSpells(job.app.store, { persons: p.persons });
   },
 
-  async 'assess.run'(_p, job) {
+  async 'assess.run'(p, job) {
     await job.progress({ stage: 'assessing settlements' });
-    return runAssessment(job.app.store, job.app.policy);
+    return runAssessment(job.app.store, job.app.policy, { persons: p.persons });
   },
 
   async 'outreach.update'(_p, job) {

@@ -77,8 +77,8 @@ export class LocalRunner implements JobRunner {
     return this.chain(rematchStages(p));
   }
 
-  submitReassess(): Promise<JobState> {
-    return this.chain(reassessStages());
+  submitReassess(_requestedBy: string, persons?: readonly number[]): Promise<JobState> {
+    return this.chain(reassessStages(persons));
   }
 
   async get(id: string): Promise<JobState | undefined> {

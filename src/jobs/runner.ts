@@ -36,8 +36,8 @@ export interface JobRunner {
   submitSync(payload: Payload<'sync.scan'>, opts?: SyncOptions): Promise<JobState>;
   /** match again (all rows, a person, a file), then spells and assessment */
   submitRematch(payload: Payload<'match.run'>, requestedBy: string): Promise<JobState>;
-  /** spells, assessment and cases again, after a staff decision changed links */
-  submitReassess(requestedBy: string): Promise<JobState>;
+  /** spells, assessment and cases again, after a staff decision changed links: for the persons it touched, or everyone */
+  submitReassess(requestedBy: string, persons?: readonly number[]): Promise<JobState>;
   get(id: string): Promise<JobState | undefined>;
   list(opts?: { failed?: boolean; all?: boolean; limit?: number }): Promise<JobState[]>;
   close(): Promise<void>;

@@ -16,7 +16,10 @@ export const PERSON_DEATHS = sql`
   where r.died_on is not null
   group by l.person_id`;
 
-export async function deathDates(k: Kysely<DB>): Promise<Map<number, string>> {
-  const r = await sql<{ person_id: number; died_on: string }>`select person_id, died_on::text as died_on from (${PERSON_DEATHS}) x`.execute(k);
+/** @param persons only these (null: everyone) */
+export async function deathDates(k: Kysely<DB>, persons: readonly number[] | null = null): Promise<Map<number, string>> {
+  const r = await sql<{ person_id: number; died_on: string }>`
+    select person_id, died_on::text as died_on from (${PERSON_DEATHS}) x
+    ${persons ? sql`where person_id = any(${[...persons]})` : sql``}`.execute(k);
   return new Map(r.rows.map((x) => [x.person_id, x.died_on]));
 }

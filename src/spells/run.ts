@@ -4,6 +4,10 @@
  * spells no longer derived are superseded (kept, with the time), new ones recorded.
  * Everything is derived again on each run, so the result is a function of the set of
  * accepted deliveries and the links, whatever order they came in.
+ *
+ * A run scoped to some persons (after a staff decision moved their rows) derives and
+ * records theirs alone: a person's spells depend only on their own rows and the dates
+ * of the snapshots, so it ends exactly where a full run would.
  */
 import { sql } from 'kysely';
 import type { Store } from '../db/store.js';
@@ -20,15 +24,21 @@ export interface SpellStats {
 
 const SOURCES: SnapshotSource[] = ['civil', 'rural', 'disability'];
 
-export async function runSpells(store: Store): Promise<SpellStats> {
+export interface SpellScope {
+  /** only these persons (undefined: everyone) */
+  persons?: readonly number[] | undefined;
+}
+
+export async function runSpells(store: Store, scope: SpellScope = {}): Promise<SpellStats> {
+  const persons = scope.persons ? [...scope.persons] : null;
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:spells', 0))`.execute(tx.k);
     const lines: string[] = [];
-    const deaths = await deathDates(tx.k);
+    const deaths = await deathDates(tx.k, persons);
     for (const source of SOURCES) {
       // a person's spells of one category, from every stream of the source
       const derived = new Map<string, { personId: number; category: string; spells: Spell[] }>();
-      for (const h of await loadHistories(tx.k, source)) {
+      for (const h of await loadHistories(tx.k, source, persons)) {
         const key = `${h.personId}\u001f${h.category}`;
         const entry = derived.get(key) ?? derived.set(key, { personId: h.personId, category: h.category, spells: [] }).get(key)!;
         entry.spells.push(...deriveSpells(h.snapshots));
@@ -52,7 +62,8 @@ export async function runSpells(store: Store): Promise<SpellStats> {
       and d.valid_to is not distinct from s.valid_to and d.explicit_end = s.explicit_end and d.first_listed is not distinct from s.first_listed`;
     const superseded = await sql`
       update spell s set superseded_at = now()
-      where s.superseded_at is null and not exists (select 1 from desired_spell d where ${same})`.execute(tx.k);
+      where s.superseded_at is null ${persons ? sql`and s.person_id = any(${persons})` : sql``}
+        and not exists (select 1 from desired_spell d where ${same})`.execute(tx.k);
     const recorded = await sql`
       insert into spell (person_id, category, source, valid_from, valid_to, explicit_end, first_listed)
       select d.person_id, d.category, d.source, d.valid_from, d.valid_to, d.explicit_end, d.first_listed

@@ -56,10 +56,11 @@ interface Row {
 }
 
 /** One statement (or none) per row, in SQL; lifted and monitored come from one rural row. */
-function statementRows(k: Kysely<DB>, source: SnapshotSource) {
+function statementRows(k: Kysely<DB>, source: SnapshotSource, persons: readonly number[] | null) {
   const base = sql`
     from source_row s
     join row_link l on l.delivery_id = s.delivery_id and l.row_no = s.row_no and l.state = 'linked'
+      ${persons ? sql`and l.person_id = any(${[...persons]})` : sql``}
     join delivery d on d.id = s.delivery_id and d.status = 'accepted' and d.kind = 'snapshot'`;
   switch (source) {
     case 'civil':
@@ -111,10 +112,10 @@ async function snapshotDates(k: Kysely<DB>, source: SnapshotSource): Promise<Map
   return out;
 }
 
-/** Every person's history in every category of the source, per stream, ready for deriveSpells. */
-export async function loadHistories(k: Kysely<DB>, source: SnapshotSource): Promise<PersonHistory[]> {
+/** Every person's (or these persons') history in every category of the source, per stream, ready for deriveSpells. */
+export async function loadHistories(k: Kysely<DB>, source: SnapshotSource, persons: readonly number[] | null = null): Promise<PersonHistory[]> {
   const dates = await snapshotDates(k, source);
-  const rows = (await statementRows(k, source)).rows;
+  const rows = (await statementRows(k, source, persons)).rows;
   // stream and person → as-of → { statements per category, unreadable }
   type At = Map<string, { statements: Map<string, Statement[]>; unreadable: boolean }>;
   const byPerson = new Map<string, { personId: number; stream: string; at: At }>();

@@ -318,7 +318,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
       await audit(store, { actor: v.username, action: auditAction, subject: `row:${deliveryId}:${rowNo}`, detail: { person }, ip: req.ip });
       const effect = await applyPendingDecisions(store);
       if (!effect.applied) return reply.redirect(`/review?done=${done}_later`, 303);
-      if (effect.persons.length > 0) await deps.runner.submitReassess(`console:${v.username}`);
+      if (effect.persons.length > 0) await deps.runner.submitReassess(`console:${v.username}`, effect.persons);
       return reply.redirect(`/review?done=${done}`, 303);
     });
   }
