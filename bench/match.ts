@@ -107,6 +107,8 @@ runs.push(await timed(`increment: the last month's ${latest.length} deliveries, 
 runs.push(await timed('rematch --all --reestimate (what every run cost before model versions)', { scope: { kind: 'all' }, reestimate: true }));
 const stats = runs[0]!.stats;
 
+// matching's peak, before this process also holds everyone's spells and assessment
+const matchRss = Math.round(process.resourceUsage().maxRSS / 1024);
 // spells and assessment of everyone, as a sync runs them: what a decision's follow-up cost before it was scoped
 const policy = loadPolicy();
 const tFull = performance.now();
@@ -155,7 +157,10 @@ console.log('|---|---:|---:|---:|---:|');
 for (const d of decided) console.log(`| ${d.what} | ${d.ms.toFixed(0)} | ${d.rows} | ${d.persons} | ${d.followUpMs.toFixed(0)} |`);
 const meanFollowUp = decided.reduce((s, d) => s + d.followUpMs, 0) / Math.max(decided.length, 1) / 1000;
 console.log(`spells and assessment of everyone: ${fullFollowUp.toFixed(1)} s; a decision's scoped follow-up ÷ that: ${(meanFollowUp / fullFollowUp).toFixed(4)}`);
-console.log(`peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; ${fmt(runs[2]!.stats.persons)} persons, ${fmt(runs[2]!.stats.review)} rows in review`);
+console.log(
+  `peak RSS of matching ${matchRss} MB (with everyone's spells and assessment run in the same process after it, ${Math.round(process.resourceUsage().maxRSS / 1024)} MB); ` +
+    `${fmt(runs[2]!.stats.persons)} persons, ${fmt(runs[2]!.stats.review)} rows in review`,
+);
 
 const truth = new Map(
   readFileSync(join(out, 'truth/rows.csv'), 'utf8').trim().split(/\r?\n/).slice(1).map((l) => {

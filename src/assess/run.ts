@@ -40,8 +40,20 @@ interface ClaimRow {
 
 /** One settlement per 结算ID, the latest delivery's; reversals and what they reverse left out (spec §7). */
 async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<ClaimRow[]> {
+  const p = persons ? [...persons] : null;
+  // scoped: every delivery of the settlements that are the persons' now or were before, and what reverses them
+  const scoped = p
+    ? sql`and (sr.settlement_id in (select settlement_id from ids) or sr.reversed_id in (select settlement_id from ids))`
+    : sql``;
   const r = await sql<ClaimRow>`
-    with delivered as (
+    with ids as (
+      ${p
+        ? sql`select sr.settlement_id from row_link l join settlement_row sr on sr.delivery_id = l.delivery_id and sr.row_no = l.row_no
+              where l.person_id = any(${p}) and sr.settlement_id is not null
+              union select settlement_id from entitlement where person_id = any(${p})`
+        : sql`select null::text as settlement_id where false`}
+    ),
+    delivered as (
       select sr.settlement_id, sr.reversed_id, sr.delivery_id, sr.row_no, d.as_of, d.file,
              case when l.state = 'linked' then l.person_id end as person_id,
              sr.ended_on, sr.settled_on, sr.med_type, sr.place, sr.method,
@@ -50,7 +62,7 @@ async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<Cl
       join source_row s on s.delivery_id = sr.delivery_id and s.row_no = sr.row_no
       join delivery d on d.id = sr.delivery_id and d.status = 'accepted' and d.source = 'settlement'
       left join row_link l on l.delivery_id = sr.delivery_id and l.row_no = sr.row_no
-      where not s.rejected and sr.settlement_id is not null and sr.ended_on is not null
+      where not s.rejected and sr.settlement_id is not null and sr.ended_on is not null ${scoped}
     ),
     latest as (
       select distinct on (settlement_id) * from delivered
@@ -63,9 +75,9 @@ async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<Cl
     from latest
     where reversed_id is null
       and settlement_id not in (select reversed_id from latest where reversed_id is not null)
-      ${persons
+      ${p
         ? // theirs now, or theirs before (a row a decision sent back to review belongs to nobody now)
-          sql`and (person_id = any(${[...persons]}) or settlement_id in (select settlement_id from entitlement where person_id = any(${[...persons]})))`
+          sql`and (person_id = any(${p}) or settlement_id in (select settlement_id from entitlement where person_id = any(${p})))`
         : sql``}
     order by person_id, settlement_id`.execute(tx.k);
   return r.rows;
@@ -79,11 +91,11 @@ async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<Cl
  * while the person holds no known category is then held with this reason, not flagged
  * overpaid; one with a known category is judged on it.
  */
-async function unknownCategories(tx: Tx): Promise<{ byPerson: Map<number, string>; everyone: string | null }> {
+async function unknownCategories(tx: Tx, persons: number[] | null): Promise<{ byPerson: Map<number, string>; everyone: string | null }> {
   const rows = await sql<{ person_id: number; file: string; row_no: number; held: boolean }>`
     select distinct on (l.person_id) l.person_id, d.file, s.row_no, d.status = 'quarantined' as held
     from source_row s
-    join row_link l on l.delivery_id = s.delivery_id and l.row_no = s.row_no and l.state = 'linked'
+    join row_link l on l.delivery_id = s.delivery_id and l.row_no = s.row_no and l.state = 'linked' ${ofPersons(sql`l.person_id`, persons)}
     join delivery d on d.id = s.delivery_id and d.kind = 'snapshot'
     where d.status = 'quarantined' or (d.status = 'accepted' and s.rejected)
     order by l.person_id, d.as_of desc, d.file, s.row_no`.execute(tx.k);
@@ -133,7 +145,7 @@ export async function runAssessment(store: Store, policy: Policy, scope: AssessS
       });
     }
 
-    const unknown = await unknownCategories(tx);
+    const unknown = await unknownCategories(tx, scoped);
     const entLines: string[] = [];
     const flagLines: string[] = [];
     const byPerson = new Map<number | null, ClaimRow[]>();

@@ -12,6 +12,7 @@ import * as m20261207T1200 from './migrations/20261207T1200_match_state.js';
 import * as m20261207T1800 from './migrations/20261207T1800_household_index.js';
 import * as m20261208T0900 from './migrations/20261208T0900_profiles.js';
 import * as m20261208T1200 from './migrations/20261208T1200_death.js';
+import * as m20261208T1500 from './migrations/20261208T1500_settlement_ids.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '20261122T0900_ingest': m20261122T0900,
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261207T1800_household_index': m20261207T1800,
   '20261208T0900_profiles': m20261208T0900,
   '20261208T1200_death': m20261208T1200,
+  '20261208T1500_settlement_ids': m20261208T1500,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
