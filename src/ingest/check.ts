@@ -12,7 +12,7 @@ import { basename } from 'node:path';
 import type { AsOfOrigin, SourceKey } from '../db/schema.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
 import { deliveryName, findTable, IngestError, sourceFromPath, topRows } from './ingest.js';
-import { classifyRow, findHeader, headerShape, mapColumns, profilesFor, HEADER_SEARCH_ROWS, type ColumnMapping } from './layout.js';
+import { classifyRow, findHeader, headerShape, mapColumns, profilesFor, type ColumnMapping } from './layout.js';
 import type { Mapping, Profile } from './mapping.js';
 import { labelKey } from './normalise/text.js';
 import { file as fileProblem, row as rowProblem, type Problem } from './problems.js';
