@@ -14,6 +14,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { decideQuarantine, DeliveryError } from '../../ingest/deliveries.js';
 import { inspectFile } from '../../ingest/read/inspect.js';
+import type { Mapping } from '../../ingest/mapping.js';
 import { SOURCES, isSourceKey } from '../../ingest/sources.js';
 import { audit } from '../../server/audit.js';
 import { authOf } from '../../server/auth.js';
@@ -158,7 +159,10 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
             ['数据行', d.row_count],
             ['被拒行', d.rejected_rows],
             ['警告', d.warning_count],
-            ['格式', [d.format, d.encoding, d.sheet].filter(Boolean).join(' · ')],
+            ['导出格式', formatTitle(app.mapping, d.profile)],
+            // a stream of its own (a 低保 list beside a 特困 list); the source's main stream goes without saying
+            ...(d.stream && d.stream !== d.source ? ([['名册系列', d.stream]] as [string, unknown][]) : []),
+            ['文件格式', [d.format, d.encoding, d.sheet].filter(Boolean).join(' · ')],
             ['接收时间', when(d.received_at)],
           ]),
           d.status === 'quarantined' && canChange
@@ -340,4 +344,10 @@ function removeStaleUploads(dir: string): void {
   void readdir(dir)
     .then((names) => Promise.all(names.map(async (n) => ((await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? Infinity) < dayAgo && rm(join(dir, n), { force: true }))))
     .catch(() => undefined);
+}
+
+/** The title of the format profile that read a delivery, as the mapping names it now (a profile since removed: its name). */
+function formatTitle(mapping: Mapping, profile: string | null): string | null {
+  if (!profile) return null;
+  return mapping.profiles.find((p) => p.name === profile)?.title ?? profile;
 }
