@@ -30,9 +30,27 @@ function content(p: Probe): string {
   return JSON.stringify([p.name, p.fold, p.idStatus, p.idValue, p.birth, p.gender, p.headId, p.relation, p.household, p.township, p.village, p.phone]);
 }
 
+/** The rows of each household on a roster that are assigned jointly: two rows at least, MAX_HOUSEHOLD_ROWS at most. */
+function jointHouseholds(probes: readonly Probe[]): number[][] {
+  const households = new Map<string, number[]>();
+  probes.forEach((p, i) => {
+    const h = householdOnRoster(p);
+    if (h) households.set(h, [...(households.get(h) ?? []), i]);
+  });
+  return [...households.values()].filter((rows) => rows.length >= 2 && rows.length <= MAX_HOUSEHOLD_ROWS);
+}
+
+/** Whether each row is assigned jointly with housemates (only their candidates' weights are needed for housemateClaims). */
+export function assignedJointly(probes: readonly Probe[]): boolean[] {
+  const out = new Array<boolean>(probes.length).fill(false);
+  for (const rows of jointHouseholds(probes)) for (const i of rows) out[i] = true;
+  return out;
+}
+
 /**
  * For each row, the persons its housemates on the roster took (undefined: none).
- * `scored[i]` is row i's candidates with their match weights, best first.
+ * `scored[i]` is row i's candidates with their match weights, best first; only the rows
+ * assignedJointly are read.
  */
 export function housemateClaims(
   probes: readonly Probe[],
@@ -40,13 +58,7 @@ export function housemateClaims(
   linkProbability: number,
 ): (ReadonlySet<string> | undefined)[] {
   const out: (ReadonlySet<string> | undefined)[] = new Array(probes.length);
-  const households = new Map<string, number[]>();
-  probes.forEach((p, i) => {
-    const h = householdOnRoster(p);
-    if (h) households.set(h, [...(households.get(h) ?? []), i]);
-  });
-  for (const rows of households.values()) {
-    if (rows.length < 2 || rows.length > MAX_HOUSEHOLD_ROWS) continue;
+  for (const rows of jointHouseholds(probes)) {
     // units: rows that say the same thing, in row order (the first row of a unit speaks for it)
     const units = new Map<string, number[]>();
     for (const i of rows) {

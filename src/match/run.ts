@@ -24,7 +24,7 @@ import { compareAll, compareContext, idEdits, type Probe, type Profile } from '.
 import { applyDecisions, rowId } from './decisions.js';
 import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, loadStaffLabels, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
 import { affectedRows, blockId, MAX_CHANGED_SHARE, widen, type AffectedRows } from './affected.js';
-import { housemateClaims, householdOnRoster } from './household.js';
+import { assignedJointly, housemateClaims, householdOnRoster } from './household.js';
 import { livePersons, refreshPersons } from './persons.js';
 import { estimateWeights, posteriors, score, type Evidence, type Labelled, type NameFrequency, type Weights } from './weights.js';
 import { DEFAULT_MODEL_POLICY, finishModel, latestModel, loadModel, modelFrequency, reestimateReason, startModel, type ModelPolicy, type ModelReason } from './model.js';
@@ -307,7 +307,7 @@ function decideFloating(
   frequency: NameFrequency,
   decisions: Awaited<ReturnType<typeof applyDecisions>>,
 ): FloatDecision[] {
-  const scored = probes.map((p, i) => {
+  const scoreRow = (p: ProbeRow, i: number) => {
     const excluded = decisions.rejects.get(rowId(p.deliveryId, p.rowNo));
     return (candidates.get(i) ?? [])
       .filter((k) => !excluded?.has(k))
@@ -316,10 +316,16 @@ function decideFloating(
         return { key: k, ...score(weights, compareContext(p, q), compareAll(p, q, tools), p.fold, frequency) };
       })
       .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1));
-  });
-  // one row per person within a household on a roster: persons a housemate took are not this row's
-  const claimed = housemateClaims(probes, scored, LINK_PROBABILITY);
-  return scored.map((all, i) => {
+  };
+  // one row per person within a household on a roster: persons a housemate took are not this row's.
+  // Only those rows' weights are held for it, without their evidence: a row's candidates with their
+  // evidence are held while it is decided, never all rows' at once (memory grows with the county)
+  const joint = assignedJointly(probes);
+  const weightsOnly = probes.map((p, i) => (joint[i] ? scoreRow(p, i).map((s) => ({ key: s.key, total: s.total })) : []));
+  const claimed = housemateClaims(probes, weightsOnly, LINK_PROBABILITY);
+  weightsOnly.length = 0;
+  return probes.map((p, i) => {
+    const all = scoreRow(p, i);
     const taken = claimed[i];
     const open = taken ? all.filter((s) => !taken.has(s.key)) : all;
     const probs = posteriors(open.map((s) => s.total));
