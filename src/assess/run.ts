@@ -10,7 +10,8 @@
  * settlements and spells (and the data's as-of date, the same for all), so it ends
  * exactly where a full run would.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql } from 'kysely';
+import { ofPersons } from '../db/scope.js';
 import type { Store, Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
 import type { Policy, Category } from '../policy/policy.js';
@@ -46,11 +47,14 @@ async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<Cl
     ? sql`and (sr.settlement_id in (select settlement_id from ids) or sr.reversed_id in (select settlement_id from ids))`
     : sql``;
   const r = await sql<ClaimRow>`
-    with ids as (
+    with theirs_before as (
+      ${p ? sql`select settlement_id from entitlement where person_id = any(${p})` : sql`select null::text as settlement_id where false`}
+    ),
+    ids as (
       ${p
         ? sql`select sr.settlement_id from row_link l join settlement_row sr on sr.delivery_id = l.delivery_id and sr.row_no = l.row_no
               where l.person_id = any(${p}) and sr.settlement_id is not null
-              union select settlement_id from entitlement where person_id = any(${p})`
+              union select settlement_id from theirs_before`
         : sql`select null::text as settlement_id where false`}
     ),
     delivered as (
@@ -77,7 +81,7 @@ async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<Cl
       and settlement_id not in (select reversed_id from latest where reversed_id is not null)
       ${p
         ? // theirs now, or theirs before (a row a decision sent back to review belongs to nobody now)
-          sql`and (person_id = any(${p}) or settlement_id in (select settlement_id from entitlement where person_id = any(${p})))`
+          sql`and (person_id = any(${p}) or settlement_id in (select settlement_id from theirs_before))`
         : sql``}
     order by person_id, settlement_id`.execute(tx.k);
   return r.rows;
@@ -191,9 +195,6 @@ export async function runAssessment(store: Store, policy: Policy, scope: AssessS
     return stats;
   });
 }
-
-/** Only these persons' rows are removed or withdrawn when the run does not derive them (null: anyone's). */
-const ofPersons = (column: RawBuilder<unknown>, persons: number[] | null) => (persons ? sql`and ${column} = any(${persons})` : sql``);
 
 async function writeEntitlements(tx: Tx, runId: number, lines: string[], persons: number[] | null): Promise<void> {
   await sql`

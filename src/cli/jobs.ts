@@ -111,21 +111,11 @@ async function submitAndFollow(runner: JobRunner, submit: () => Promise<JobState
  * run: the sync's summary lists the file and sets the exit status itself.
  */
 function reportFailure(tree: JobState, opts: { ignoreIngest?: boolean } = {}): boolean {
-  const failed = opts.ignoreIngest ? stageFailure(tree) : failureOf(tree);
+  const failed = failureOf(tree, opts.ignoreIngest ? (s) => s.name === 'ingest.file' : undefined);
   if (!failed) return false;
   process.stderr.write(`aidlink: ${tree.id} failed at ${failed.name} (${failed.id}): ${failed.error ?? 'no reason given'}\n`);
   process.exitCode = 1;
   return true;
-}
-
-/** The first failed stage of a run, deepest first, not counting the ingest jobs of its files. */
-function stageFailure(tree: JobState): JobState | undefined {
-  if (tree.name === 'ingest.file') return undefined;
-  for (const c of tree.children) {
-    const f = stageFailure(c);
-    if (f) return f;
-  }
-  return tree.state === 'failed' ? tree : undefined;
 }
 
 async function withRunner<T>(ctx: AppContext, progress: Progress, fn: (runner: JobRunner) => Promise<T>): Promise<T> {

@@ -8,16 +8,15 @@
  * never a cell of a data row.
  */
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { AsOfOrigin, SourceKey } from '../db/schema.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
-import { deliveryName, findTable, IngestError, sourceFromPath, topRows } from './ingest.js';
-import { classifyRow, findHeader, headerShape, mapColumns, profilesFor, type ColumnMapping } from './layout.js';
+import { deliveryName, findTable, IngestError, sourceFromPath } from './ingest.js';
+import { classifyRow, headerShape, mapColumns, type ColumnMapping } from './layout.js';
 import type { Mapping, Profile } from './mapping.js';
 import { labelKey } from './normalise/text.js';
 import { file as fileProblem, row as rowProblem, type Problem } from './problems.js';
 import { inspectFile } from './read/inspect.js';
-import { UnreadableFileError, type SheetReader, type SheetRow } from './read/rows.js';
+import { UnreadableFileError, type SheetReader } from './read/rows.js';
 import { createRowParser } from './row-parser.js';
 import { FIELD_LABEL, type AnyField } from './sources.js';
 
@@ -135,26 +134,6 @@ function describeColumns(headers: readonly string[], profile: Profile, m: Pick<C
   });
 }
 
-/**
- * A file rejected for a missing required column: the profile that came closest and how
- * the header reads under it (findTable keeps only the message). The same search on the
- * same reader finds the same row.
- */
-async function closestTable(reader: SheetReader, profiles: readonly Profile[]) {
-  let rows: SheetRow[];
-  try {
-    rows = await topRows(reader);
-  } catch (err) {
-    if (err instanceof UnreadableFileError) return undefined;
-    throw err;
-  }
-  const hit = findHeader(rows, profiles);
-  if (!('profile' in hit)) return undefined;
-  const headerRow = rows[hit.index]!;
-  const headers = headerRow.cells.map((h) => h.trim());
-  return { profile: hit.profile, headerRowNo: headerRow.rowNo, headers, ...mapColumns(headers, hit.profile) };
-}
-
 interface SampleInput {
   mapping: Mapping;
   reader: SheetReader;
@@ -261,15 +240,15 @@ export async function checkFile(mapping: Mapping, path: string, opts: CheckOptio
     if (reader) {
       result.delimiter = reader.delimiter;
       result.sheet = reader.sheet;
-      const closest = found.problem.code === 'missing_required_column' ? await closestTable(reader, profilesFor(mapping, hint, basename(path))) : undefined;
-      if (closest) {
-        result.profile = describeProfile(closest.profile);
-        result.headerRowNo = closest.headerRowNo;
-        result.columns = describeColumns(closest.headers, closest.profile, closest);
-        result.missing = closest.missing.map((m) => ({ field: m.field, label: FIELD_LABEL[m.field], aliases: [...m.aliases] }));
-        // a required column's absence is the rejection, not a note on how the rows would read
-        const missing = new Set<string>(closest.missing.map((m) => m.field));
-        result.notes = closest.problems.filter((p) => !(p.code === 'absent_column' && p.field !== null && missing.has(p.field)));
+      // a required column is missing: how the header found reads under its profile
+      const h = found.header;
+      if (h) {
+        const columns = mapColumns(h.headers, h.profile);
+        result.profile = describeProfile(h.profile);
+        result.headerRowNo = h.headerRowNo;
+        result.columns = describeColumns(h.headers, h.profile, columns);
+        result.missing = columns.missing.map((m) => ({ field: m.field, label: FIELD_LABEL[m.field], aliases: [...m.aliases] }));
+        result.notes = columns.problems;
       }
     }
     return result;

@@ -94,10 +94,13 @@ interface Table {
   warnings: Problem[];
 }
 
-type Found = { ok: true; table: Table } | { ok: false; problem: Problem; source: SourceKey | undefined; reader?: SheetReader };
+type Found =
+  | { ok: true; table: Table }
+  /** `header`: the header found, when a required column is what it lacks */
+  | { ok: false; problem: Problem; source: SourceKey | undefined; reader?: SheetReader; header?: Pick<Table, 'profile' | 'headerRowNo' | 'headers'> };
 
 /** The top rows of a sheet, where the header is looked for. */
-export async function topRows(reader: SheetReader): Promise<SheetRow[]> {
+async function topRows(reader: SheetReader): Promise<SheetRow[]> {
   const rows: SheetRow[] = [];
   for await (const chunk of reader.chunks()) {
     rows.push(...chunk);
@@ -153,7 +156,10 @@ export async function findTable(path: string, kind: Inspection['kind'], mapping:
   const headers = headerRow.cells.map((h) => h.trim());
   const { columnMap, sums, ranges, missing, problems } = mapColumns(headers, best.profile);
   const source = best.profile.source;
-  if (missing.length > 0) return { ok: false, problem: fileProblem.missingColumns(missing, headers, best.profile), source, reader: best.reader };
+  if (missing.length > 0) {
+    const header = { profile: best.profile, headerRowNo: headerRow.rowNo, headers };
+    return { ok: false, problem: fileProblem.missingColumns(missing, headers, best.profile), source, reader: best.reader, header };
+  }
   return {
     ok: true,
     table: {

@@ -129,8 +129,9 @@ export function mapColumns(headers: readonly string[], profile: Profile): Column
       field: f,
       aliases: profile.aliases[f] ?? (profile.sums[f] ? [profile.sums[f]!.join('+')] : profile.ranges.find((r) => r.from === f || r.to === f)?.keys ?? []),
     }));
+  // how the rows read without a column the format may lack; a required one's absence rejects the file instead
   for (const [f, note] of Object.entries(ABSENT_COLUMN_NOTE) as [AnyField, string][]) {
-    if ((FIELDS[profile.source] as readonly string[]).includes(f) && !present(f)) problems.push(fileProblem.absentColumn(f, note));
+    if ((FIELDS[profile.source] as readonly string[]).includes(f) && !present(f) && !profile.required.includes(f)) problems.push(fileProblem.absentColumn(f, note));
   }
   return { columnMap, sums, ranges, missing, problems };
 }

@@ -189,12 +189,17 @@ class ColumnIndex {
     for (const name of names) {
       const key = labelKey(name);
       if (key === '') throw new MappingError(`列名映射文件 ${path}：${this.where}.${f}：列名为空`);
-      const other = this.columns.get(key);
-      if (other && other !== f) {
-        throw new MappingError(`列名映射文件 ${path}：${this.where}.${f}：列名「${name}」已经表示字段「${other}」（${FIELD_LABEL[other]}）`);
-      }
+      this.refuseTaken(path, `${this.where}.${f}`, name, f);
       this.columns.set(key, f);
       if (!(this.aliases[f] ??= []).includes(name)) this.aliases[f]!.push(name);
+    }
+  }
+
+  /** Refuses a column name that already means a field (other than `unless`). */
+  refuseTaken(path: string, where: string, name: string, unless?: AnyField): void {
+    const other = this.columns.get(labelKey(name));
+    if (other && other !== unless) {
+      throw new MappingError(`列名映射文件 ${path}：${where}：列名「${name}」已经表示字段「${other}」（${FIELD_LABEL[other]}）`);
     }
   }
 }
@@ -299,11 +304,7 @@ function buildProfile(path: string, name: string, def: z.infer<typeof profileSch
     if (index.aliases[field as AnyField]) {
       throw new MappingError(`列名映射文件 ${path}：${where}.sums.${field}：这个字段已在 columns 中对应一列，不能再由几列相加`);
     }
-    for (const n of names) {
-      if (index.columns.has(labelKey(n))) {
-        throw new MappingError(`列名映射文件 ${path}：${where}.sums.${field}：列名「${n}」已经表示字段「${index.columns.get(labelKey(n))}」`);
-      }
-    }
+    for (const n of names) index.refuseTaken(path, `${where}.sums.${field}`, n);
     sums[field as AnyField] = names.map(labelKey);
   }
   const months: Partial<Record<AnyField, 'start' | 'end'>> = {};
@@ -320,9 +321,7 @@ function buildProfile(path: string, name: string, def: z.infer<typeof profileSch
       }
       if (index.aliases[f as AnyField]) throw new MappingError(`列名映射文件 ${path}：${where}.ranges.${i}：字段「${f}」已在 columns 中对应一列`);
     }
-    for (const n of r.columns) {
-      if (index.columns.has(labelKey(n))) throw new MappingError(`列名映射文件 ${path}：${where}.ranges.${i}：列名「${n}」已经表示字段「${index.columns.get(labelKey(n))}」`);
-    }
+    for (const n of r.columns) index.refuseTaken(path, `${where}.ranges.${i}`, n);
     return { keys: r.columns.map(labelKey), from: r.from as AnyField, to: r.to as AnyField };
   });
   const inRange = (f: string) => ranges.some((r) => r.from === f || r.to === f);

@@ -77,10 +77,14 @@ export function resultOf<N extends JobName>(tree: JobState, name: N): JobResult<
   return undefined;
 }
 
-/** The first failed job in a tree, deepest first: the cause, not the stages that failed because of it. */
-export function failureOf(tree: JobState): JobState | undefined {
+/**
+ * The first failed job in a tree, deepest first: the cause, not the stages that failed
+ * because of it. Jobs `skip` names are not looked at, nor their children.
+ */
+export function failureOf(tree: JobState, skip?: (s: JobState) => boolean): JobState | undefined {
+  if (skip?.(tree)) return undefined;
   for (const c of tree.children) {
-    const f = failureOf(c);
+    const f = failureOf(c, skip);
     if (f) return f;
   }
   return tree.state === 'failed' ? tree : undefined;

@@ -321,9 +321,11 @@ function decideFloating(
   // Only those rows' weights are held for it, without their evidence: a row's candidates with their
   // evidence are held while it is decided, never all rows' at once (memory grows with the county)
   const joint = assignedJointly(probes);
-  const weightsOnly = probes.map((p, i) => (joint[i] ? scoreRow(p, i).map((s) => ({ key: s.key, total: s.total })) : []));
-  const claimed = housemateClaims(probes, weightsOnly, LINK_PROBABILITY);
-  weightsOnly.length = 0;
+  const claimed = housemateClaims(
+    probes,
+    probes.map((p, i) => (joint[i] ? scoreRow(p, i).map((s) => ({ key: s.key, total: s.total })) : [])),
+    LINK_PROBABILITY,
+  );
   return probes.map((p, i) => {
     const all = scoreRow(p, i);
     const taken = claimed[i];

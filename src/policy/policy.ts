@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { parseDate } from '../ingest/normalise/date.js';
+import { nextDay, parseDate } from '../ingest/normalise/date.js';
 import { parseMoney } from '../ingest/normalise/money.js';
 
 export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../config/policy.default.yaml', import.meta.url));
@@ -115,12 +115,6 @@ export interface Policy {
   priority: readonly Category[];
   ageOut: ReadonlyMap<Category, number>;
   periods: readonly Period[];
-}
-
-function nextDay(d: string): string {
-  const t = new Date(`${d}T00:00:00Z`);
-  t.setUTCDate(t.getUTCDate() + 1);
-  return t.toISOString().slice(0, 10);
 }
 
 export function parsePolicy(doc: unknown, file: string): Policy {

@@ -5,6 +5,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
+import { ofPersons } from '../db/scope.js';
 
 /** person_id, died_on: one row per person who died. */
 export const PERSON_DEATHS = sql`
@@ -20,6 +21,6 @@ export const PERSON_DEATHS = sql`
 export async function deathDates(k: Kysely<DB>, persons: readonly number[] | null = null): Promise<Map<number, string>> {
   const r = await sql<{ person_id: number; died_on: string }>`
     select person_id, died_on::text as died_on from (${PERSON_DEATHS}) x
-    ${persons ? sql`where person_id = any(${[...persons]})` : sql``}`.execute(k);
+    where true ${ofPersons(sql`person_id`, persons)}`.execute(k);
   return new Map(r.rows.map((x) => [x.person_id, x.died_on]));
 }

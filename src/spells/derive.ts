@@ -21,6 +21,7 @@
  * absent: the snapshot keeps their open spells of that source as they are, so one
  * unreadable row never ends a spell.
  */
+import { nextDay } from '../ingest/normalise/date.js';
 
 export type Statement = { kind: 'member'; start: string } | { kind: 'closed'; start: string; end: string } | { kind: 'close'; end: string };
 
@@ -42,6 +43,7 @@ export interface Spell {
 }
 
 const min = (a: string, b: string) => (a < b ? a : b);
+const byStart = (a: Spell, b: Spell) => (a.validFrom < b.validFrom ? -1 : a.validFrom > b.validFrom ? 1 : 0);
 const max = (a: string, b: string) => (a > b ? a : b);
 
 /** @param snapshots every accepted snapshot of the source, in as-of order */
@@ -106,7 +108,7 @@ export function deriveSpells(snapshots: readonly Snapshot[]): Spell[] {
     }
   }
   finish();
-  return spells.sort((a, b) => (a.validFrom < b.validFrom ? -1 : a.validFrom > b.validFrom ? 1 : 0));
+  return spells.sort(byStart);
 }
 
 /**
@@ -116,7 +118,7 @@ export function deriveSpells(snapshots: readonly Snapshot[]): Spell[] {
  * pass unchanged.
  */
 export function mergeSpells(spells: readonly Spell[]): Spell[] {
-  const sorted = [...spells].sort((a, b) => (a.validFrom < b.validFrom ? -1 : a.validFrom > b.validFrom ? 1 : 0));
+  const sorted = [...spells].sort(byStart);
   const out: Spell[] = [];
   for (const s of sorted) {
     const last = out[out.length - 1];
@@ -143,10 +145,4 @@ export function endAtDeath(spells: readonly Spell[], diedOn: string): Spell[] {
     if (s.validTo !== null && s.validTo <= end) return [s];
     return [{ ...s, validTo: end, explicitEnd: true }];
   });
-}
-
-function nextDay(date: string): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10);
 }

@@ -11,6 +11,7 @@
  */
 import { sql } from 'kysely';
 import type { Store } from '../db/store.js';
+import { ofPersons } from '../db/scope.js';
 import { deathDates } from './deaths.js';
 import { copyLine } from '../db/copy.js';
 import { deriveSpells, endAtDeath, mergeSpells, type Spell } from './derive.js';
@@ -62,7 +63,7 @@ export async function runSpells(store: Store, scope: SpellScope = {}): Promise<S
       and d.valid_to is not distinct from s.valid_to and d.explicit_end = s.explicit_end and d.first_listed is not distinct from s.first_listed`;
     const superseded = await sql`
       update spell s set superseded_at = now()
-      where s.superseded_at is null ${persons ? sql`and s.person_id = any(${persons})` : sql``}
+      where s.superseded_at is null ${ofPersons(sql`s.person_id`, persons)}
         and not exists (select 1 from desired_spell d where ${same})`.execute(tx.k);
     const recorded = await sql`
       insert into spell (person_id, category, source, valid_from, valid_to, explicit_end, first_listed)

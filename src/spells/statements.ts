@@ -23,6 +23,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { DB, SourceKey } from '../db/schema.js';
+import { ofPersons } from '../db/scope.js';
 import type { Snapshot, Statement } from './derive.js';
 
 export type SnapshotSource = Exclude<SourceKey, 'settlement' | 'death'>;
@@ -60,7 +61,7 @@ function statementRows(k: Kysely<DB>, source: SnapshotSource, persons: readonly 
   const base = sql`
     from source_row s
     join row_link l on l.delivery_id = s.delivery_id and l.row_no = s.row_no and l.state = 'linked'
-      ${persons ? sql`and l.person_id = any(${[...persons]})` : sql``}
+      ${ofPersons(sql`l.person_id`, persons)}
     join delivery d on d.id = s.delivery_id and d.status = 'accepted' and d.kind = 'snapshot'`;
   switch (source) {
     case 'civil':
