@@ -7,7 +7,9 @@
  * matched under that model version (the increment); then `rematch --all --reestimate`,
  * which costs what every run cost before model versions; then staff decisions (confirm,
  * reject, split, merge), each recorded and put in effect as the console does, and the
- * touched persons' spells and assessment after it (against those of everyone). Reports each
+ * touched persons' spells and assessment after it (against those of everyone). Times spells and
+ * assessment after the first match (everyone's), after the increment as its sync runs them (the
+ * persons its changes touched) and everyone's again on the same data, which must change nothing. Reports each
  * run's seconds by step, the ratio of the increment to the re-estimating run, each
  * decision's milliseconds and its follow-up's, peak RSS, and pairwise precision and recall against the
  * county's truth. `--damage-scale` multiplies every damage rate of the generator;
@@ -102,15 +104,27 @@ const timed = async (what: string, opts: Parameters<typeof runMatch>[1]) => {
   return { what, total: since(t0), stats: r.stats };
 };
 const runs = [await timed('first match (estimates the model)', { scope: { kind: 'all' } })];
+const policy = loadPolicy();
+// spells and assessment after the first match: everyone's, as the backfill's sync runs them
+const timedStages = async (scope: { changed?: boolean }) => {
+  const t0 = performance.now();
+  const spells = await runSpells(store, scope);
+  const assess = await runAssessment(store, policy, scope);
+  return { seconds: since(t0), spells, assess };
+};
+const backfillStages = await timedStages({});
 await ingestAll(latest);
 runs.push(await timed(`increment: the last month's ${latest.length} deliveries, model reused`, { modelPolicy: { growth: 100, maxAgeDays: 3650 } }));
+// the increment's spells and assessment as its sync runs them (the persons its changes touched), then everyone's on
+// the same data: which must change nothing, the proof at county scale that the scoped runs ended where a full one does
+const scopedStages = await timedStages({ changed: true });
+const fullStages = await timedStages({});
 runs.push(await timed('rematch --all --reestimate (what every run cost before model versions)', { scope: { kind: 'all' }, reestimate: true }));
 const stats = runs[0]!.stats;
 
 // matching's peak, before this process also holds everyone's spells and assessment
 const matchRss = Math.round(process.resourceUsage().maxRSS / 1024);
-// spells and assessment of everyone, as a sync runs them: what a decision's follow-up cost before it was scoped
-const policy = loadPolicy();
+// spells and assessment of everyone: what a decision's follow-up cost before it was scoped
 const tFull = performance.now();
 await runSpells(store);
 await runAssessment(store, policy);
@@ -152,6 +166,14 @@ for (const r of runs) {
   );
 }
 console.log(`\nincrement ÷ re-estimating run: ${(runs[1]!.total / runs[2]!.total).toFixed(3)}; rows before the increment ${fmt(stats.rows)}, after ${fmt(runs[1]!.stats.rows)}`);
+const whom = (x: { scope: number | 'everyone' | { everyone: string } }) => (typeof x.scope === 'number' ? `${fmt(x.scope)} persons` : 'everyone');
+console.log('\n| spells and assessment | spells of | assessed | seconds | spells recorded | superseded | flags raised | withdrawn |');
+console.log('|---|---|---|---:|---:|---:|---:|---:|');
+for (const [what, r] of [['after the first match (backfill)', backfillStages], ["the increment's, as its sync runs them", scopedStages], ['everyone again on the same data (must change nothing)', fullStages]] as const) {
+  console.log(`| ${what} | ${whom(r.spells)} | ${whom(r.assess)} | ${r.seconds.toFixed(1)} | ${fmt(r.spells.recorded)} | ${fmt(r.spells.superseded)} | ${fmt(r.assess.flags.raised)} | ${fmt(r.assess.flags.withdrawn)} |`);
+}
+const unequal = fullStages.spells.recorded + fullStages.spells.superseded + fullStages.assess.flags.raised + fullStages.assess.flags.withdrawn;
+console.log(`the increment's scoped spells and assessment ÷ everyone's: ${(scopedStages.seconds / fullStages.seconds).toFixed(3)}; ${unequal === 0 ? 'equal to a full recompute' : `NOT EQUAL to a full recompute (${unequal} changes)`}`);
 console.log('\n| staff decision | ms | rows changed | persons touched | spells and assessment of those persons, ms |');
 console.log('|---|---:|---:|---:|---:|');
 for (const d of decided) console.log(`| ${d.what} | ${d.ms.toFixed(0)} | ${d.rows} | ${d.persons} | ${d.followUpMs.toFixed(0)} |`);

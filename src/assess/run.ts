@@ -5,19 +5,23 @@
  * out. Results are written where they changed; flags are raised and withdrawn, never
  * edited away, so their history stays.
  *
- * A run scoped to some persons (after a staff decision moved their rows) assesses and
- * writes theirs alone: a person's entitlements and flags depend on their own
- * settlements and spells (and the data's as-of date, the same for all), so it ends
- * exactly where a full run would.
+ * A run scoped to some persons (after a staff decision moved their rows), or to the
+ * persons marked stale (a sync: db/stale.ts), assesses and writes theirs alone, with the
+ * persons a moved as-of date can touch: a person's entitlements and flags depend on their
+ * own settlements and spells and on a basis shared by all (basis.ts), so it ends exactly
+ * where a full run would. A run on another basis than the last assesses everyone.
  */
 import { sql } from 'kysely';
 import { ofPersons } from '../db/scope.js';
+import { basisOf, personsToAssess, type EveryoneBecause } from './basis.js';
 import type { Store, Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
 import type { Policy, Category } from '../policy/policy.js';
 import { applyAgeOut, assessPerson, personYearFlags, settlementFlag, type Claim, type Holding } from '../policy/calculate.js';
 
 export interface AssessStats {
+  /** how many persons the run assessed, or everyone and why */
+  scope: number | { everyone: EveryoneBecause };
   dataAsOf: string | null;
   settlements: number;
   assessed: number;
@@ -95,7 +99,7 @@ async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<Cl
  * while the person holds no known category is then held with this reason, not flagged
  * overpaid; one with a known category is judged on it.
  */
-async function unknownCategories(tx: Tx, persons: number[] | null): Promise<{ byPerson: Map<number, string>; everyone: string | null }> {
+async function unknownCategories(tx: Tx, persons: number[] | null): Promise<Map<number, string>> {
   const rows = await sql<{ person_id: number; file: string; row_no: number; held: boolean }>`
     select distinct on (l.person_id) l.person_id, d.file, s.row_no, d.status = 'quarantined' as held
     from source_row s
@@ -109,28 +113,38 @@ async function unknownCategories(tx: Tx, persons: number[] | null): Promise<{ by
       r.held ? `名册 ${r.file} 暂停使用（待放行或作废），其中有此人的记录：类别未定，暂不判断多支付` : `名册 ${r.file} 第 ${r.row_no} 行（此人的记录）无法读取：类别未定，暂不判断多支付`,
     ]),
   );
+  return byPerson;
+}
+
+/** A roster file rejected as a whole and not yet followed by an accepted file of its source: everyone's categories are unknown. */
+async function rejectedRoster(tx: Tx): Promise<string | null> {
   const rejected = await sql<{ file: string }>`
     select r.file from delivery r
     where r.status = 'rejected' and r.source in ('civil', 'rural', 'disability')
       and not exists (select 1 from delivery a where a.source = r.source and a.status in ('accepted', 'superseded') and a.received_at > r.received_at)
     order by r.received_at, r.file limit 1`.execute(tx.k);
   const file = rejected.rows[0]?.file;
-  return { byPerson, everyone: file ? `名册文件 ${file} 被拒收，尚未重新报送：类别未定，暂不判断多支付` : null };
+  return file ? `名册文件 ${file} 被拒收，尚未重新报送：类别未定，暂不判断多支付` : null;
 }
 
 export interface AssessScope {
-  /** only these persons' settlements (undefined: every settlement) */
+  /** only these persons' settlements */
   persons?: readonly number[] | undefined;
+  /** only the persons marked stale (db/stale.ts); neither this nor `persons`: every settlement */
+  changed?: boolean | undefined;
 }
 
 export async function runAssessment(store: Store, policy: Policy, scope: AssessScope = {}): Promise<AssessStats> {
-  const scoped = scope.persons ? [...scope.persons] : null;
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:assess', 0))`.execute(tx.k);
     const asOf = (await sql<{ as_of: string | null }>`select max(as_of)::text as as_of from delivery where status = 'accepted'`.execute(tx.k)).rows[0]!.as_of;
+    const heldForEveryone = await rejectedRoster(tx);
+    const basis = basisOf(policy, heldForEveryone);
+    const whom = await personsToAssess(tx, policy, scope.persons ? { persons: scope.persons } : scope.changed ? 'changed' : 'everyone', basis, asOf);
+    const scoped = 'persons' in whom ? whom.persons : null;
     const run = await tx.k
       .insertInto('assessment_run')
-      .values({ policy: JSON.stringify({ name: policy.name, file: policy.file }), data_as_of: asOf, stats: null })
+      .values({ policy: JSON.stringify({ name: policy.name, file: policy.file }), data_as_of: asOf, stats: null, basis: JSON.stringify(basis) })
       .returning('id')
       .executeTakeFirstOrThrow();
 
@@ -149,7 +163,7 @@ export async function runAssessment(store: Store, policy: Policy, scope: AssessS
       });
     }
 
-    const unknown = await unknownCategories(tx, scoped);
+    const unknownOf = await unknownCategories(tx, scoped);
     const entLines: string[] = [];
     const flagLines: string[] = [];
     const byPerson = new Map<number | null, ClaimRow[]>();
@@ -169,7 +183,7 @@ export async function runAssessment(store: Store, policy: Policy, scope: AssessS
         if (a.assessed) assessedCount++;
         const f = personId === null ? null : settlementFlag(policy, a, asClaim(r));
         // paid while entitled to nothing, and the roster that may give the person a category is unknown: held, not flagged
-        const held = f?.flag === 'overpaid' && a.category === null ? (unknown.byPerson.get(personId!) ?? unknown.everyone) : null;
+        const held = f?.flag === 'overpaid' && a.category === null ? (unknownOf.get(personId!) ?? heldForEveryone) : null;
         entLines.push(copyLine([
           a.settlementId, personId, r.delivery_id, r.row_no, a.serviceDate, r.settled_on, a.year, r.med_type, a.category,
           a.base, a.entitled, a.paid, a.assessed, JSON.stringify(a.calc), held,
@@ -185,6 +199,7 @@ export async function runAssessment(store: Store, policy: Policy, scope: AssessS
     await writeEntitlements(tx, run.id, entLines, scoped);
     const flags = await writeFlags(tx, run.id, flagLines, asOf, scoped);
     const stats: AssessStats = {
+      scope: 'persons' in whom ? whom.persons.length : whom,
       dataAsOf: asOf,
       settlements: claims.length,
       assessed: assessedCount,

@@ -24,8 +24,10 @@ import { applyPendingDecisions } from '../match/apply-now.js';
 const n = (x: number) => x.toLocaleString('en');
 
 export function printAssessment(spells: JobResult<'spells.derive'>, a: JobResult<'assess.run'>): void {
+  const whom = typeof a.scope === 'number' ? `${n(a.scope)} persons whose data changed` : `everyone (${a.scope.everyone})`;
   process.stdout.write(
     `spells: ${n(spells.spells)} (${n(spells.recorded)} recorded, ${n(spells.superseded)} superseded)\n` +
+      `assessed: ${whom}\n` +
       `settlements: ${n(a.settlements)} (${n(a.assessed)} of an assisted medical type), data as of ${a.dataAsOf ?? '—'}\n` +
       `flags: ${n(a.flags.open)} open (${n(a.flags.raised)} raised, ${n(a.flags.withdrawn)} withdrawn now)\n`,
   );

@@ -409,10 +409,14 @@ personCmd
 program
   .command('assess')
   .description('derive category spells and assess every settlement again (after a policy or data change)')
-  .action(async () => {
+  .option('--all', 'everyone (the default)')
+  .option('--changed', 'only the persons whose rows, links or deliveries changed since the last run (what a sync does)')
+  .action(async (opts: { all?: boolean; changed?: boolean }) => {
+    if (opts.all && opts.changed) throw new InvalidArgumentError('choose --all or --changed, not both');
     await withContext(async (ctx) => {
-      const spells = await runSpells(ctx.store);
-      printAssessment(spells, await runAssessment(ctx.store, ctx.policy));
+      const scope = { changed: opts.changed === true };
+      const spells = await runSpells(ctx.store, scope);
+      printAssessment(spells, await runAssessment(ctx.store, ctx.policy, scope));
     });
   });
 

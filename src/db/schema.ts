@@ -309,6 +309,20 @@ export interface AssessmentRunTable {
   policy: ColumnType<unknown, string | null, string | null>;
   data_as_of: DateCol | null;
   stats: ColumnType<unknown, string | null, string | null>;
+  /** what every person's assessment rested on besides their own data (assess/basis.ts) */
+  basis: ColumnType<unknown, string | null, string | null>;
+}
+
+/** A person whose spells or assessment a scoped run must redo (db/stale.ts; migration 20261209T0900). */
+export interface StalePersonTable {
+  person_id: number;
+  spells: boolean;
+  assess: boolean;
+}
+
+/** A delivery whose status changed since the last spells run read it. */
+export interface StaleDeliveryTable {
+  delivery_id: number;
 }
 
 export interface EntitlementTable {
@@ -460,6 +474,8 @@ export interface DB {
   match_decision: MatchDecisionTable;
   spell: SpellTable;
   assessment_run: AssessmentRunTable;
+  stale_person: StalePersonTable;
+  stale_delivery: StaleDeliveryTable;
   entitlement: EntitlementTable;
   flag: FlagTable;
   report_run: ReportRunTable;

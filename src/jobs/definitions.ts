@@ -18,9 +18,15 @@ export const matchScope = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('file'), file: z.string().min(1) }).strict(),
 ]);
 
-/** Spells and assessment for some persons only (internal ids, after a staff decision), or for everyone. */
+/**
+ * Spells and assessment for some persons only (internal ids, after a staff decision), for
+ * the persons the database marked stale (`changed`: a sync; db/stale.ts), or for everyone.
+ */
 const MAX_SCOPED_PERSONS = 10_000;
-const scopePayload = z.object({ persons: z.array(z.number().int().positive()).min(1).max(MAX_SCOPED_PERSONS).optional() }).strict();
+const scopePayload = z
+  .object({ persons: z.array(z.number().int().positive()).min(1).max(MAX_SCOPED_PERSONS).optional(), changed: z.literal(true).optional() })
+  .strict()
+  .refine((p) => !(p.persons && p.changed), 'either persons or changed, not both');
 
 export const JOBS = {
   /** the nightly schedule's job: starts a sync (a flow of the jobs below) */
@@ -70,7 +76,7 @@ export function syncStages(p: Payload<'sync.scan'>, opts: SyncOptions = {}): Sta
   return [
     ['sync.scan', p],
     ['match.run', { scope: { kind: 'new' } }],
-    ...reassessStages(),
+    ...reassessStages('changed'),
     ...(opts.report ? ([['report.newly-eligible', { requestedBy: p.requestedBy }]] as Stage[]) : []),
   ];
 }
@@ -81,12 +87,13 @@ export function rematchStages(p: Payload<'match.run'>): Stage[] {
 }
 
 /**
- * What depends on the links: after a match (everyone), or alone after a staff decision
- * changed links (match/apply-now.ts): then for the persons it touched only.
+ * What depends on the links: after a staff-triggered re-match (everyone), after a sync
+ * ('changed': the persons its deliveries and links touched), or alone after a staff
+ * decision changed links (match/apply-now.ts): then for the persons it touched only.
  */
-export function reassessStages(persons?: readonly number[]): Stage[] {
-  // beyond what a payload carries, everyone: a full run ends in the same place
-  const scope = persons && persons.length > 0 && persons.length <= MAX_SCOPED_PERSONS ? { persons: [...persons] } : {};
+export function reassessStages(whom: readonly number[] | 'changed' | 'everyone' = 'everyone'): Stage[] {
+  // beyond what a payload carries, the persons marked stale: the decision's links marked them
+  const scope = whom === 'everyone' ? {} : whom === 'changed' || whom.length === 0 || whom.length > MAX_SCOPED_PERSONS ? { changed: true as const } : { persons: [...whom] };
   return [
     ['spells.derive', scope],
     ['assess.run', scope],

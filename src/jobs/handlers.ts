@@ -170,12 +170,12 @@ export const HANDLERS = {
 
   async 'spells.derive'(p, job) {
     await job.progress({ stage: 'deriving category spells' });
-    return runSpells(job.app.store, { persons: p.persons });
+    return runSpells(job.app.store, p);
   },
 
   async 'assess.run'(p, job) {
     await job.progress({ stage: 'assessing settlements' });
-    return runAssessment(job.app.store, job.app.policy, { persons: p.persons });
+    return runAssessment(job.app.store, job.app.policy, p);
   },
 
   async 'outreach.update'(_p, job) {

@@ -5,6 +5,7 @@
  * naming the file and the entry. Money becomes fen and ratios basis points here, so
  * the calculation never sees floating point.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
@@ -181,6 +182,21 @@ export function loadPolicy(file: string = DEFAULT_POLICY_FILE): Policy {
     throw err;
   }
   return parsePolicy(doc, file);
+}
+
+/**
+ * What the policy says, as a short hash: two policy files that assess alike (whatever
+ * their path or layout) have the same fingerprint. An assessment on another policy's
+ * fingerprint than the last run's recomputes everyone (assess/basis.ts).
+ */
+export function policyFingerprint(policy: Policy): string {
+  const canonical = JSON.stringify(policy, (key, value: unknown) => {
+    if (key === 'file') return undefined;
+    if (value instanceof Map) return [...value.entries()].sort(([a], [b]) => (String(a) < String(b) ? -1 : 1));
+    if (value instanceof Set) return [...value].sort();
+    return value;
+  });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
 /** The period a day falls in, if any. */

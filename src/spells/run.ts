@@ -5,19 +5,23 @@
  * Everything is derived again on each run, so the result is a function of the set of
  * accepted deliveries and the links, whatever order they came in.
  *
- * A run scoped to some persons (after a staff decision moved their rows) derives and
- * records theirs alone: a person's spells depend only on their own rows and the dates
- * of the snapshots, so it ends exactly where a full run would.
+ * A run scoped to some persons (after a staff decision moved their rows), or to the
+ * persons the database marked stale (a sync: db/stale.ts), derives and records theirs
+ * alone: a person's spells depend only on their own rows and the dates of the snapshots,
+ * so it ends exactly where a full run would.
  */
 import { sql } from 'kysely';
-import type { Store } from '../db/store.js';
+import type { Store, Tx } from '../db/store.js';
 import { ofPersons } from '../db/scope.js';
+import { claimForSpells, markForAssessment, readStaleDeliveries, tooManyForScope } from '../db/stale.js';
 import { deathDates } from './deaths.js';
 import { copyLine } from '../db/copy.js';
 import { deriveSpells, endAtDeath, mergeSpells, type Spell } from './derive.js';
 import { loadHistories, type SnapshotSource } from './statements.js';
 
 export interface SpellStats {
+  /** how many persons the run derived, or 'everyone' */
+  scope: number | 'everyone';
   spells: number;
   recorded: number;
   superseded: number;
@@ -26,14 +30,30 @@ export interface SpellStats {
 const SOURCES: SnapshotSource[] = ['civil', 'rural', 'disability'];
 
 export interface SpellScope {
-  /** only these persons (undefined: everyone) */
+  /** only these persons */
   persons?: readonly number[] | undefined;
+  /** only the persons marked stale (db/stale.ts); neither this nor `persons`: everyone */
+  changed?: boolean | undefined;
+}
+
+/** Whose spells a run derives: these persons, or everyone (null). Claims their stale marks. */
+async function personsOf(tx: Tx, scope: SpellScope): Promise<number[] | null> {
+  if (scope.persons) {
+    await claimForSpells(tx, scope.persons);
+    return [...scope.persons];
+  }
+  await readStaleDeliveries(tx);
+  const marked = await claimForSpells(tx, null);
+  if (!scope.changed || (await tooManyForScope(tx, marked.length))) return null;
+  // nothing was marked before the first assessment on a basis (a new or just migrated database): everyone
+  const marking = await sql<{ since: boolean }>`select exists (select 1 from assessment_run where basis is not null) as since`.execute(tx.k);
+  return marking.rows[0]!.since ? marked : null;
 }
 
 export async function runSpells(store: Store, scope: SpellScope = {}): Promise<SpellStats> {
-  const persons = scope.persons ? [...scope.persons] : null;
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:spells', 0))`.execute(tx.k);
+    const persons = await personsOf(tx, scope);
     const lines: string[] = [];
     const deaths = await deathDates(tx.k, persons);
     for (const source of SOURCES) {
@@ -61,15 +81,19 @@ export async function runSpells(store: Store, scope: SpellScope = {}): Promise<S
     const same = sql`
       d.person_id = s.person_id and d.category = s.category and d.source = s.source and d.valid_from = s.valid_from
       and d.valid_to is not distinct from s.valid_to and d.explicit_end = s.explicit_end and d.first_listed is not distinct from s.first_listed`;
-    const superseded = await sql`
+    const superseded = await sql<{ person_id: number }>`
       update spell s set superseded_at = now()
       where s.superseded_at is null ${ofPersons(sql`s.person_id`, persons)}
-        and not exists (select 1 from desired_spell d where ${same})`.execute(tx.k);
-    const recorded = await sql`
+        and not exists (select 1 from desired_spell d where ${same})
+      returning s.person_id`.execute(tx.k);
+    const recorded = await sql<{ person_id: number }>`
       insert into spell (person_id, category, source, valid_from, valid_to, explicit_end, first_listed)
       select d.person_id, d.category, d.source, d.valid_from, d.valid_to, d.explicit_end, d.first_listed
       from desired_spell d
-      where not exists (select 1 from spell s where s.superseded_at is null and ${same})`.execute(tx.k);
-    return { spells: lines.length, recorded: Number(recorded.numAffectedRows ?? 0), superseded: Number(superseded.numAffectedRows ?? 0) };
+      where not exists (select 1 from spell s where s.superseded_at is null and ${same})
+      returning person_id`.execute(tx.k);
+    // whose spells changed must be assessed again; nobody else's assessment depends on spells
+    await markForAssessment(tx, [...superseded.rows, ...recorded.rows].map((r) => r.person_id));
+    return { scope: persons ? persons.length : 'everyone', spells: lines.length, recorded: recorded.rows.length, superseded: superseded.rows.length };
   });
 }
