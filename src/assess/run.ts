@@ -134,7 +134,11 @@ export interface AssessScope {
   changed?: boolean | undefined;
 }
 
-export async function runAssessment(store: Store, policy: Policy, scope: AssessScope = {}): Promise<AssessStats> {
+/** Persons assessed and to assess, reported every this many persons. */
+const PROGRESS_EVERY = 5_000;
+export type AssessProgress = (done: number, total: number) => void;
+
+export async function runAssessment(store: Store, policy: Policy, scope: AssessScope = {}, onProgress?: AssessProgress): Promise<AssessStats> {
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:assess', 0))`.execute(tx.k);
     const asOf = (await sql<{ as_of: string | null }>`select max(as_of)::text as as_of from delivery where status = 'accepted'`.execute(tx.k)).rows[0]!.as_of;
@@ -169,7 +173,9 @@ export async function runAssessment(store: Store, policy: Policy, scope: AssessS
     const byPerson = new Map<number | null, ClaimRow[]>();
     for (const c of claims) (byPerson.get(c.person_id) ?? byPerson.set(c.person_id, []).get(c.person_id)!).push(c);
     let assessedCount = 0;
+    let done = 0;
     for (const [personId, rows] of byPerson) {
+      if (onProgress && done++ % PROGRESS_EVERY === 0) onProgress(done - 1, byPerson.size);
       const claimOf = new Map(rows.map((r) => [r.settlement_id, r]));
       const asClaim = (r: ClaimRow): Claim => ({
         settlementId: r.settlement_id, serviceDate: r.service_date, settledOn: r.settled_on, medType: r.med_type,

@@ -175,7 +175,7 @@ export const HANDLERS = {
 
   async 'assess.run'(p, job) {
     await job.progress({ stage: 'assessing settlements' });
-    return runAssessment(job.app.store, job.app.policy, p);
+    return runAssessment(job.app.store, job.app.policy, p, (done, total) => void job.progress({ stage: 'assessing settlements', done, total, unit: 'persons' }));
   },
 
   async 'outreach.update'(_p, job) {
