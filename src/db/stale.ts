@@ -1,6 +1,8 @@
 /**
  * The persons whose spells or assessment are stale, as the database marked them
- * (migration 20261209T0900: triggers on row_link and delivery). Spells claim the `spells`
+ * (migration 20261209T0900: triggers on row_link and delivery). A delivery's new rows
+ * mark their persons through the delivery, once matched: a month's roster rows mark their
+ * persons for spells, and only those whose spells change for assessment. Spells claim the `spells`
  * marks and mark `assess` for the persons whose spells they changed; the assessment claims
  * the rest. A mark made while a run works (a staff decision, a later match) comes back
  * for the next run.
@@ -22,10 +24,18 @@ export const EVERYONE_SHARE = 0.5;
 
 const upsert = sql`on conflict (person_id) do update set spells = stale_person.spells or excluded.spells, assess = stale_person.assess or excluded.assess`;
 
-/** Reads the deliveries whose status changed into person marks, and forgets them. */
+/**
+ * Reads the deliveries whose status changed into person marks, and forgets them; a
+ * delivery with rows not yet matched waits (its rows' first links mark nobody: this does).
+ */
 export async function readStaleDeliveries(tx: Tx): Promise<void> {
   await sql`
-    with claimed as (delete from stale_delivery returning delivery_id),
+    with claimed as (
+      delete from stale_delivery sd using delivery d
+      where d.id = sd.delivery_id and d.status <> 'staged'
+        and not exists (select 1 from source_row s where s.delivery_id = d.id
+                        and not exists (select 1 from row_link l where l.delivery_id = s.delivery_id and l.row_no = s.row_no))
+      returning sd.delivery_id),
     changed as (select d.* from delivery d join claimed c on c.delivery_id = d.id),
     before as (
       select p.id from changed c

@@ -3,12 +3,12 @@
  * database itself, so that no path that changes links or deliveries can forget to say so:
  *
  *   stale_person    a person whose spells must be derived again (`spells`), or who must be
- *                   assessed again (`assess`). A row linked to a person or taken from them
+ *                   assessed again (`assess`). A row moved to a person or taken from them
  *                   (by matching or a staff decision) marks both; spells mark `assess` for
  *                   the persons whose spells they changed; the assessment removes the mark.
  *   stale_delivery  a delivery whose status changed (accepted, superseded, quarantined,
- *                   released, discarded). The next spells run reads it into person marks
- *                   (db/stale.ts).
+ *                   released, discarded). The first spells run after all its rows have been
+ *                   matched reads it into person marks (db/stale.ts).
  *
  * An assessment also records its basis (policy fingerprint, the roster rejection that holds
  * everyone's categories unknown): a run on another basis recomputes everyone.
@@ -20,7 +20,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table stale_delivery (delivery_id int primary key)`.execute(db);
   await sql`alter table assessment_run add column basis jsonb`.execute(db);
 
-  // a row trigger filtered by WHEN: rows whose person and state stay (name forms, anchor keys) never call the function
+  // a row trigger filtered by WHEN: rows whose person and state stay (name forms, anchor keys) never call the
+  // function, nor do a new row's first link ('pending'): its delivery's mark covers it (db/stale.ts)
   await sql`
     create function mark_stale_link() returns trigger language plpgsql as $$
     begin
@@ -36,7 +37,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     end $$`.execute(db);
   await sql`
     create trigger row_link_stale after update on row_link
-    for each row when (old.person_id is distinct from new.person_id or old.state is distinct from new.state)
+    for each row when (old.method is distinct from 'pending' and (old.person_id is distinct from new.person_id or old.state is distinct from new.state))
     execute function mark_stale_link()`.execute(db);
   await sql`
     create trigger row_link_stale_insert after insert on row_link
