@@ -1,11 +1,10 @@
 /**
  * The staff console: server-rendered pages in Chinese, one module per area under
- * pages/. This file wires them up: assets, security headers, sign-in and sign-out.
+ * pages/. This file wires them up: assets, security headers, sign-in and sign-out. What
+ * the pages share with it is in page-kit.ts.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AppContext } from '../context.js';
-import type { BullRunner } from '../jobs/bull.js';
 import { authOf } from '../server/auth.js';
 import { localRedirect } from '../server/redirect.js';
 import { audit } from '../server/audit.js';
@@ -13,7 +12,8 @@ import { createSession, endSession, SESSION_COOKIE } from '../server/sessions.js
 import { attemptSignIn } from '../server/throttle.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import { html } from './html.js';
-import { page, type Viewer } from './layout.js';
+import { page } from './layout.js';
+import { sendPage, type ConsoleDeps } from './page-kit.js';
 import { registerHome } from './pages/home.js';
 import { registerDeliveries } from './pages/deliveries.js';
 import { registerReview } from './pages/review.js';
@@ -22,21 +22,6 @@ import { registerWorklist } from './pages/worklist.js';
 import { registerReports } from './pages/reports.js';
 import { registerRuns } from './pages/runs.js';
 import { registerAudit } from './pages/audit.js';
-
-export interface ConsoleDeps {
-  app: AppContext;
-  runner: BullRunner;
-}
-
-/** The signed-in user as pages need them (name, role, the CSRF token for forms). */
-export function viewerOf(req: FastifyRequest): Viewer {
-  const a = authOf(req);
-  return { username: a.user.username, role: a.user.role, csrfToken: a.session?.csrfToken ?? '' };
-}
-
-export function sendPage(reply: FastifyReply, body: string, status = 200): FastifyReply {
-  return reply.code(status).type('text/html; charset=utf-8').send(body);
-}
 
 /** `?next=` after sign-in: only a path on this site. */
 const safeNext = (next: unknown): string => localRedirect(next) ?? '/';

@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import { log } from '../log.js';
 import { describePayload, JOBS, jobProgress, newRunId, PermanentJobError, QUEUES, reassessStages, rematchStages, syncStages, type JobProgress, type Payload, type QueueName, type Stage, type SyncOptions } from './definitions.js';
 import { isJobName, runHandler, type IngestRequest, type JobContext } from './handlers.js';
-import { RedisUnavailableError, type JobRunner, type JobState, type JobStateName } from './runner.js';
+import { RedisUnavailableError, type JobRunner, type JobState, type JobStateName } from './state.js';
 
 /** The nightly sync's scheduler id: upserting it again changes it, never adds a second one. */
 export const NIGHTLY_SCHEDULE_ID = 'nightly-sync';

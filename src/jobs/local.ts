@@ -7,7 +7,7 @@ import type { AppContext } from '../context.js';
 import { resolve } from 'node:path';
 import { runHandler, type IngestRequest, type JobContext, type JobResult } from './handlers.js';
 import { describePayload, PermanentJobError, reassessStages, rematchStages, syncStages, type JobName, type JobProgress, type Payload, type Stage, type SyncOptions } from './definitions.js';
-import { resultOf, type JobRunner, type JobState } from './runner.js';
+import { resultOf, type JobRunner, type JobState } from './state.js';
 import { log } from '../log.js';
 
 export class LocalRunner implements JobRunner {

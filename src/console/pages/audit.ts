@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { listAudit, type AuditAction } from '../../server/audit.js';
 import { html } from '../html.js';
 import { page, table, when } from '../layout.js';
-import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 export const AUDIT_LABEL: Record<AuditAction, string> = {
   sign_in: '登录',

@@ -25,7 +25,7 @@ import { qualitySheet } from '../../report/quality.js';
 import { writeQualityCsv, writeQualityXlsx } from '../../report/formats.js';
 import { html } from '../html.js';
 import { badge, csrfField, DELIVERY_STATUS_LABEL, details, page, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
-import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const MAX_PROBLEMS_SHOWN = 500;

@@ -6,7 +6,7 @@ import { CASE_STATUS_LABEL } from '../../outreach/cases.js';
 import type { CaseStatus } from '../../db/schema.js';
 import { html } from '../html.js';
 import { badge, page, table, when, yuan } from '../layout.js';
-import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 export function registerHome(server: FastifyInstance, deps: ConsoleDeps): void {
   const { app, runner } = deps;

@@ -22,7 +22,7 @@ import { audit } from '../../server/audit.js';
 import { disclosureFor, may } from '../../server/users.js';
 import { html, query, type SafeHtml } from '../html.js';
 import { badge, csrfField, details, page, SOURCE_LABEL, table, when, yuan, type Viewer } from '../layout.js';
-import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 // ---------------------------------------------------------------------------
 // Shared with review.ts: labels, masking, golden fields

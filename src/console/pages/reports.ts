@@ -18,7 +18,7 @@ import { writeNewlyEligibleCsv, writeNewlyEligibleXlsx } from '../../report/form
 import { countyStamp } from '../../util/time.js';
 import { html } from '../html.js';
 import { page, postButton, table, when, yuan } from '../layout.js';
-import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 const CONTENT_TYPE = { xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', csv: 'text/csv; charset=utf-8' } as const;
 

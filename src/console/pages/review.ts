@@ -15,7 +15,7 @@ import { audit } from '../../server/audit.js';
 import { may } from '../../server/users.js';
 import { html, type SafeHtml } from '../html.js';
 import { badge, page, pager, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
-import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 import { GENDER_LABEL, golden, goldenCell, ID_STATUS_NOTE, localPercent, METHOD_LABEL, notFound, revealFor, unmaskLink, type Reveal } from './persons.js';
 
 const PAGE_SIZE = 100;

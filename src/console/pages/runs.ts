@@ -11,7 +11,7 @@ import { may } from '../../server/users.js';
 import { currentProgress, failureOf, isFinished, progressText, type JobState } from '../../jobs/runner.js';
 import { html, query, type SafeHtml } from '../html.js';
 import { badge, page, postButton, table, when } from '../layout.js';
-import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 const JOB_LABEL: Record<string, string> = {
   'sync.nightly': '夜间同步（定时）',

@@ -19,7 +19,7 @@ import { disclosureFor, may } from '../../server/users.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { html, query } from '../html.js';
 import { badge, csrfField, details, page, pager, percent, table, when, yuan, type Column, type Viewer } from '../layout.js';
-import { sendPage, viewerOf, type ConsoleDeps } from '../routes.js';
+import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 /** What a case without a township or village is filed under (the same words caseMetrics uses). */
 const UNKNOWN_TOWNSHIP = '未知乡镇';
