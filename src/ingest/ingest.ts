@@ -16,9 +16,9 @@ import type { Store } from '../db/store.js';
 import { log } from '../log.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
 import { deleteRows, finalizeDelivery, recordEvent } from './deliveries.js';
-import { classifyRow, findHeader, headerShape, mapColumns, profilesFor, HEADER_SEARCH_ROWS, type ColumnMapping, type HeaderHit, type HeaderMiss } from './layout.js';
-import { copyProblems, RowBatch, type EncodedRows } from './load.js';
-import { createParsePool, type ParsePool } from './parse-pool.js';
+import { findHeader, mapColumns, profilesFor, HEADER_SEARCH_ROWS, type ColumnMapping, type HeaderHit, type HeaderMiss } from './layout.js';
+import { copyProblems, RowBatch, type ParsedInput } from './load.js';
+import { createParsePool, type ParsePool, type SheetInput } from './parse-pool.js';
 import type { Mapping, Profile } from './mapping.js';
 import { file as fileProblem, UNSUPPORTED_MESSAGE, type Problem } from './problems.js';
 import { csvReader } from './read/csv.js';
@@ -297,20 +297,21 @@ export async function ingestFile(store: Store, mapping: Mapping, path: string, o
   return locked?.value ?? { outcome: 'busy', file };
 }
 
-/** Rows per chunk handed to the parse pool. */
+/** Records (rows) per piece handed to the parse pool. */
 const CHUNK_ROWS = 1000;
 
 async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: number, resumeAfter: number, file: string, opts: IngestOptions): Promise<void> {
   const ownPool = opts.pool ? undefined : createParsePool(mapping, opts.parseWorkers ?? 0);
   const pool = opts.pool ?? ownPool!;
-  pool.begin({ deliveryId, source: t.source, profile: t.profile.name, headers: t.headers, columnMap: t.columnMap, sums: t.sums, ranges: t.ranges });
-  const header = headerShape(t.headers);
+  pool.begin({
+    deliveryId, source: t.source, profile: t.profile.name, headers: t.headers, columnMap: t.columnMap, sums: t.sums, ranges: t.ranges,
+    headerRowNo: t.headerRowNo, resumeAfter, delimiter: t.reader.delimiter,
+  });
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const chunkRows = Math.min(CHUNK_ROWS, batchRows);
-  // parsed chunks come back in the order they were submitted; a few are kept in flight
+  // parsed pieces come back in the order they were submitted; a few are kept in flight
   const maxQueued = Math.max(2, pool.workers * 3);
-  const queue: Promise<EncodedRows>[] = [];
-  let chunk: SheetRow[] = [];
+  const queue: Promise<ParsedInput>[] = [];
   let batch = new RowBatch(deliveryId, t.source);
   let rows = 0;
   // one batch is written while the next is parsed
@@ -325,15 +326,15 @@ async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: nu
     opts.onProgress?.({ file, rows });
   };
   const takeParsed = async () => {
-    batch.add(await queue.shift()!);
+    const parsed = await queue.shift()!;
+    rows += parsed.dataRows;
+    batch.add(parsed);
     if (batch.size >= batchRows) await flush();
   };
-  const submit = async () => {
-    if (chunk.length === 0) return;
-    const next = pool.submit(chunk);
+  const submit = async (input: SheetInput) => {
+    const next = pool.submit(input);
     next.catch(() => undefined); // awaited in turn by takeParsed
     queue.push(next);
-    chunk = [];
     while (queue.length >= maxQueued) await takeParsed();
     // rows arrive through microtasks, which never let the event loop read the database's
     // replies (or the workers'): yield now and then, so the batch being written makes progress
@@ -341,22 +342,14 @@ async function loadRows(store: Store, mapping: Mapping, t: Table, deliveryId: nu
   };
 
   try {
-    for await (const sheetChunk of t.reader.chunks()) {
-      for (const r of sheetChunk) {
-        if (r.rowNo <= t.headerRowNo) continue;
-        const kind = classifyRow(r.cells, header, mapping.footerPrefixes);
-        if (kind === 'blank' || kind === 'footer') continue;
-        if (kind === 'header') {
-          if (r.rowNo > resumeAfter) batch.addProblem(fileProblem.repeatedHeader(r.rowNo));
-          continue;
-        }
-        rows++;
-        if (r.rowNo <= resumeAfter) continue; // committed before the interruption
-        chunk.push(r);
-        if (chunk.length >= chunkRows) await submit();
+    // a CSV goes to the pool as text, tokenized where it is parsed; a workbook as rows
+    if (t.reader.blocks) {
+      for await (const block of t.reader.blocks(chunkRows)) await submit(block);
+    } else {
+      for await (const sheetChunk of t.reader.chunks()) {
+        for (let i = 0; i < sheetChunk.length; i += chunkRows) await submit(sheetChunk.slice(i, i + chunkRows));
       }
     }
-    await submit();
     while (queue.length > 0) await takeParsed();
     if (!batch.empty) await flush();
     if (inflight) await inflight;

@@ -15,7 +15,35 @@ function tokenize(text: string, delimiter = ',', pieces = 1) {
   return out.map((r) => [r.rowNo, r.cells]);
 }
 
+/** The records as text blocks (what a parse worker is handed), each tokenized where it lands. */
+function viaBlocks(text: string, maxRecords: number, pieces = 1) {
+  const t = new CsvTokenizer(',');
+  const blocks = [];
+  const size = Math.ceil(text.length / pieces) || 1;
+  for (let i = 0; i < text.length; i += size) blocks.push(...t.blocks(text.slice(i, i + size), maxRecords, false));
+  blocks.push(...t.blocks('', maxRecords, true));
+  expect(blocks.every((b) => b.records <= maxRecords)).toBe(true);
+  return blocks.flatMap((b) => {
+    const w = new CsvTokenizer(',', undefined, b.firstLine);
+    return [...w.push(b.text), ...w.end()].map((r) => [r.rowNo, r.cells]);
+  });
+}
+
 describe('CsvTokenizer', () => {
+  it('splits text into blocks of whole records that tokenize to the same rows, numbers included', () => {
+    const texts = [
+      'a,b\r\nc,d\r\n',
+      'a,b\nc,d',
+      'a\n\nb\n',
+      'id,amount,note\n1,"12,345.67","say ""hi"""\n2,"1","two\nlines"\n3,4,5\n',
+      'a,"b\r\nc",d\r\n"x""y",z\r\n1,2,3\r\nab"c,d\n"unterminated,x\ny',
+    ];
+    for (const text of texts) {
+      for (const pieces of [1, 3, text.length]) {
+        for (const max of [1, 2, 1000]) expect(viaBlocks(text, max, pieces)).toEqual(tokenize(text));
+      }
+    }
+  });
   it('numbers records by editor line, LF and CRLF alike', () => {
     expect(tokenize('a,b\r\nc,d\r\n')).toEqual([[1, ['a', 'b']], [2, ['c', 'd']]]);
     expect(tokenize('a,b\nc,d')).toEqual([[1, ['a', 'b']], [2, ['c', 'd']]]);

@@ -14,16 +14,29 @@ export interface MoneyParse {
 const GROUPED = /^\d{1,3}(?:,\d{3})+(?:\.\d*)?$/;
 const PLAIN = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 
-/** Yuan with exactly two decimals, as nearly every amount arrives. */
-const SIMPLE = /^(-?)(\d{1,13})\.(\d\d)$/;
+/** Yuan with exactly two decimals, as nearly every amount arrives: /^(-?)(\d{1,13})\.(\d\d)$/ */
+
+/** SIMPLE read without a regex (nine amounts a settlement row): the fen, or -1 when the text is not of that form. */
+function simpleFen(text: string): number {
+  const n = text.length;
+  const neg = n > 0 && text.charCodeAt(0) === 45; // -
+  const start = neg ? 1 : 0;
+  const digits = n - 3 - start;
+  if (digits < 1 || digits > 13 || text.charCodeAt(n - 3) !== 46) return -1; // .
+  let v = 0;
+  for (let i = start; i < n; i++) {
+    if (i === n - 3) continue;
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
 
 export function parseMoney(text: string | null | undefined): MoneyParse | null {
   if (text == null) return null;
-  const simple = SIMPLE.exec(text);
-  if (simple) {
-    const fen = Number(simple[2]) * 100 + Number(simple[3]);
-    return { fen: simple[1] && fen !== 0 ? -fen : fen, rounded: false };
-  }
+  const simple = simpleFen(text);
+  if (simple >= 0) return { fen: text.charCodeAt(0) === 45 && simple !== 0 ? -simple : simple, rounded: false };
   let s = removeSpaces(toHalfWidth(text)).replace(/[¥￥]|元$/g, '');
   if (s === '') return null;
   let negative = false;

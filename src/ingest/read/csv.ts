@@ -32,33 +32,72 @@ export interface CsvOptions {
   maxRows?: number;
 }
 
+/**
+ * Whole records of a file as text, not yet split into cells, and the editor line of the
+ * first: what ingest hands a parse worker, which tokenizes them itself (a string is
+ * copied to a worker in one piece; rows of cells would be cloned cell by cell).
+ */
+export interface TextBlock {
+  text: string;
+  firstLine: number;
+  /** records in the block */
+  records: number;
+}
+
 /** Splits decoded text into records; feed it text, then call `end()`. */
 export class CsvTokenizer {
   private buf = '';
-  private line = 1; // editor line number of buf[0]
+  private line: number; // editor line number of buf[0]
   private readonly out: SheetRow[] = [];
+  /** records passed over without being split into cells (`blocks`) */
+  private skipped = 0;
 
   constructor(
     private readonly delimiter: string,
     private readonly maxChars = MAX_RECORD_CHARS,
-  ) {}
+    firstLine = 1,
+  ) {
+    this.line = firstLine;
+  }
 
   push(text: string): SheetRow[] {
     this.buf = this.buf.length ? this.buf + text : text;
-    this.drain(false);
+    this.drain(false, true, Infinity);
     return this.out.splice(0);
   }
 
   end(): SheetRow[] {
-    this.drain(true);
+    this.drain(true, true, Infinity);
     return this.out.splice(0);
   }
 
-  private drain(final: boolean): void {
+  /**
+   * The complete records of the text so far, in blocks of at most `maxRecords`, without
+   * splitting them into cells; `final` also takes the last record without a newline.
+   * Records are found exactly as `push` finds them, limits and errors included.
+   */
+  blocks(text: string, maxRecords: number, final: boolean): TextBlock[] {
+    this.buf = this.buf.length ? this.buf + text : text;
+    const out: TextBlock[] = [];
+    for (;;) {
+      const firstLine = this.line;
+      const before = this.buf;
+      this.skipped = 0;
+      const used = this.drain(final, false, maxRecords);
+      if (this.skipped === 0) break;
+      out.push({ text: before.slice(0, used), firstLine, records: this.skipped });
+      if (this.skipped < maxRecords) break;
+    }
+    return out;
+  }
+
+  /** Takes records from the buffer (split into `out`, or only counted); returns the characters used. */
+  private drain(final: boolean, split: boolean, maxRecords: number): number {
     const buf = this.buf;
     let pos = 0;
+    let records = 0;
     let nextQuote = buf.indexOf('"'); // searched again only once passed, or lines would cost the buffer's length each
-    for (;;) {
+    while (records < maxRecords) {
       const nl = buf.indexOf('\n', pos);
       if (nl === -1 && !final) break;
       const lineEnd = nl === -1 ? buf.length : nl;
@@ -67,8 +106,11 @@ export class CsvTokenizer {
       if (nextQuote === -1 || nextQuote > lineEnd) {
         // fast path: no quotes on this line
         if (lineEnd - pos > this.maxChars) throw recordTooLong(this.line, this.maxChars);
-        const text = buf.charCodeAt(lineEnd - 1) === 13 ? buf.slice(pos, lineEnd - 1) : buf.slice(pos, lineEnd);
-        this.out.push({ rowNo: this.line, cells: text.split(this.delimiter) });
+        if (split) {
+          const text = buf.charCodeAt(lineEnd - 1) === 13 ? buf.slice(pos, lineEnd - 1) : buf.slice(pos, lineEnd);
+          this.out.push({ rowNo: this.line, cells: text.split(this.delimiter) });
+        }
+        records++;
         this.line++;
         pos = lineEnd + 1;
         continue;
@@ -76,13 +118,17 @@ export class CsvTokenizer {
       const rec = this.quoted(buf, pos, final);
       if (!rec) break; // a quoted cell continues past what has arrived
       if (rec.next - pos > this.maxChars) throw recordTooLong(this.line, this.maxChars);
-      this.out.push({ rowNo: this.line, cells: rec.cells });
+      if (split) this.out.push({ rowNo: this.line, cells: rec.cells });
+      records++;
       this.line += rec.lines;
       pos = rec.next;
     }
     // what is left waits for the rest of its record: never more than one record's worth
-    if (buf.length - pos > this.maxChars) throw recordTooLong(this.line, this.maxChars);
+    if (records < maxRecords && buf.length - pos > this.maxChars) throw recordTooLong(this.line, this.maxChars);
+    if (!split) this.skipped = records;
+    const used = Math.min(pos, buf.length);
     this.buf = pos >= buf.length ? '' : buf.slice(pos);
+    return used;
   }
 
   /** Parses one record that contains quotes; undefined when it needs more text. */
@@ -148,7 +194,23 @@ export function csvReader(path: string, opts: CsvOptions): SheetReader {
     delimiter: opts.delimiter,
     sheet: null,
     chunks: () => readCsv(path, opts),
+    blocks: (maxRecords: number) => readCsvBlocks(path, opts, maxRecords),
   };
+}
+
+/** The file's records as text blocks of at most `maxRecords` (see TextBlock). */
+async function* readCsvBlocks(path: string, opts: CsvOptions, maxRecords: number): AsyncGenerator<TextBlock> {
+  const decoder = new TextDecoder(opts.encoding, { fatal: true, ignoreBOM: false });
+  const tokenizer = new CsvTokenizer(opts.delimiter);
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const bytes of stream as AsyncIterable<Buffer>) {
+      yield* tokenizer.blocks(decoder.decode(bytes, { stream: true }), maxRecords, false);
+    }
+    yield* tokenizer.blocks(decoder.decode(), maxRecords, true);
+  } finally {
+    stream.destroy();
+  }
 }
 
 async function* readCsv(path: string, opts: CsvOptions): AsyncGenerator<SheetRow[]> {

@@ -15,6 +15,8 @@ export interface SheetReader {
   readonly sheet: string | null;
   /** Rows in order, in chunks; the reader holds at most one chunk and one read buffer. */
   chunks(): AsyncIterable<SheetRow[]>;
+  /** CSV only: the same records as text blocks, for a parse worker to tokenize (read/csv.ts). */
+  blocks?(maxRecords: number): AsyncIterable<import('./csv.js').TextBlock>;
 }
 
 export class UnreadableFileError extends Error {
