@@ -7,7 +7,9 @@
 import { TextDecoder } from 'node:util';
 import { createReadStream } from 'node:fs';
 import type { TextEncoding } from './inspect.js';
-import { UnreadableFileError, type SheetReader, type SheetRow } from './rows.js';
+import { UnreadableFileError, type SheetReader, type SheetRow, type TextBlock } from './rows.js';
+
+export type { TextBlock };
 
 const CHUNK_ROWS = 2000;
 
@@ -30,18 +32,6 @@ export interface CsvOptions {
   delimiter: ',' | '\t';
   /** Stop after this many records (header detection needs only the top of the file). */
   maxRows?: number;
-}
-
-/**
- * Whole records of a file as text, not yet split into cells, and the editor line of the
- * first: what ingest hands a parse worker, which tokenizes them itself (a string is
- * copied to a worker in one piece; rows of cells would be cloned cell by cell).
- */
-export interface TextBlock {
-  text: string;
-  firstLine: number;
-  /** records in the block */
-  records: number;
 }
 
 /** Splits decoded text into records; feed it text, then call `end()`. */

@@ -8,6 +8,18 @@ export interface SheetRow {
   numeric?: ReadonlySet<number>;
 }
 
+/**
+ * Whole records of a file as text, not yet split into cells, and the editor line of the
+ * first: what ingest hands a parse worker, which tokenizes them itself (a string is
+ * copied to a worker in one piece; rows of cells would be cloned cell by cell).
+ */
+export interface TextBlock {
+  text: string;
+  firstLine: number;
+  /** records in the block */
+  records: number;
+}
+
 export interface SheetReader {
   readonly format: 'csv' | 'xlsx';
   readonly encoding: string | null;
@@ -16,7 +28,7 @@ export interface SheetReader {
   /** Rows in order, in chunks; the reader holds at most one chunk and one read buffer. */
   chunks(): AsyncIterable<SheetRow[]>;
   /** CSV only: the same records as text blocks, for a parse worker to tokenize (read/csv.ts). */
-  blocks?(maxRecords: number): AsyncIterable<import('./csv.js').TextBlock>;
+  blocks?(maxRecords: number): AsyncIterable<TextBlock>;
 }
 
 export class UnreadableFileError extends Error {
