@@ -209,6 +209,28 @@ for (const [name, decision, help] of [
     });
 }
 
+// ── the synthetic county ───────────────────────────────────────────────────
+
+class DemoUnavailableError extends Error {
+  override name = 'DemoUnavailableError';
+}
+
+/**
+ * The generator, loaded only by the commands that use it: the production image leaves
+ * dist/demo out (Dockerfile), and every other command must work without it.
+ */
+async function demoGenerator(): Promise<typeof import('../demo/generate.js')> {
+  try {
+    return await import('../demo/generate.js');
+  } catch (err) {
+    // the generator itself missing, not a module it imports
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /[\\/]demo[\\/]generate\.js'/.test((err as Error).message)) {
+      throw new DemoUnavailableError('the demo generator is not part of the production image; run it from a source checkout (npm ci && npm run demo)');
+    }
+    throw err;
+  }
+}
+
 program
   .command('demo-data')
   .description('write a synthetic county (never real data) in the forms of the spec, damage included')
@@ -219,7 +241,7 @@ program
   .option('--damage-rate <form=rate>', 'the base rate of one damage form (repeatable; forms: src/demo/damage.ts)', collectRate, {})
   .option('--settlements-per-person-year <r>', 'settlement volume', parseNonNegative)
   .action(async (opts: { persons: number; seed: number; out: string; damageScale: number; damageRate: Record<string, number>; settlementsPerPersonYear?: number }) => {
-    const { generateCounty } = await import('../demo/generate.js');
+    const { generateCounty } = await demoGenerator();
     const progress = createProgress();
     const { damageRate, ...rest } = opts;
     const summary = await generateCounty({ ...rest, damageRates: damageRate, out: resolve(opts.out), onProgress: (m) => progress.update(m) });
@@ -238,7 +260,7 @@ program
   .action(async (opts: { persons: number; seed: number }) => {
     const config = loadConfig();
     const dir = resolve(join(config.AIDLINK_DATA_DIR, 'demo-county'));
-    const { generateCounty } = await import('../demo/generate.js');
+    const { generateCounty } = await demoGenerator();
     // the demo's own folder: regenerated every time (the same seed gives the same files,
     // so a second run finds every delivery already ingested)
     await rm(dir, { recursive: true, force: true });
@@ -449,7 +471,7 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    const known = [ConfigError, MappingError, PolicyError, NameVariantsError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError, PermanentJobError, RedisUnavailableError, UserError, CaseError];
+    const known = [ConfigError, MappingError, PolicyError, NameVariantsError, SchemaOutOfDateError, MigrationError, IngestError, DeliveryError, RangeError, ExplainError, DecisionError, InvalidArgumentError, PermanentJobError, RedisUnavailableError, UserError, CaseError, DemoUnavailableError];
     if (known.some((k) => err instanceof k)) {
       process.stderr.write(`aidlink: ${(err as Error).message}\n`);
       process.exitCode = err instanceof ConfigError || err instanceof MappingError || err instanceof PolicyError || err instanceof NameVariantsError ? 2 : 1;
