@@ -10,7 +10,7 @@ import type { AppContext } from '../context.js';
 import type { Config } from '../config.js';
 import { log } from '../log.js';
 import { describePayload, JOBS, jobProgress, newRunId, PermanentJobError, QUEUES, reassessStages, rematchStages, syncStages, type JobProgress, type Payload, type QueueName, type Stage, type SyncOptions } from './definitions.js';
-import { isJobName, runHandler, type IngestRequest, type JobContext } from './handlers.js';
+import { checkHandlers, isJobName, runHandler, type IngestRequest, type JobContext } from './handlers.js';
 import { RedisUnavailableError, type JobRunner, type JobState, type JobStateName } from './state.js';
 
 /** The nightly sync's scheduler id: upserting it again changes it, never adds a second one. */
@@ -311,6 +311,8 @@ export interface RunningWorkers {
 export async function startWorkers(app: AppContext, opts: { concurrency?: number; queues?: QueueName[] } = {}): Promise<RunningWorkers> {
   const url = app.config.REDIS_URL;
   if (!url) throw new RedisUnavailableError('REDIS_URL is not set: a worker takes its jobs from Redis');
+  // a job without its handler would fail only when it arrives, at night: refuse to start instead
+  checkHandlers();
   const redis = await connectRedis(url, 'worker');
   const runner = await BullRunner.connect(app.config, redis);
   const concurrency = opts.concurrency ?? app.config.AIDLINK_WORKER_CONCURRENCY;
