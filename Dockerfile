@@ -10,9 +10,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
+# src/ only: the generator (tools/demo) is for development, tests and benchmarks, never a county's server
 COPY src ./src
-# the generator (dist/demo) is for development, tests and benchmarks, never a county's server
-RUN npm run build && rm -rf dist/demo
+RUN npm run build
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production

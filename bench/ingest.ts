@@ -18,7 +18,7 @@ import { openStore } from '../src/db/store.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { loadMapping } from '../src/ingest/mapping.js';
 import { ingestFile } from '../src/ingest/ingest.js';
-import { writeSettlementCsv } from '../src/demo/generate.js';
+import { writeSettlementCsv } from '../tools/demo/generate.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number) => {

@@ -19,7 +19,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { generateCounty } from '../src/demo/generate.js';
+import { generateCounty } from '../tools/demo/generate.js';
 import { openStore } from '../src/db/store.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { loadMapping } from '../src/ingest/mapping.js';

@@ -9,7 +9,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSettlementCsv } from '../src/demo/generate.js';
+import { writeSettlementCsv } from '../tools/demo/generate.js';
 import { csvReader } from '../src/ingest/read/csv.js';
 import { loadMapping, sourceProfile } from '../src/ingest/mapping.js';
 import { classifyRow, headerShape, mapColumns } from '../src/ingest/layout.js';

@@ -3,9 +3,7 @@
  * `--format csv` gives machine-readable output; logs go to stderr.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { join, resolve } from 'node:path';
-import { rm } from 'node:fs/promises';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError } from '../config.js';
 import { SchemaOutOfDateError, type AppContext } from '../context.js';
 import { MappingError } from '../ingest/mapping.js';
 import { DeliveryError, decideQuarantine, findDelivery, listDeliveries, type QuarantineDecision } from '../ingest/deliveries.js';
@@ -22,17 +20,16 @@ import { modelPolicy } from '../match/model.js';
 import { explainLink, ExplainError } from '../match/explain.js';
 import { exportLinks, exportPersons } from '../match/export.js';
 import { confirmLink, DecisionError, mergePersons, rejectLink, splitPerson, type RowRef } from '../match/decisions.js';
-import { syncInProcess } from '../jobs/local.js';
-import { progressText, RedisUnavailableError } from '../jobs/runner.js';
+import { RedisUnavailableError } from '../jobs/runner.js';
 import { PermanentJobError } from '../jobs/definitions.js';
-import { applyAndReassess, printAssessment, printSync, registerJobCommands } from './jobs.js';
+import { applyAndReassess, printAssessment, registerJobCommands } from './jobs.js';
 import { registerServerCommands } from './server.js';
 import { registerOutreachCommands } from './outreach.js';
 import { registerProfileCommands } from './profile.js';
 import { audit } from '../server/audit.js';
 import { CaseError } from '../outreach/cases.js';
 import { UserError } from '../server/users.js';
-import { actorDefault, collectRate, deliveryOptions, parseNonNegative, parsePositiveInt, withContext } from './common.js';
+import { actorDefault, deliveryOptions, parsePositiveInt, withContext } from './common.js';
 import { runSpells } from '../spells/run.js';
 import { runAssessment } from '../assess/run.js';
 import { EXPORTS } from '../assess/export.js';
@@ -211,74 +208,38 @@ for (const [name, decision, help] of [
 
 // ── the synthetic county ───────────────────────────────────────────────────
 
+/**
+ * `demo` and `demo-data` live with the generator in tools/demo, beside the sources in a
+ * checkout and absent from the production image. The path is a value, not a literal, so
+ * the compiler does not pull the generator into the production build.
+ */
+const DEMO_COMMANDS = '../../tools/demo/commands.js';
+
+async function registerDemo(): Promise<void> {
+  try {
+    const demo = (await import(DEMO_COMMANDS)) as { registerDemoCommands: (program: Command) => void };
+    demo.registerDemoCommands(program);
+  } catch (err) {
+    // the generator itself missing, not a module it imports
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !/[\\/]tools[\\/]demo[\\/]commands\.js'/.test((err as Error).message)) throw err;
+    for (const name of ['demo', 'demo-data']) {
+      program
+        .command(name)
+        .description('(not in this installation) the synthetic county generator')
+        .allowUnknownOption()
+        .allowExcessArguments()
+        .action(() => {
+          throw new DemoUnavailableError('the demo generator is not part of the production image; run it from a source checkout (npm ci && npm run demo)');
+        });
+    }
+  }
+}
+
 class DemoUnavailableError extends Error {
   override name = 'DemoUnavailableError';
 }
 
-/**
- * The generator, loaded only by the commands that use it: the production image leaves
- * dist/demo out (Dockerfile), and every other command must work without it.
- */
-async function demoGenerator(): Promise<typeof import('../demo/generate.js')> {
-  try {
-    return await import('../demo/generate.js');
-  } catch (err) {
-    // the generator itself missing, not a module it imports
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /[\\/]demo[\\/]generate\.js'/.test((err as Error).message)) {
-      throw new DemoUnavailableError('the demo generator is not part of the production image; run it from a source checkout (npm ci && npm run demo)');
-    }
-    throw err;
-  }
-}
-
-program
-  .command('demo-data')
-  .description('write a synthetic county (never real data) in the forms of the spec, damage included')
-  .requiredOption('--persons <n>', 'people in the county', parsePositiveInt)
-  .requiredOption('--seed <s>', 'random seed; the same seed gives the same files', parsePositiveInt)
-  .requiredOption('--out <dir>', 'output folder: <dir>/inbox/<source>/ and <dir>/truth/')
-  .option('--damage-scale <x>', 'multiplies every damage rate (0 = clean data)', parseNonNegative, 1)
-  .option('--damage-rate <form=rate>', 'the base rate of one damage form (repeatable; forms: src/demo/damage.ts)', collectRate, {})
-  .option('--settlements-per-person-year <r>', 'settlement volume', parseNonNegative)
-  .action(async (opts: { persons: number; seed: number; out: string; damageScale: number; damageRate: Record<string, number>; settlementsPerPersonYear?: number }) => {
-    const { generateCounty } = await demoGenerator();
-    const progress = createProgress();
-    const { damageRate, ...rest } = opts;
-    const summary = await generateCounty({ ...rest, damageRates: damageRate, out: resolve(opts.out), onProgress: (m) => progress.update(m) });
-    progress.done();
-    process.stdout.write(
-      `wrote ${summary.files} files, ${summary.rows.toLocaleString('en')} data rows for ${summary.persons.toLocaleString('en')} persons to ${opts.out}\n` +
-        table(['source', 'files', 'rows'], Object.entries(summary.bySource).map(([s, v]) => [s, v.files, v.rows]), [1, 2]),
-    );
-  });
-
-program
-  .command('demo')
-  .description('generate a synthetic county and sync it: ingest, match, spells, assessment (embedded database unless DATABASE_URL is set)')
-  .option('--persons <n>', 'people in the county', parsePositiveInt, 5000)
-  .option('--seed <s>', 'random seed', parsePositiveInt, 42)
-  .action(async (opts: { persons: number; seed: number }) => {
-    const config = loadConfig();
-    const dir = resolve(join(config.AIDLINK_DATA_DIR, 'demo-county'));
-    const { generateCounty } = await demoGenerator();
-    // the demo's own folder: regenerated every time (the same seed gives the same files,
-    // so a second run finds every delivery already ingested)
-    await rm(dir, { recursive: true, force: true });
-    const progress = createProgress();
-    process.stdout.write(`generating a synthetic county of ${opts.persons.toLocaleString('en')} persons in ${dir} …\n`);
-    const summary = await generateCounty({ persons: opts.persons, seed: opts.seed, out: dir, onProgress: (m) => progress.update(m) });
-    progress.done();
-    process.stdout.write(`${summary.files} files, ${summary.rows.toLocaleString('en')} rows\n\n`);
-    await withContext(async (ctx) => {
-      process.stdout.write(`syncing into ${ctx.store.engine === 'pglite' ? `the embedded database in ${resolve(config.AIDLINK_DATA_DIR)}` : 'PostgreSQL'} (in-process) …\n`);
-      const started = Date.now();
-      const progress = createProgress();
-      const r = await syncInProcess(ctx, { inbox: join(dir, 'inbox'), requestedBy: actorDefault(), report: true, onProgress: (p) => progress.update(progressText(p), p.total ? (p.done ?? 0) / p.total : undefined) });
-      progress.done();
-      printSync(r);
-      process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: npm run aidlink -- files | review list | export flags --out flags.csv\n`);
-    });
-  });
+await registerDemo();
 
 // ── identity resolution ────────────────────────────────────────────────────
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SourceKey } from '../../src/db/schema.js';
-import { DAMAGE_FORMS } from '../../src/demo/damage.js';
-import { generateCounty, writeSettlementCsv, type DemoOptions, type DemoSummary } from '../../src/demo/generate.js';
+import { DAMAGE_FORMS } from '../../tools/demo/damage.js';
+import { generateCounty, writeSettlementCsv, type DemoOptions, type DemoSummary } from '../../tools/demo/generate.js';
 import { loadMapping } from '../../src/ingest/mapping.js';
 import { checkChar } from '../../src/ingest/normalise/id-number.js';
 import type { AnyField } from '../../src/ingest/sources.js';
@@ -320,7 +320,7 @@ describe('writeSettlementCsv', () => {
 
 describe('damage rates set per form', () => {
   it('replace the default before scaling, and refuse unknown forms or rates', async () => {
-    const { Damage } = await import('../../src/demo/damage.js');
+    const { Damage } = await import('../../tools/demo/damage.js');
     const d = new Damage(2, { id_masked: 0.1 });
     expect(d.rate('id_masked', 'civil')).toBeCloseTo(0.2);
     expect(d.rate('id_masked', 'settlement')).toBe(0); // settlement files never carry masks

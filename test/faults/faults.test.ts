@@ -20,7 +20,7 @@ import { syncInProcess } from '../../src/jobs/local.js';
 import { ingestFile, type IngestOutcome } from '../../src/ingest/ingest.js';
 import { inspectFile } from '../../src/ingest/read/inspect.js';
 import { loadMapping } from '../../src/ingest/mapping.js';
-import { writeSettlementCsv } from '../../src/demo/generate.js';
+import { writeSettlementCsv } from '../../tools/demo/generate.js';
 import { admin, createTestDb, type TestDb } from '../helpers/db.js';
 import { testContext } from '../helpers/context.js';
 import { SAMPLE_INBOX } from '../helpers/sample.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { generateCounty } from '../../src/demo/generate.js';
+import { generateCounty } from '../../tools/demo/generate.js';
 import { loadMapping } from '../../src/ingest/mapping.js';
 import { ingestPath } from '../../src/ingest/inbox.js';
 

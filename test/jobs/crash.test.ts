@@ -14,7 +14,7 @@ import { Job } from 'bullmq';
 import { sql } from 'kysely';
 import type { Store } from '../../src/db/store.js';
 import { BullRunner, ingestJobId } from '../../src/jobs/bull.js';
-import { writeSettlementCsv } from '../../src/demo/generate.js';
+import { writeSettlementCsv } from '../../tools/demo/generate.js';
 import { ingestFile } from '../../src/ingest/ingest.js';
 import { inspectFile } from '../../src/ingest/read/inspect.js';
 import { loadMapping } from '../../src/ingest/mapping.js';

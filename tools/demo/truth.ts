@@ -12,7 +12,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DeliveryKind, SourceKey } from '../db/schema.js';
+import type { DeliveryKind, SourceKey } from '../../src/db/schema.js';
 import { isoDay, type Day } from './calendar.js';
 import { CsvWriter, csvField, type CsvFormat } from './csv.js';
 import type { DamageForm } from './damage.js';

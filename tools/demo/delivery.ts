@@ -6,9 +6,9 @@
  * column names, the quarantine expectation of a series of snapshots.
  */
 import { join } from 'node:path';
-import type { DeliveryKind, SourceKey } from '../db/schema.js';
-import { sourceProfile, type Mapping } from '../ingest/mapping.js';
-import type { AnyField } from '../ingest/sources.js';
+import type { DeliveryKind, SourceKey } from '../../src/db/schema.js';
+import { sourceProfile, type Mapping } from '../../src/ingest/mapping.js';
+import type { AnyField } from '../../src/ingest/sources.js';
 import type { Day, Month } from './calendar.js';
 import { CsvWriter, type CsvFormat } from './csv.js';
 import type { Damage, DamageForm } from './damage.js';

@@ -4,7 +4,7 @@
  * truth/damage.csv). Record-level damage comes from `RecordDamage`, drawn once per
  * source and person so that it recurs in every file of that source.
  */
-import type { SourceKey } from '../db/schema.js';
+import type { SourceKey } from '../../src/db/schema.js';
 import { chineseDay, compactDay, excelSerial, isoDay, ymd, ageOn, type Day } from './calendar.js';
 import type { Damage, DamageForm, DamageNote } from './damage.js';
 import { RARE_CHARS, TRADITIONAL, type Gender, type Person, type Phone } from './people.js';

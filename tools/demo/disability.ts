@@ -5,7 +5,7 @@
  * revocation). Snapshots every 30 June in the period and at its end: GBK CSV without
  * title lines, sometimes tab-separated.
  */
-import type { AnyField } from '../ingest/sources.js';
+import type { AnyField } from '../../src/ingest/sources.js';
 import { ageOn, compactDay, dayOf, monthEnd, monthNumber, type Day, type Month } from './calendar.js';
 import { chooseHeaders, Delivery, labelsOf, SnapshotSeries, type GenerationContext } from './delivery.js';
 import type { Holding } from './holdings.js';

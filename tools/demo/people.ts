@@ -5,7 +5,7 @@
  * ethnic-minority names, a few rare characters, id numbers with valid check
  * characters, births and deaths during the period, and each person's 人员编号.
  */
-import { checkChar } from '../ingest/normalise/id-number.js';
+import { checkChar } from '../../src/ingest/normalise/id-number.js';
 import { ageOn, dayOf, ymd, type Day } from './calendar.js';
 import type { Rng } from './random.js';
 

@@ -5,7 +5,7 @@
  * the period, some with their risk eliminated (风险消除 是 + date), a few dropped
  * from the register. One XLSX full snapshot per quarter.
  */
-import type { AnyField } from '../ingest/sources.js';
+import type { AnyField } from '../../src/ingest/sources.js';
 import { chineseDay, dayOf, isoDay, isQuarterEnd, monthEnd, monthYear, quarterOf, type Day, type Month } from './calendar.js';
 import { chooseHeaders, Delivery, labelsOf, SnapshotSeries, type GenerationContext } from './delivery.js';
 import type { Holding } from './holdings.js';

@@ -11,7 +11,7 @@
  * annual reviews that report a later 认定日期, recognitions that reach the roster
  * months late, and one truncated export.
  */
-import type { AnyField } from '../ingest/sources.js';
+import type { AnyField } from '../../src/ingest/sources.js';
 import {
   addYears, ageOn, chineseDay, compactDay, dayOf, isoDay, isQuarterEnd, monthEnd, monthNumber, monthYear, ymd,
   type Day, type Month,

@@ -12,8 +12,8 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SourceKey } from '../db/schema.js';
-import { loadMapping } from '../ingest/mapping.js';
+import type { SourceKey } from '../../src/db/schema.js';
+import { loadMapping } from '../../src/ingest/mapping.js';
 import { dayOf, monthEnd, monthStart, parseMonth } from './calendar.js';
 import { civilHoldings, planCivil, writeCivil } from './civil.js';
 import { Damage, type DamageForm } from './damage.js';

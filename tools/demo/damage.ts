@@ -20,7 +20,7 @@
  * form where it shows: per cell or row, and once per file (without a row) for the
  * forms of unit `file` and `run` — except title_date_mismatch, recorded at its title line.
  */
-import type { SourceKey } from '../db/schema.js';
+import type { SourceKey } from '../../src/db/schema.js';
 import type { Rng } from './random.js';
 
 export type DamageUnit = 'cell' | 'record' | 'file' | 'row' | 'run';

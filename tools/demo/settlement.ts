@@ -13,13 +13,13 @@
  * nothing, categories the bureau learnt of late pay nothing, and a few payments are
  * wrong.
  */
-import type { AnyField } from '../ingest/sources.js';
+import type { AnyField } from '../../src/ingest/sources.js';
 import { ageOn, compactMonth, monthEnd, monthStart, ymd, type Day, type Month } from './calendar.js';
 import { CsvWriter, type CsvFormat } from './csv.js';
 import type { Damage } from './damage.js';
 import { chooseHeaders, Delivery, labelsOf, pickMostlyFirst, type GenerationContext } from './delivery.js';
 import type { AssistCategory, Holdings } from './holdings.js';
-import type { Mapping } from '../ingest/mapping.js';
+import type { Mapping } from '../../src/ingest/mapping.js';
 import { aliveOn, type County, type Person } from './people.js';
 import { Rng } from './random.js';
 import { CellRenderer, RecordDamage } from './render.js';
