@@ -14,8 +14,8 @@
 import { sql } from 'kysely';
 import { ofPersons } from '../db/scope.js';
 import { basisOf, personsToAssess, type EveryoneBecause } from './basis.js';
-import type { Store, Tx } from '../db/store.js';
-import { copyLine } from '../db/copy.js';
+import { analyze, analyzeChanged, setRunMemory, type Store, type Tx } from '../db/store.js';
+import { workTable } from '../db/work-table.js';
 import type { Policy, Category } from '../policy/policy.js';
 import { applyAgeOut, assessPerson, personYearFlags, settlementFlag, type Claim, type Holding } from '../policy/calculate.js';
 
@@ -43,13 +43,14 @@ interface ClaimRow {
   paid: number;
 }
 
-/** One settlement per 结算ID, the latest delivery's; reversals and what they reverse left out (spec §7). */
+/**
+ * One settlement per 结算ID, the latest delivery's; reversals and what they reverse left out (spec §7).
+ * Scoped, every delivery of the settlements that are the persons' now or were before, and what
+ * reverses them. Written as joins throughout: an OR of two IN-lists, or NOT IN, is planned row by
+ * row once the lists outgrow work_mem (a 200,000-person county's month: minutes instead of seconds).
+ */
 async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<ClaimRow[]> {
   const p = persons ? [...persons] : null;
-  // scoped: every delivery of the settlements that are the persons' now or were before, and what reverses them
-  const scoped = p
-    ? sql`and (sr.settlement_id in (select settlement_id from ids) or sr.reversed_id in (select settlement_id from ids))`
-    : sql``;
   const r = await sql<ClaimRow>`
     with theirs_before as (
       ${p ? sql`select settlement_id from entitlement where person_id = any(${p})` : sql`select null::text as settlement_id where false`}
@@ -61,33 +62,40 @@ async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<Cl
               union select settlement_id from theirs_before`
         : sql`select null::text as settlement_id where false`}
     ),
+    scoped_rows as (
+      select sr.delivery_id, sr.row_no from settlement_row sr join ids i on i.settlement_id = sr.settlement_id
+      union
+      select sr.delivery_id, sr.row_no from settlement_row sr join ids i on i.settlement_id = sr.reversed_id
+    ),
     delivered as (
       select sr.settlement_id, sr.reversed_id, sr.delivery_id, sr.row_no, d.as_of, d.file,
              case when l.state = 'linked' then l.person_id end as person_id,
              sr.ended_on, sr.settled_on, sr.med_type, sr.place, sr.method,
              sr.in_scope, sr.basic_paid, sr.critical_paid, sr.other_paid, sr.assistance_paid
       from settlement_row sr
+      ${p ? sql`join scoped_rows x on x.delivery_id = sr.delivery_id and x.row_no = sr.row_no` : sql``}
       join source_row s on s.delivery_id = sr.delivery_id and s.row_no = sr.row_no
       join delivery d on d.id = sr.delivery_id and d.status = 'accepted' and d.source = 'settlement'
       left join row_link l on l.delivery_id = sr.delivery_id and l.row_no = sr.row_no
-      where not s.rejected and sr.settlement_id is not null and sr.ended_on is not null ${scoped}
+      where not s.rejected and sr.settlement_id is not null and sr.ended_on is not null
     ),
     latest as (
       select distinct on (settlement_id) * from delivered
       order by settlement_id, as_of desc, file desc, row_no desc
     )
-    select settlement_id, delivery_id, row_no, person_id, ended_on::text as service_date, settled_on::text as settled_on,
-           med_type, place, method,
-           greatest(0, coalesce(in_scope, 0) - coalesce(basic_paid, 0) - coalesce(critical_paid, 0) - coalesce(other_paid, 0)) as base,
-           coalesce(assistance_paid, 0) as paid
-    from latest
-    where reversed_id is null
-      and settlement_id not in (select reversed_id from latest where reversed_id is not null)
+    select c.settlement_id, c.delivery_id, c.row_no, c.person_id, c.ended_on::text as service_date, c.settled_on::text as settled_on,
+           c.med_type, c.place, c.method,
+           greatest(0, coalesce(c.in_scope, 0) - coalesce(c.basic_paid, 0) - coalesce(c.critical_paid, 0) - coalesce(c.other_paid, 0)) as base,
+           coalesce(c.assistance_paid, 0) as paid
+    from latest c
+    ${p ? sql`left join theirs_before b on b.settlement_id = c.settlement_id` : sql``}
+    where c.reversed_id is null
+      and not exists (select 1 from latest r where r.reversed_id = c.settlement_id)
       ${p
         ? // theirs now, or theirs before (a row a decision sent back to review belongs to nobody now)
-          sql`and (person_id = any(${p}) or settlement_id in (select settlement_id from theirs_before))`
+          sql`and (c.person_id = any(${p}) or b.settlement_id is not null)`
         : sql``}
-    order by person_id, settlement_id`.execute(tx.k);
+    order by c.person_id, c.settlement_id`.execute(tx.k);
   return r.rows;
 }
 
@@ -141,6 +149,8 @@ export type AssessProgress = (done: number, total: number) => void;
 export async function runAssessment(store: Store, policy: Policy, scope: AssessScope = {}, onProgress?: AssessProgress): Promise<AssessStats> {
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:assess', 0))`.execute(tx.k);
+    await setRunMemory(store, tx);
+    await analyzeChanged(tx, ['delivery', 'source_row', 'settlement_row', 'row_link', 'person', 'spell', 'entitlement', 'flag', 'stale_person']);
     const asOf = (await sql<{ as_of: string | null }>`select max(as_of)::text as as_of from delivery where status = 'accepted'`.execute(tx.k)).rows[0]!.as_of;
     const heldForEveryone = await rejectedRoster(tx);
     const basis = basisOf(policy, heldForEveryone);
@@ -190,20 +200,31 @@ export async function runAssessment(store: Store, policy: Policy, scope: AssessS
         const f = personId === null ? null : settlementFlag(policy, a, asClaim(r));
         // paid while entitled to nothing, and the roster that may give the person a category is unknown: held, not flagged
         const held = f?.flag === 'overpaid' && a.category === null ? (unknownOf.get(personId!) ?? heldForEveryone) : null;
-        entLines.push(copyLine([
-          a.settlementId, personId, r.delivery_id, r.row_no, a.serviceDate, r.settled_on, a.year, r.med_type, a.category,
-          a.base, a.entitled, a.paid, a.assessed, JSON.stringify(a.calc), held,
-        ]));
-        if (f && !held) flagLines.push(copyLine(['settlement', a.settlementId, personId, a.year, f.flag, f.reason, a.entitled, a.paid, a.entitled - a.paid]));
+        entLines.push(DESIRED_ENTITLEMENT.line({
+          settlement_id: a.settlementId, person_id: personId, delivery_id: r.delivery_id, row_no: r.row_no, service_date: a.serviceDate,
+          settled_on: r.settled_on, year: a.year, med_type: r.med_type, category: a.category, base: a.base, entitled: a.entitled,
+          paid: a.paid, assessed: a.assessed, calc: JSON.stringify(a.calc), held,
+        }));
+        if (f && !held) {
+          flagLines.push(DESIRED_FLAG.line({
+            scope: 'settlement', settlement_id: a.settlementId, person_id: personId, year: a.year, flag: f.flag, reason: f.reason,
+            entitled: a.entitled, paid: a.paid, amount: a.entitled - a.paid,
+          }));
+        }
       }
       if (personId === null || !asOf) continue;
       for (const f of personYearFlags(policy, assessments, holdings, asOf)) {
-        flagLines.push(copyLine(['person_year', null, personId, f.year, f.flag, null, null, null, f.amount]));
+        flagLines.push(DESIRED_FLAG.line({ scope: 'person_year', settlement_id: null, person_id: personId, year: f.year, flag: f.flag, reason: null, entitled: null, paid: null, amount: f.amount }));
       }
     }
 
     await writeEntitlements(tx, run.id, entLines, scoped);
     const flags = await writeFlags(tx, run.id, flagLines, asOf, scoped);
+    if (!scoped) {
+      // everyone's rewritten: statistics now, or the next scoped run's plans guess (autovacuum may be off)
+      await analyze(tx, 'entitlement');
+      await analyze(tx, 'flag');
+    }
     const stats: AssessStats = {
       scope: 'persons' in whom ? whom.persons.length : whom,
       dataAsOf: asOf,
@@ -217,14 +238,18 @@ export async function runAssessment(store: Store, policy: Policy, scope: AssessS
   });
 }
 
+/** What a run assesses each settlement to, and the flags that follow, before they are compared with those recorded. */
+const DESIRED_ENTITLEMENT = workTable('desired_entitlement', {
+  settlement_id: 'text', person_id: 'int', delivery_id: 'int', row_no: 'int', service_date: 'date', settled_on: 'date', year: 'int',
+  med_type: 'text', category: 'text', base: 'bigint', entitled: 'bigint', paid: 'bigint', assessed: 'boolean', calc: 'jsonb', held: 'text',
+});
+const DESIRED_FLAG = workTable('desired_flag', {
+  scope: 'text', settlement_id: 'text', person_id: 'int', year: 'int', flag: 'text', reason: 'text', entitled: 'bigint', paid: 'bigint', amount: 'bigint',
+});
+
 async function writeEntitlements(tx: Tx, runId: number, lines: string[], persons: number[] | null): Promise<void> {
-  await sql`
-    create temp table desired_entitlement (
-      settlement_id text, person_id int, delivery_id int, row_no int, service_date date, settled_on date, year int,
-      med_type text, category text, base bigint, entitled bigint, paid bigint, assessed boolean, calc jsonb, held text
-    ) on commit drop`.execute(tx.k);
-  const cols = ['settlement_id', 'person_id', 'delivery_id', 'row_no', 'service_date', 'settled_on', 'year', 'med_type', 'category', 'base', 'entitled', 'paid', 'assessed', 'calc', 'held'];
-  if (lines.length) await tx.copyIn('desired_entitlement', cols, lines.join(''));
+  await DESIRED_ENTITLEMENT.fill(tx, lines);
+  const cols = Object.keys(DESIRED_ENTITLEMENT.columns);
   await sql`
     delete from entitlement e
     where not exists (select 1 from desired_entitlement d where d.settlement_id = e.settlement_id) ${ofPersons(sql`e.person_id`, persons)}`.execute(tx.k);
@@ -245,11 +270,7 @@ async function writeEntitlements(tx: Tx, runId: number, lines: string[], persons
 
 /** Raises the flags that newly hold, withdraws those that no longer do, updates the rest in place. */
 async function writeFlags(tx: Tx, runId: number, lines: string[], asOf: string | null, persons: number[] | null): Promise<AssessStats['flags']> {
-  await sql`
-    create temp table desired_flag (
-      scope text, settlement_id text, person_id int, year int, flag text, reason text, entitled bigint, paid bigint, amount bigint
-    ) on commit drop`.execute(tx.k);
-  if (lines.length) await tx.copyIn('desired_flag', ['scope', 'settlement_id', 'person_id', 'year', 'flag', 'reason', 'entitled', 'paid', 'amount'], lines.join(''));
+  await DESIRED_FLAG.fill(tx, lines);
   // a flag is the same flag when it is about the same settlement, or the same person-year
   const same = sql`d.scope = f.scope and d.flag = f.flag and (
     (f.scope = 'settlement' and d.settlement_id = f.settlement_id) or

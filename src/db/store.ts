@@ -219,6 +219,33 @@ export { sql };
  * a guessed table with a large one can run for many minutes. Every work table is
  * analysed once filled.
  */
+/**
+ * Memory for the sorts and hashes of a run over a county's rows (match, spells, assessment):
+ * with the server's default 4 MB each spills to disk, and a hashed IN-list that outgrows it is
+ * planned row by row. PostgreSQL only: the embedded engine's memory is the process's own.
+ */
+export const RUN_WORK_MEM = '256MB';
+
+export async function setRunMemory(store: Store, tx: Tx): Promise<void> {
+  if (store.engine !== 'postgres') return;
+  await sql`set local work_mem = ${sql.lit(RUN_WORK_MEM)}`.execute(tx.k);
+  await sql`set local maintenance_work_mem = ${sql.lit(RUN_WORK_MEM)}`.execute(tx.k);
+}
+
+/**
+ * ANALYZE of the tables that changed by more than a tenth since their statistics were taken:
+ * autovacuum's rule, applied by the run that is about to read them, since autovacuum may be
+ * off (a table bulk-filled and never analysed is planned as a few hundred rows, and a join
+ * of a million of them row by row). Returns the tables analysed.
+ */
+export async function analyzeChanged(tx: Tx, tables: readonly string[]): Promise<string[]> {
+  const r = await sql<{ relname: string }>`
+    select relname from pg_stat_user_tables
+    where schemaname = current_schema() and relname = any(${[...tables]}) and n_mod_since_analyze > 50 + 0.1 * n_live_tup`.execute(tx.k);
+  for (const t of r.rows) await analyze(tx, t.relname);
+  return r.rows.map((t) => t.relname);
+}
+
 export async function analyze(tx: Tx, table: string): Promise<void> {
   await sql`analyze ${sql.table(table)}`.execute(tx.k);
 }

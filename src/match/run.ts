@@ -15,8 +15,9 @@
  * links. Anchors and person blocks (steps 2–3) are still built over all rows.
  */
 import { sql } from 'kysely';
-import { analyze, vacuumAnalyze, type Store, type Tx } from '../db/store.js';
+import { analyze, setRunMemory, vacuumAnalyze, type Store, type Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
+import { workTable, type WorkRow } from '../db/work-table.js';
 import { ANCHOR_KEY, anchoredMethod, computeAnchors, INSURANCE_IDS } from './anchors.js';
 import { createNameTools, type NameTools } from './chinese.js';
 import { clusterUnclaimed } from './cluster.js';
@@ -33,8 +34,6 @@ import { DEFAULT_MODEL_POLICY, finishModel, latestModel, loadModel, modelFrequen
 export const LINK_PROBABILITY = 0.99;
 /** Below this, and with no candidate this likely, a row founds a person of its own; between, it waits for review. */
 export const REVIEW_PROBABILITY = 0.05;
-/** Memory a run's sorts, hashes and index builds may take on a PostgreSQL server, each (its default is 4 MB). */
-export const MATCH_WORK_MEM = '256MB';
 /** Anchored roster rows hidden and re-found to estimate the weights. */
 export const PSEUDO_SAMPLE = 3000;
 
@@ -99,6 +98,15 @@ interface FloatDecision {
   candidates: { key: string; score: number; probability: number; evidence?: Evidence[] }[] | null;
 }
 
+/** A row's name in its comparison forms: for the rows new to matching, and again after the name-variant files change. */
+const NAME_FORM_COLUMNS = { delivery_id: 'int', row_no: 'int', fold: 'text', sound: 'text' } as const;
+const NEW_ROW = workTable('new_row', NAME_FORM_COLUMNS);
+const NAME_FORM = workTable('name_form', NAME_FORM_COLUMNS);
+
+function nameForms(r: { delivery_id: number; row_no: number; name_norm: string | null }, tools: NameTools): WorkRow<typeof NAME_FORM_COLUMNS> {
+  return { delivery_id: r.delivery_id, row_no: r.row_no, fold: r.name_norm ? tools.fold(r.name_norm) : null, sound: r.name_norm ? tools.soundKey(r.name_norm) : null };
+}
+
 /**
  * The rows no run has seen get their row_link in one insert, with their name's
  * comparison forms and their anchor key: every later write of a row leaves a dead
@@ -112,10 +120,7 @@ async function insertNewRows(tx: Tx, tools: NameTools): Promise<number> {
     where d.status <> 'staged'
       and not exists (select 1 from row_link l where l.delivery_id = s.delivery_id and l.row_no = s.row_no)`.execute(tx.k);
   if (fresh.rows.length === 0) return 0;
-  await sql`create temp table new_row (delivery_id int, row_no int, fold text, sound text) on commit drop`.execute(tx.k);
-  const lines = fresh.rows.map((r) => copyLine([r.delivery_id, r.row_no, r.name_norm ? tools.fold(r.name_norm) : null, r.name_norm ? tools.soundKey(r.name_norm) : null]));
-  await tx.copyIn('new_row', ['delivery_id', 'row_no', 'fold', 'sound'], lines.join(''));
-  await analyze(tx, 'new_row');
+  await NEW_ROW.fill(tx, fresh.rows.map((r) => NEW_ROW.line(nameForms(r, tools))));
   await sql`
     with ins_ids as (${INSURANCE_IDS})
     insert into row_link (delivery_id, row_no, name_fold, name_sound, anchor_key, state, method)
@@ -142,12 +147,7 @@ async function recomputeNameForms(tx: Tx, tools: NameTools, scope: Exclude<Match
     from row_link l join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
     where ${filter} and l.method <> 'pending'`.execute(tx.k);
   if (rows.rows.length === 0) return 0;
-  await sql`create temp table name_form (delivery_id int, row_no int, fold text, sound text) on commit drop`.execute(tx.k);
-  const lines = rows.rows.map((r) =>
-    copyLine([r.delivery_id, r.row_no, r.name_norm ? tools.fold(r.name_norm) : null, r.name_norm ? tools.soundKey(r.name_norm) : null]),
-  );
-  await tx.copyIn('name_form', ['delivery_id', 'row_no', 'fold', 'sound'], lines.join(''));
-  await analyze(tx, 'name_form');
+  await NAME_FORM.fill(tx, rows.rows.map((r) => NAME_FORM.line(nameForms(r, tools))));
   await sql`
     update row_link l set name_fold = f.fold, name_sound = f.sound
     from name_form f
@@ -455,12 +455,8 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
 
   const result = await store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:match', 0))`.execute(tx.k);
-    // a run sorts and hashes millions of block keys: with the server's default 4 MB each spills to
-    // disk (the embedded engine keeps its defaults: its memory is the worker's own)
-    if (store.engine === 'postgres') {
-      await sql`set local work_mem = ${sql.lit(MATCH_WORK_MEM)}`.execute(tx.k);
-      await sql`set local maintenance_work_mem = ${sql.lit(MATCH_WORK_MEM)}`.execute(tx.k);
-    }
+    // a run sorts and hashes millions of block keys
+    await setRunMemory(store, tx);
     const run = await tx.k.insertInto('match_run').values({ kind: scope.kind, params: null, stats: null }).returning('id').executeTakeFirstOrThrow();
 
     progress('reading new rows');
@@ -555,6 +551,12 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
   return result;
 }
 
+/** The scored rows' decisions, before they are written where they changed. */
+const FLOAT_LINK = workTable('float_link', {
+  delivery_id: 'int', row_no: 'int', keep: 'boolean', person_key: 'text', state: 'text', method: 'text', score: 'real',
+  evidence: 'jsonb', candidates: 'jsonb', scored_pass: 'smallint', unclaimed: 'boolean',
+});
+
 /**
  * Writes the links that changed, stamped with the model version that scored them (a
  * new version restamps every scored row); records the rows whose person or state
@@ -562,15 +564,17 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
  */
 async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readonly ProbeRow[], decided: readonly (FloatDecision | undefined)[]): Promise<{ changed: number; relinked: number }> {
   // every person key in use has a person
-  await sql`create temp table float_link (delivery_id int, row_no int, keep boolean, person_key text, state text, method text, score real, evidence jsonb, candidates jsonb, scored_pass smallint, unclaimed boolean) on commit drop`.execute(tx.k);
   const lines: string[] = [];
   decided.forEach((d, i) => {
     if (!d) return;
     const p = probes[i]!;
-    lines.push(copyLine([p.deliveryId, p.rowNo, d.keep === true, d.personKey, d.state, d.method, d.score, d.evidence ? JSON.stringify(d.evidence) : null, d.candidates ? JSON.stringify(d.candidates) : null, d.pass ?? null, d.unclaimed === true]));
+    lines.push(FLOAT_LINK.line({
+      delivery_id: p.deliveryId, row_no: p.rowNo, keep: d.keep === true, person_key: d.personKey, state: d.state, method: d.method, score: d.score,
+      evidence: d.evidence ? JSON.stringify(d.evidence) : null, candidates: d.candidates ? JSON.stringify(d.candidates) : null,
+      scored_pass: d.pass ?? null, unclaimed: d.unclaimed === true,
+    }));
   });
-  if (lines.length) await tx.copyIn('float_link', ['delivery_id', 'row_no', 'keep', 'person_key', 'state', 'method', 'score', 'evidence', 'candidates', 'scored_pass', 'unclaimed'], lines.join(''));
-  await analyze(tx, 'float_link');
+  await FLOAT_LINK.fill(tx, lines);
   await sql`
     insert into person (person_key)
     select distinct person_key from (select person_key from link_key where not scored union all select person_key from float_link) k

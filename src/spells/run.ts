@@ -11,11 +11,11 @@
  * so it ends exactly where a full run would.
  */
 import { sql } from 'kysely';
-import type { Store, Tx } from '../db/store.js';
+import { analyze, analyzeChanged, setRunMemory, type Store, type Tx } from '../db/store.js';
 import { ofPersons } from '../db/scope.js';
 import { claimForSpells, markForAssessment, readStaleDeliveries, tooManyForScope } from '../db/stale.js';
 import { deathDates } from './deaths.js';
-import { copyLine } from '../db/copy.js';
+import { workTable } from '../db/work-table.js';
 import { deriveSpells, endAtDeath, mergeSpells, type Spell } from './derive.js';
 import { loadHistories, type SnapshotSource } from './statements.js';
 
@@ -28,6 +28,11 @@ export interface SpellStats {
 }
 
 const SOURCES: SnapshotSource[] = ['civil', 'rural', 'disability'];
+
+/** The spells a run derives, before they are compared with those recorded. */
+const DESIRED_SPELL = workTable('desired_spell', {
+  person_id: 'int', category: 'text', source: 'text', valid_from: 'date', valid_to: 'date', explicit_end: 'boolean', first_listed: 'date',
+});
 
 export interface SpellScope {
   /** only these persons */
@@ -53,6 +58,8 @@ async function personsOf(tx: Tx, scope: SpellScope): Promise<number[] | null> {
 export async function runSpells(store: Store, scope: SpellScope = {}): Promise<SpellStats> {
   return store.transaction(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended('aidlink:spells', 0))`.execute(tx.k);
+    await setRunMemory(store, tx);
+    await analyzeChanged(tx, ['delivery', 'source_row', 'civil_row', 'rural_row', 'disability_row', 'death_row', 'row_link', 'person', 'spell', 'stale_person']);
     const persons = await personsOf(tx, scope);
     const lines: string[] = [];
     const deaths = await deathDates(tx.k, persons);
@@ -70,14 +77,11 @@ export async function runSpells(store: Store, scope: SpellScope = {}): Promise<S
         for (const s of died ? endAtDeath(merged, died) : merged) {
           const listed = s.listedIn.filter((a) => a >= s.validFrom).sort();
           const firstListed = listed[0] ?? [...s.listedIn].sort()[0] ?? null;
-          lines.push(copyLine([personId, category, source, s.validFrom, s.validTo, s.explicitEnd, firstListed]));
+          lines.push(DESIRED_SPELL.line({ person_id: personId, category, source, valid_from: s.validFrom, valid_to: s.validTo, explicit_end: s.explicitEnd, first_listed: firstListed }));
         }
       }
     }
-    await sql`
-      create temp table desired_spell (person_id int, category text, source text, valid_from date, valid_to date, explicit_end boolean, first_listed date)
-      on commit drop`.execute(tx.k);
-    if (lines.length) await tx.copyIn('desired_spell', ['person_id', 'category', 'source', 'valid_from', 'valid_to', 'explicit_end', 'first_listed'], lines.join(''));
+    await DESIRED_SPELL.fill(tx, lines);
     const same = sql`
       d.person_id = s.person_id and d.category = s.category and d.source = s.source and d.valid_from = s.valid_from
       and d.valid_to is not distinct from s.valid_to and d.explicit_end = s.explicit_end and d.first_listed is not distinct from s.first_listed`;
@@ -92,6 +96,8 @@ export async function runSpells(store: Store, scope: SpellScope = {}): Promise<S
       from desired_spell d
       where not exists (select 1 from spell s where s.superseded_at is null and ${same})
       returning person_id`.execute(tx.k);
+    // everyone's derived: statistics now, or the next scoped run's plans guess (autovacuum may be off)
+    if (!persons) await analyze(tx, 'spell');
     // whose spells changed must be assessed again; nobody else's assessment depends on spells
     await markForAssessment(tx, [...superseded.rows, ...recorded.rows].map((r) => r.person_id));
     return { scope: persons ? persons.length : 'everyone', spells: lines.length, recorded: recorded.rows.length, superseded: superseded.rows.length };
