@@ -236,12 +236,18 @@ export async function setRunMemory(store: Store, tx: Tx): Promise<void> {
  * ANALYZE of the tables that changed by more than a tenth since their statistics were taken:
  * autovacuum's rule, applied by the run that is about to read them, since autovacuum may be
  * off (a table bulk-filled and never analysed is planned as a few hundred rows, and a join
- * of a million of them row by row). Returns the tables analysed.
+ * of a million of them row by row). The server counts changes; the embedded engine keeps no
+ * such counts, so a table never analysed, or grown by a tenth in pages since, counts too.
+ * Returns the tables analysed.
  */
 export async function analyzeChanged(tx: Tx, tables: readonly string[]): Promise<string[]> {
   const r = await sql<{ relname: string }>`
-    select relname from pg_stat_user_tables
-    where schemaname = current_schema() and relname = any(${[...tables]}) and n_mod_since_analyze > 50 + 0.1 * n_live_tup`.execute(tx.k);
+    select c.relname from pg_class c
+    left join pg_stat_user_tables s on s.relid = c.oid
+    where c.relname = any(${[...tables]}) and c.relkind = 'r' and c.relnamespace = to_regnamespace(current_schema())
+      and (c.reltuples < 0
+           or pg_relation_size(c.oid) / current_setting('block_size')::numeric > 1.1 * c.relpages + 10
+           or coalesce(s.n_mod_since_analyze, 0) > 50 + 0.1 * coalesce(s.n_live_tup, 0))`.execute(tx.k);
   for (const t of r.rows) await analyze(tx, t.relname);
   return r.rows.map((t) => t.relname);
 }
