@@ -6,7 +6,8 @@ import { table } from './format.js';
 import { audit } from '../server/audit.js';
 import { reportsDir } from '../jobs/handlers.js';
 import { writeNewlyEligibleReport } from '../report/newly-eligible.js';
-import { CASE_STATUS_LABEL, CASE_STATUSES, caseMetrics, moveCase, updateCases } from '../outreach/cases.js';
+import { CASE_STATUS_LABEL, CASE_STATUSES, moveCase, updateCases } from '../outreach/cases.js';
+import { caseMetrics } from '../outreach/metrics.js';
 import { formatYuan } from '../ingest/normalise/money.js';
 import type { CaseStatus } from '../db/schema.js';
 

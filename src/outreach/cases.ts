@@ -44,7 +44,7 @@ export const TRANSITIONS: Record<CaseStatus, readonly CaseStatus[]> = {
 };
 
 /** A case in these states is finished (closed_at set). */
-const CLOSED: readonly CaseStatus[] = ['paid', 'declined', 'withdrawn'];
+export const CLOSED_STATUSES: readonly CaseStatus[] = ['paid', 'declined', 'withdrawn'];
 
 export class CaseError extends Error {
   override name = 'CaseError';
@@ -113,7 +113,7 @@ async function closeWithdrawn(tx: Tx): Promise<{ paid: number; withdrawn: number
             where s1.settlement_id = f.settlement_id and s1.reversed_id is null
               and s2.institution_code is not distinct from s1.institution_code) as resettled_paid
     from outreach_case c join flag f on f.id = c.flag_id
-    where f.withdrawn_at is not null and c.status <> all(${[...CLOSED]})`.execute(tx.k);
+    where f.withdrawn_at is not null and c.status <> all(${[...CLOSED_STATUSES]})`.execute(tx.k);
   let paid = 0;
   let withdrawn = 0;
   for (const c of cases.rows) {
@@ -142,7 +142,7 @@ export async function moveCase(store: Store, caseId: number, to: CaseStatus, act
       const allowed = TRANSITIONS[c.status].map((s) => CASE_STATUS_LABEL[s]);
       throw new CaseError(`个案当前为“${CASE_STATUS_LABEL[c.status]}”，不能改为“${CASE_STATUS_LABEL[to]}”` + (allowed.length ? `；可改为：${allowed.join('、')}` : '；个案已结束'));
     }
-    const closing = CLOSED.includes(to);
+    const closing = CLOSED_STATUSES.includes(to);
     await tx.k
       .updateTable('outreach_case')
       .set({ status: to, updated_at: new Date(), ...(closing ? { closed_at: new Date(), closed_by: 'staff' as const } : {}) })
@@ -158,50 +158,4 @@ export async function noteCase(store: Store, caseId: number, actor: string, note
   if (!c) throw new CaseError(`没有编号为 ${caseId} 的个案`);
   if (!note.trim()) throw new CaseError('备注不能为空');
   await store.k.insertInto('case_event').values({ case_id: caseId, actor, from_status: c.status, to_status: c.status, note: note.trim() }).execute();
-}
-
-export interface CaseMetrics {
-  township: string;
-  month: string;
-  cases: number;
-  byStatus: Record<CaseStatus, number>;
-  /** cases contacted or further, of those sent down to the township (dispatched or further) */
-  contactRate: number | null;
-  /** cases paid, of those contacted or further */
-  conversion: number | null;
-  /** fen recovered by paid cases */
-  recovered: number;
-}
-
-const REACHED: readonly CaseStatus[] = ['contacted', 'applied', 'paid', 'declined'];
-const SENT: readonly CaseStatus[] = [...REACHED, 'dispatched', 'unreachable'];
-
-/** Per township and month the case opened: cases by status, contact rate, conversion, amount recovered. */
-export async function caseMetrics(store: Store, opts: { township?: string } = {}): Promise<CaseMetrics[]> {
-  let q = store.k
-    .selectFrom('outreach_case')
-    .select((eb) => [sql<string>`coalesce(township, '未知乡镇')`.as('township'), 'opened_month as month', 'status', eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('recovered').as('recovered')])
-    .groupBy([sql`coalesce(township, '未知乡镇')`, 'opened_month', 'status']);
-  if (opts.township) q = q.where(sql`coalesce(township, '未知乡镇')`, '=', opts.township);
-  const rows = await q.execute();
-  const by = new Map<string, CaseMetrics>();
-  for (const r of rows) {
-    const key = `${r.township}\u0000${r.month}`;
-    let m = by.get(key);
-    if (!m) {
-      m = { township: r.township, month: r.month, cases: 0, byStatus: Object.fromEntries(CASE_STATUSES.map((s) => [s, 0])) as Record<CaseStatus, number>, contactRate: null, conversion: null, recovered: 0 };
-      by.set(key, m);
-    }
-    m.cases += Number(r.n);
-    m.byStatus[r.status] += Number(r.n);
-    m.recovered += Number(r.recovered ?? 0);
-  }
-  for (const m of by.values()) {
-    const count = (ss: readonly CaseStatus[]) => ss.reduce((s, st) => s + m.byStatus[st], 0);
-    const sent = count(SENT);
-    const reached = count(REACHED);
-    m.contactRate = sent ? reached / sent : null;
-    m.conversion = reached ? m.byStatus.paid / reached : null;
-  }
-  return [...by.values()].sort((a, b) => a.township.localeCompare(b.township, 'zh') || a.month.localeCompare(b.month));
 }

@@ -12,7 +12,8 @@ import type { CaseStatus } from '../../db/schema.js';
 import type { Store } from '../../db/store.js';
 import { FLAG_LABEL, OUTREACH_FLAGS, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
 import { CATEGORY_LABEL, type Category } from '../../policy/policy.js';
-import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, caseMetrics, moveCase, noteCase, TRANSITIONS, type CaseMetrics } from '../../outreach/cases.js';
+import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, CLOSED_STATUSES, moveCase, noteCase, TRANSITIONS } from '../../outreach/cases.js';
+import { caseMetrics, openCount, statusCounts, totalOf, UNKNOWN_TOWNSHIP, UNKNOWN_VILLAGE, type CaseMetrics } from '../../outreach/metrics.js';
 import { scrubText, shownAs } from '../../privacy.js';
 import { audit } from '../../server/audit.js';
 import { disclosureFor, may } from '../../server/users.js';
@@ -21,14 +22,7 @@ import { html, query } from '../html.js';
 import { badge, csrfField, details, page, pager, percent, table, when, yuan, type Column, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
-/** What a case without a township or village is filed under (the same words caseMetrics uses). */
-const UNKNOWN_TOWNSHIP = '未知乡镇';
-const UNKNOWN_VILLAGE = '未知村';
 const PAGE_SIZE = 100;
-const CLOSED: readonly CaseStatus[] = ['paid', 'declined', 'withdrawn'];
-// as in caseMetrics: contacted or further, and sent down to the township or further
-const REACHED: readonly CaseStatus[] = ['contacted', 'applied', 'paid', 'declined'];
-const SENT: readonly CaseStatus[] = [...REACHED, 'dispatched', 'unreachable'];
 
 type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'muted';
 const STATUS_TONE: Record<CaseStatus, Tone> = {
@@ -99,7 +93,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     if (township) place.push(sql`coalesce(c.township, ${UNKNOWN_TOWNSHIP}) = ${township}`);
     if (village) place.push(sql`coalesce(c.village, ${UNKNOWN_VILLAGE}) = ${village}`);
     const conds = [...place];
-    if (status === 'open') conds.push(sql`c.status <> all(${[...CLOSED]})`);
+    if (status === 'open') conds.push(sql`c.status <> all(${[...CLOSED_STATUSES]})`);
     else if (status !== 'all') conds.push(sql`c.status = ${status}`);
     const where = (cs: RawBuilder<unknown>[]) => (cs.length ? sql`where ${sql.join(cs, sql` and `)}` : sql``);
 
@@ -108,7 +102,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
       township
         ? sql<{ village: string }>`select distinct coalesce(village, ${UNKNOWN_VILLAGE}) as village from outreach_case c where coalesce(c.township, ${UNKNOWN_TOWNSHIP}) = ${township} order by 1`.execute(store.k)
         : Promise.resolve({ rows: [] as { village: string }[] }),
-      sql<{ status: CaseStatus; n: number }>`select c.status, count(*)::int as n from outreach_case c ${where(place)} group by c.status`.execute(store.k),
+      statusCounts(store, { township, village }),
       sql<{ id: number; township: string | null; village: string | null; name: string | null; id_number: string | null; phone: string | null; flag: string; reason: string | null; amount: number; status: CaseStatus; updated_at: Date }>`
         select c.id, c.township, c.village, p.name, p.id_number, p.golden->'phone'->>'value' as phone, f.flag, f.reason, c.amount, c.status, c.updated_at
         from outreach_case c join person p on p.id = c.person_id join flag f on f.id = c.flag_id
@@ -117,8 +111,6 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         limit ${PAGE_SIZE + 1} offset ${(pageNo - 1) * PAGE_SIZE}`.execute(store.k),
     ]);
 
-    const byStatus = new Map(counts.rows.map((r) => [r.status, Number(r.n)]));
-    const openCount = CASE_STATUSES.filter((s) => !CLOSED.includes(s)).reduce((n, s) => n + (byStatus.get(s) ?? 0), 0);
     const link = (s: string) => `/worklist${query({ township, village, status: s })}`;
     const card = (n: number, label: unknown, s: string) =>
       html`<a class="card" href="${link(s)}"><div class="value">${n}</div><div class="label">${label}${s === status ? '（当前）' : ''}</div></a>`;
@@ -159,8 +151,8 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
             ${township ? '' : html`<p class="muted">选择乡镇并点“筛选”后，可再按村筛选。</p>`}
           </form>`,
           html`<div class="cards">
-            ${card(openCount, '未结案', 'open')}
-            ${CASE_STATUSES.map((s) => card(byStatus.get(s) ?? 0, statusBadge(s), s))}
+            ${card(openCount(counts), '未结案', 'open')}
+            ${CASE_STATUSES.map((s) => card(counts[s], statusBadge(s), s))}
           </div>`,
           table(
             [
@@ -404,26 +396,11 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     ]);
 
     // the townships' totals (and the county's), then each township month by month
-    const sum = (ms: CaseMetrics[], townshipLabel: string): CaseMetrics => {
-      const byStatus = Object.fromEntries(CASE_STATUSES.map((s) => [s, ms.reduce((n, m) => n + m.byStatus[s], 0)])) as Record<CaseStatus, number>;
-      const count = (ss: readonly CaseStatus[]) => ss.reduce((n, s) => n + byStatus[s], 0);
-      const sent = count(SENT);
-      const reached = count(REACHED);
-      return {
-        township: townshipLabel,
-        month: '合计',
-        cases: ms.reduce((n, m) => n + m.cases, 0),
-        byStatus,
-        contactRate: sent ? reached / sent : null,
-        conversion: reached ? byStatus.paid / reached : null,
-        recovered: ms.reduce((n, m) => n + m.recovered, 0),
-      };
-    };
     type Row = CaseMetrics & { county?: true };
     const names = [...new Set(metrics.map((m) => m.township))];
-    const perTownship = new Map(names.map((t) => [t, sum(metrics.filter((m) => m.township === t), t)]));
+    const perTownship = new Map(names.map((t) => [t, totalOf(metrics.filter((m) => m.township === t), t)]));
     const totals: Row[] = [...perTownship.values()];
-    if (names.length > 1) totals.push({ ...sum(metrics, '全县'), county: true });
+    if (names.length > 1) totals.push({ ...totalOf(metrics, '全县'), county: true });
     const columns = (withMonth: boolean): Column<Row>[] => [
       { label: '乡镇', cell: (r) => strong(r, r.township) },
       ...(withMonth ? [{ label: '月份', cell: (r: Row) => r.month }] : []),
