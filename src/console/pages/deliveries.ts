@@ -2,9 +2,9 @@
  * 数据文件: the deliveries, a file's problems by row and column, the data-quality
  * sheet to send back to the agency, quarantine decisions, and uploading a file.
  */
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
-import { copyFile, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,9 +13,9 @@ import multipart from '@fastify/multipart';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { decideQuarantine, DeliveryError } from '../../ingest/deliveries.js';
-import { inspectFile } from '../../ingest/read/inspect.js';
 import type { Mapping } from '../../ingest/mapping.js';
-import { SOURCES, isSourceKey } from '../../ingest/sources.js';
+import { SOURCES } from '../../ingest/sources.js';
+import { placeUpload } from '../../ingest/upload.js';
 import { audit } from '../../server/audit.js';
 import { authOf } from '../../server/auth.js';
 import { csrfMatches, type Session } from '../../server/sessions.js';
@@ -51,24 +51,6 @@ function uploadForm(v: Viewer, error?: string) {
       </div>
       <p class="muted">文件名中请保留数据截至日期（如 civil_20261031.csv），或在表头上方的标题行写明“截至 2026年10月31日”。</p>
     </form>`;
-}
-
-/**
- * The longest file name kept, in UTF-8 bytes: file systems allow 255, and a name kept
- * beside another of the same name gets a suffix such as （2）.
- */
-const MAX_NAME_BYTES = 200;
-
-/** A file name safe to keep in the inbox: its own name, no folders, no control characters, not too long. */
-function safeFileName(name: string): { ok: true; name: string } | { ok: false; message: string } {
-  const base = basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f<>:"|?*]/g, '_').trim();
-  if (!base || base === '.' || base === '..' || !['.csv', '.txt', '.xlsx'].includes(extname(base).toLowerCase())) {
-    return { ok: false, message: '只接受 CSV 或 XLSX 文件（文件名以 .csv、.txt 或 .xlsx 结尾）' };
-  }
-  if (Buffer.byteLength(base, 'utf8') > MAX_NAME_BYTES) {
-    return { ok: false, message: `文件名过长（最多约 ${Math.floor(MAX_NAME_BYTES / 3)} 个汉字或 ${MAX_NAME_BYTES} 个字母），请改短文件名（保留数据截至日期）后再上传` };
-  }
-  return { ok: true, name: base };
 }
 
 interface UploadedFile {
@@ -252,7 +234,7 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
     type Outcome = { refused: string; status: number } | { redirect: string };
     const refused = (message: string, status = 400): Outcome => ({ refused: message, status });
 
-    /** Reads the upload, checks it, and moves it into the inbox; the temporary file is gone before the answer is sent. */
+    /** Reads the upload and hands it to placeUpload (ingest/upload.ts); the temporary file is gone before the answer is sent. */
     async function takeUpload(req: FastifyRequest, v: Viewer, session: Session): Promise<Outcome> {
       let tokenOk = csrfMatches(session, req.headers['x-csrf-token'] as string | undefined);
       let source = '';
@@ -283,23 +265,9 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
         if (!tokenOk) return refused(badOrigin, 403);
         if (!uploaded) return refused('请选择要上传的文件');
         if (uploaded.truncated) return refused(tooLarge, 413);
-        if (!isSourceKey(source)) return refused('请选择数据来源');
-        const safe = safeFileName(uploaded.filename);
-        if (!safe.ok) return refused(safe.message);
-        const name = safe.name;
-        if ((await stat(uploaded.tmp)).size === 0) return refused('文件是空的');
-
-        // into the inbox, where a sync would have found it; a different file of the same name is kept beside it
-        const { hash } = await inspectFile(uploaded.tmp);
-        const folder = join(inbox, source);
-        mkdirSync(folder, { recursive: true });
-        let dest = join(folder, name);
-        for (let i = 2; existsSync(dest) && (await inspectFile(dest)).hash !== hash; i++) dest = join(folder, `${name.slice(0, -extname(name).length)}（${i}）${extname(name)}`);
-        if (dirname(resolve(dest)) !== resolve(folder)) return refused('文件名不合法，请改名后再上传');
-        // the inbox may be on another file system
-        const tmp = uploaded.tmp;
-        await rename(tmp, dest).catch(() => copyFile(tmp, dest));
-        const file = `${source}/${basename(dest)}`;
+        const placed = await placeUpload({ inbox, source, tmp: uploaded.tmp, filename: uploaded.filename });
+        if (!placed.ok) return refused(placed.message);
+        const { file, hash } = placed;
         const job = await runner.submitIngest({ inboxRoot: inbox, file, hash }, `console:${v.username}`);
         await audit(store, { actor: v.username, action: 'upload', subject: file, ip: req.ip });
         return { redirect: `/runs/${encodeURIComponent(job.id)}?then=${encodeURIComponent(`/deliveries/by-hash/${hash}`)}` };
