@@ -11,6 +11,7 @@ import type { PersonTable } from '../../db/schema.js';
 import { COMPARISON_LABEL, LEVEL_LABEL } from '../../match/compare.js';
 import { confirmLink, DecisionError, rejectLink } from '../../match/decisions.js';
 import { applyPendingDecisions } from '../../match/apply-now.js';
+import { countReviewRows, listReviewRows, rowDecisions } from '../../match/review.js';
 import { audit } from '../../server/audit.js';
 import { may } from '../../server/users.js';
 import { html, type SafeHtml } from '../html.js';
@@ -103,19 +104,9 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
     const parsed = listQuery.safeParse(req.query);
     if (!parsed.success) return sendPage(reply, problemPage(v, '身份核对', '页码不正确', '/review'), 400);
     const { page: pageNo, done } = parsed.data;
-    const total = (await sql<{ n: number }>`select count(*)::int as n from row_link where state = 'review'`.execute(store.k)).rows[0]?.n ?? 0;
-    // a decision made since the latest match started waits for the next one
-    const rows = await sql<{ delivery_id: number; row_no: number; file: string; source: string; candidates: unknown; pending: number }>`
-      select l.delivery_id, l.row_no, d.file, s.source, l.candidates,
-             (select count(*)::int from match_decision m
-               where m.delivery_id = l.delivery_id and m.row_no = l.row_no and m.revoked_at is null
-                 and m.made_at > coalesce((select max(started_at) from match_run), '-infinity')) as pending
-      from row_link l
-      join delivery d on d.id = l.delivery_id
-      join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
-      where l.state = 'review'
-      order by d.received_at, l.delivery_id, l.row_no
-      limit ${PAGE_SIZE + 1} offset ${(pageNo - 1) * PAGE_SIZE}`.execute(store.k);
+    const total = await countReviewRows(store.k);
+    // a decision made since the latest match started waits for the next one (match/review.ts)
+    const rows = await listReviewRows(store.k, { limit: PAGE_SIZE + 1, offset: (pageNo - 1) * PAGE_SIZE });
     return sendPage(
       reply,
       page({
@@ -135,10 +126,10 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
               { label: '状态', cell: (r) => (r.pending > 0 ? badge('已作决定，待匹配完成后生效', 'info') : badge('待核对', 'warn')) },
               { label: '', cell: (r) => html`<a href="/review/${r.delivery_id}/${r.row_no}">比对</a>` },
             ],
-            rows.rows.slice(0, PAGE_SIZE),
+            rows.slice(0, PAGE_SIZE),
             '没有待核对的记录',
           ),
-          total > PAGE_SIZE ? pager('/review', pageNo, rows.rows.length > PAGE_SIZE) : '',
+          total > PAGE_SIZE ? pager('/review', pageNo, rows.length > PAGE_SIZE) : '',
         ],
       }),
     );
@@ -183,12 +174,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
     const evidence = storedEvidence.safeParse(row.evidence).data;
     const evidenceAgainst = row.method === 'scored' && !inReview ? row.person_id : candidates[0]?.person_id;
 
-    const decisions = await sql<{ kind: string; person_id: number | null; actor: string; made_at: Date; revoked_at: Date | null; pending: boolean }>`
-      select m.kind, p.id as person_id, m.actor, m.made_at, m.revoked_at,
-             m.made_at > coalesce((select max(started_at) from match_run), '-infinity') as pending
-      from match_decision m left join person p on p.person_key = m.person_key
-      where m.delivery_id = ${deliveryId} and m.row_no = ${rowNo}
-      order by m.made_at, m.id`.execute(store.k);
+    const decisions = await rowDecisions(store.k, { deliveryId, rowNo });
 
     const members = await householdMembers(store.k, row, { deliveryId, rowNo });
     const canChange = may(v.role, 'change');
@@ -288,7 +274,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
               { label: '时间', cell: (d) => when(d.made_at) },
               { label: '状态', cell: (d) => (d.revoked_at ? badge(`已撤销（${when(d.revoked_at)}）`, 'muted') : d.pending ? badge('待匹配完成后生效', 'info') : badge('已生效', 'ok')) },
             ],
-            decisions.rows,
+            decisions,
             '还没有对这条记录作过决定',
           ),
         ],

@@ -1,0 +1,57 @@
+/**
+ * The rows waiting for review and the decisions still waiting for a match (match/review.ts),
+ * on the sample county: a decision waits until a match run starts after it, a revoked one
+ * never waits.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { SAMPLE_INBOX } from '../helpers/sample.js';
+import { loadMapping } from '../../src/ingest/mapping.js';
+import { ingestPath } from '../../src/ingest/inbox.js';
+import { runMatch } from '../../src/match/run.js';
+import { rejectLink, revokeDecision } from '../../src/match/decisions.js';
+import { countReviewRows, listReviewRows, rowDecisions } from '../../src/match/review.js';
+
+let db: TestDb;
+
+beforeAll(async () => {
+  db = await createTestDb();
+  await ingestPath(db.store, loadMapping(), SAMPLE_INBOX);
+  await runMatch(db.store);
+}, 300_000);
+afterAll(() => db?.drop());
+
+describe('rows waiting for review', () => {
+  it('lists exactly the rows in review, and a decision waits until a match run starts after it', async () => {
+    const inReview = await db.store.k.selectFrom('row_link').select(['delivery_id', 'row_no']).where('state', '=', 'review').orderBy('delivery_id').orderBy('row_no').execute();
+    expect(inReview.length).toBeGreaterThan(0);
+    expect(await countReviewRows(db.store.k)).toBe(inReview.length);
+    const listed = await listReviewRows(db.store.k, { limit: 100, offset: 0 });
+    expect(listed.map((r) => `${r.delivery_id}:${r.row_no}`).sort()).toEqual(inReview.map((r) => `${r.delivery_id}:${r.row_no}`).sort());
+    expect(listed.every((r) => r.pending === 0 && r.file.length > 0)).toBe(true);
+    expect(await listReviewRows(db.store.k, { limit: 100, offset: inReview.length })).toEqual([]);
+
+    const row = { deliveryId: listed[0]!.delivery_id, rowNo: listed[0]!.row_no };
+    const candidate = (listed[0]!.candidates as { person_id: number }[])[0]!.person_id;
+    const pendingOf = async () => (await listReviewRows(db.store.k, { limit: 100, offset: 0 })).find((r) => r.delivery_id === row.deliveryId && r.row_no === row.rowNo)!.pending;
+
+    const first = await rejectLink(db.store, row, candidate, 'caseworker-1');
+    expect(await pendingOf()).toBe(1);
+    expect(await rowDecisions(db.store.k, row)).toMatchObject([{ kind: 'reject', person_id: candidate, actor: 'caseworker-1', revoked_at: null, pending: true }]);
+
+    // revoked: no longer waits
+    await revokeDecision(db.store, first, 'caseworker-1');
+    expect(await pendingOf()).toBe(0);
+
+    // a run started since: the decision no longer waits for one
+    await rejectLink(db.store, row, candidate, 'caseworker-2');
+    expect(await pendingOf()).toBe(1);
+    await db.store.k.insertInto('match_run').values({ kind: 'decision', params: null, stats: null }).execute();
+    expect(await pendingOf()).toBe(0);
+    const decisions = await rowDecisions(db.store.k, row);
+    expect(decisions.map((d) => [d.actor, d.pending, d.revoked_at !== null])).toEqual([
+      ['caseworker-1', false, true],
+      ['caseworker-2', false, false],
+    ]);
+  });
+});
