@@ -102,7 +102,7 @@ type Found =
 /** The top rows of a sheet, where the header is looked for. */
 async function topRows(reader: SheetReader): Promise<SheetRow[]> {
   const rows: SheetRow[] = [];
-  for await (const chunk of reader.chunks()) {
+  for await (const chunk of reader.chunks(HEADER_SEARCH_ROWS)) {
     rows.push(...chunk);
     if (rows.length >= HEADER_SEARCH_ROWS) break;
   }
@@ -184,10 +184,13 @@ export async function findTable(path: string, kind: Inspection['kind'], mapping:
 export async function peekDelivery(
   mapping: Mapping,
   path: string,
-  opts: Pick<IngestOptions, 'inboxRoot' | 'source' | 'asOf' | 'xlsxLimits'> = {},
+  opts: Pick<IngestOptions, 'inboxRoot' | 'source' | 'asOf' | 'xlsxLimits'> & {
+    /** the file's inspection, when the caller has it already (the sync's scan): not read a second time */
+    inspection?: Inspection | undefined;
+  } = {},
 ): Promise<{ source: SourceKey; asOf: string; hash: string } | null> {
   const hint = opts.source ?? sourceFromPath(deliveryName(path, opts.inboxRoot, undefined));
-  const inspection = await inspectFile(path);
+  const inspection = opts.inspection ?? (await inspectFile(path));
   const found = await findTable(path, inspection.kind, mapping, hint, opts.xlsxLimits);
   if (!found.ok) return null;
   const asOf = resolveAsOf({ title: dateFromTitle(found.table.titleLines, mapping.titleDateKeywords), fileName: dateFromFileName(path), argument: opts.asOf });

@@ -117,14 +117,15 @@ export const HANDLERS = {
     let later = 0;
     for (const [i, f] of files.entries()) {
       await job.progress({ stage: 'scanning the inbox', done: i, total: files.length, unit: 'files' });
-      const { hash } = await inspectFile(f);
+      const inspection = await inspectFile(f);
+      const { hash } = inspection;
       const delivered = await job.app.store.k.selectFrom('delivery').select('status').where('content_hash', '=', hash).executeTakeFirst();
       if ((delivered && delivered.status !== 'staged' && delivered.status !== 'rejected') || queued.has(hash)) {
         known++;
         continue;
       }
       if (p.until) {
-        const peek = await peekDelivery(job.app.mapping, f, { inboxRoot });
+        const peek = await peekDelivery(job.app.mapping, f, { inboxRoot, inspection });
         if (peek && peek.asOf > p.until) {
           later++;
           continue;

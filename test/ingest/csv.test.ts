@@ -114,3 +114,21 @@ describe('reading CSV files', () => {
     }
   });
 });
+
+describe('CSV top rows (the header search)', () => {
+  it('gives the first rows, the same as a full read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aidlink-csv-top-'));
+    const path = join(dir, 'top.csv');
+    const lines = ['姓名,身份证号'];
+    for (let r = 2; r <= 20_000; r++) lines.push(`姓名${r},"5202031938020${String(r).padStart(5, '0')}"`);
+    writeFileSync(path, lines.join('\r\n') + '\r\n');
+    const read = async (max?: number) => {
+      const rows = [];
+      for await (const chunk of csvReader(path, { encoding: 'utf-8', delimiter: ',' }).chunks(max)) rows.push(...chunk);
+      return rows;
+    };
+    const all = await read();
+    expect(all).toHaveLength(20_000);
+    expect(await read(50)).toEqual(all.slice(0, 50));
+  });
+});

@@ -89,3 +89,23 @@ describe('XLSX as other programs write it', () => {
     expect(err).toMatchObject({ code: 'xlsx_too_large' });
   });
 });
+
+describe('XLSX top rows (the header search)', () => {
+  it('gives the first rows, the same as a full read, and stops there', async () => {
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('名册');
+    ws.getRow(1).values = ['姓名', '身份证号'];
+    for (let r = 2; r <= 5000; r++) ws.getRow(r).values = [`姓名${r}`, `5202031938020${String(r).padStart(5, '0')}`];
+    const path = join(dir, 'top.xlsx');
+    await wb.xlsx.writeFile(path);
+    const all = await readAll(path);
+    const top: SheetRow[] = [];
+    const chunks: number[] = [];
+    for await (const chunk of (await xlsxReader(path)).chunks(50)) {
+      top.push(...chunk);
+      chunks.push(chunk.length);
+    }
+    expect(chunks).toEqual([50]);
+    expect(top).toEqual(all.slice(0, 50));
+  });
+});

@@ -183,7 +183,7 @@ export function csvReader(path: string, opts: CsvOptions): SheetReader {
     encoding: opts.encoding,
     delimiter: opts.delimiter,
     sheet: null,
-    chunks: () => readCsv(path, opts),
+    chunks: (maxRows?: number) => readCsv(path, maxRows === undefined ? opts : { ...opts, maxRows: Math.min(maxRows, opts.maxRows ?? Infinity) }),
     blocks: (maxRecords: number) => readCsvBlocks(path, opts, maxRecords),
   };
 }
@@ -210,7 +210,8 @@ async function* readCsv(path: string, opts: CsvOptions): AsyncGenerator<SheetRow
   const max = opts.maxRows ?? Infinity;
   let emitted = 0;
   let pending: SheetRow[] = [];
-  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  // the top of a file is read in small pieces: a 1 MB read would tokenize far more than the header search needs
+  const stream = createReadStream(path, { highWaterMark: max === Infinity ? 1 << 20 : 1 << 16 });
   try {
     for await (const bytes of stream as AsyncIterable<Buffer>) {
       const rows = tokenizer.push(decoder.decode(bytes, { stream: true }));

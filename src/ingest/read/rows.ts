@@ -25,8 +25,11 @@ export interface SheetReader {
   readonly encoding: string | null;
   readonly delimiter: string | null;
   readonly sheet: string | null;
-  /** Rows in order, in chunks; the reader holds at most one chunk and one read buffer. */
-  chunks(): AsyncIterable<SheetRow[]>;
+  /**
+   * Rows in order, in chunks; the reader holds at most one chunk and one read buffer.
+   * `maxRows`: stop after that many, reading no more of the file than they need (the header search).
+   */
+  chunks(maxRows?: number): AsyncIterable<SheetRow[]>;
   /** CSV only: the same records as text blocks, for a parse worker to tokenize (read/csv.ts). */
   blocks?(maxRecords: number): AsyncIterable<TextBlock>;
 }

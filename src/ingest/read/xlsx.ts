@@ -45,7 +45,7 @@ export async function xlsxReader(path: string, limits: XlsxLimits = DEFAULT_XLSX
     encoding: null,
     delimiter: null,
     sheet: book.sheetName,
-    chunks: () => readRows(path, book, limits),
+    chunks: (maxRows?: number) => readRows(path, book, limits, maxRows ?? Infinity),
   };
 }
 
@@ -280,7 +280,7 @@ function serialToText(v: string): string {
   return `${date} ${hh}:${mm}:${ss}`;
 }
 
-async function* readRows(path: string, book: Workbook, limits: XlsxLimits): AsyncGenerator<SheetRow[]> {
+async function* readRows(path: string, book: Workbook, limits: XlsxLimits, maxRows: number): AsyncGenerator<SheetRow[]> {
   const zip = await openZip(path);
   try {
     const entries = await listEntries(zip);
@@ -366,6 +366,11 @@ async function* readRows(path: string, book: Workbook, limits: XlsxLimits): Asyn
         const text = decoder.decode(chunk, { stream: true });
         feedXml(parser, book.sheetPath, text);
         run.fed(text.length);
+        // the header search stops here, without inflating the rest of the sheet
+        if (out.length >= maxRows) {
+          yield out.slice(0, maxRows);
+          return;
+        }
         if (out.length >= CHUNK_ROWS) {
           const rows = out;
           out = [];
@@ -376,7 +381,7 @@ async function* readRows(path: string, book: Workbook, limits: XlsxLimits): Asyn
     } catch (err) {
       throw damagedPart(book.sheetPath, err);
     }
-    if (out.length) yield out;
+    if (out.length) yield out.slice(0, maxRows);
   } finally {
     zip.close();
   }
