@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { COMPARISON_LABEL, LEVEL_LABEL } from './compare.js';
-import type { Evidence } from './weights.js';
+import { candidatesOf, evidenceOf, type StoredEvidence, type StoredEvidenceItem } from './review.js';
 
 const METHOD_LABEL: Record<string, [string, string]> = {
   id: ['身份证号一致（确定性关联）', 'same valid id number (deterministic)'],
@@ -22,16 +22,9 @@ export class ExplainError extends Error {
   override name = 'ExplainError';
 }
 
-interface StoredEvidence {
-  total: number;
-  probability: number;
-  prior: number;
-  evidence: Evidence[];
-}
-
 /** What one comparison contributed: its weight, the comparison and the level, in Chinese and English. */
-function evidenceLine(x: Evidence, indent: string): string {
-  const [czh, cen] = COMPARISON_LABEL[x.c];
+function evidenceLine(x: StoredEvidenceItem, indent: string): string {
+  const [czh, cen] = (COMPARISON_LABEL as Record<string, [string, string] | undefined>)[x.c] ?? [x.c, x.c];
   const [lzh, len] = LEVEL_LABEL[x.l] ?? [x.l, x.l];
   return `${indent}${(x.w >= 0 ? '+' : '') + x.w.toFixed(1)}  ${czh}：${lzh} / ${cen}: ${len}`;
 }
@@ -62,13 +55,13 @@ export async function explainLink(k: Kysely<DB>, file: string, rowNo: number): P
     out.push(`人员 / person: ${row.person_id}（共 ${row.row_count} 行 / ${row.row_count} rows）`);
   }
   out.push(`方式 / method: ${mzh} / ${men}`);
-  const evidence = row.evidence as StoredEvidence | null;
+  const evidence = evidenceOf(row.evidence);
   if (evidence) {
     out.push(row.state === 'review' ? '最可能的人员的比对 / against the most likely person:' : '比对 / comparison:');
     out.push(...evidenceLines(evidence));
   }
-  const candidates = row.candidates as { person_id: number; score: number; probability: number; evidence?: Evidence[] }[] | null;
-  if (candidates?.length) {
+  const candidates = candidatesOf(row.candidates);
+  if (candidates.length) {
     out.push('候选人员 / candidates:');
     for (const c of candidates) {
       out.push(`  人员 / person ${c.person_id}: ${c.score.toFixed(1)}，${(c.probability * 100).toFixed(1)}%`);

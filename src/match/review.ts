@@ -7,8 +7,28 @@
  * applyPendingDecisions (apply-now.ts) applied it first, which records a run of its own.
  */
 import { sql, type Kysely } from 'kysely';
+import { z } from 'zod';
 import type { DB } from '../db/schema.js';
 import type { RowRef } from './decisions.js';
+
+/** One comparison's contribution as stored: comparison (or `context`), level, weight (weights.ts, Evidence). */
+export const storedEvidenceItem = z.object({ c: z.string(), l: z.string(), w: z.number() });
+/** row_link.evidence as the matcher writes it (match/run.ts): against the best candidate, or the linked person. */
+export const storedEvidence = z.object({ total: z.number(), probability: z.number(), prior: z.number(), evidence: z.array(storedEvidenceItem) });
+/**
+ * row_link.candidates: the persons a row in review may be, best first. Each carries its own
+ * evidence; rows reviewed before candidates did, and the rows assigned with housemates, have none.
+ */
+export const reviewCandidate = z.object({ person_id: z.number(), score: z.number(), probability: z.number(), evidence: z.array(storedEvidenceItem).optional() });
+
+export type StoredEvidenceItem = z.infer<typeof storedEvidenceItem>;
+export type StoredEvidence = z.infer<typeof storedEvidence>;
+export type ReviewCandidate = z.infer<typeof reviewCandidate>;
+
+/** The stored candidates, or none when the value is not in that shape (null, an older shape). */
+export const candidatesOf = (v: unknown): ReviewCandidate[] => z.array(reviewCandidate).safeParse(v).data ?? [];
+/** The stored evidence, or undefined when there is none (a deterministic link) or it is not in that shape. */
+export const evidenceOf = (v: unknown): StoredEvidence | undefined => storedEvidence.safeParse(v).data;
 
 /** SQL: the decision whose `made_at` is given was made since the latest match run started. */
 export const madeSinceLatestRun = (madeAt: string) => sql<boolean>`${sql.ref(madeAt)} > coalesce((select max(started_at) from match_run), '-infinity')`;

@@ -10,7 +10,7 @@ import { loadMapping } from '../../src/ingest/mapping.js';
 import { ingestPath } from '../../src/ingest/inbox.js';
 import { runMatch } from '../../src/match/run.js';
 import { rejectLink, revokeDecision } from '../../src/match/decisions.js';
-import { countReviewRows, listReviewRows, rowDecisions } from '../../src/match/review.js';
+import { candidatesOf, countReviewRows, evidenceOf, listReviewRows, rowDecisions } from '../../src/match/review.js';
 
 let db: TestDb;
 
@@ -53,5 +53,26 @@ describe('rows waiting for review', () => {
       ['caseworker-1', false, true],
       ['caseworker-2', false, false],
     ]);
+  });
+});
+
+describe('the stored shapes of row_link', () => {
+  it('reads candidates with and without their evidence, and nothing from another shape', () => {
+    const stored = [
+      { person_id: 7, score: 3.5, probability: 0.62, evidence: [{ c: 'name', l: 'exact', w: 4.1 }] },
+      { person_id: 9, score: 1.2, probability: 0.2 },
+    ];
+    expect(candidatesOf(stored)).toEqual(stored);
+    expect(candidatesOf(null)).toEqual([]);
+    // a pre-resolution candidate names a person key, not a person id
+    expect(candidatesOf([{ key: 'id:1', score: 1, probability: 0.5 }])).toEqual([]);
+    expect(candidatesOf([{ person_id: '7', score: 1, probability: 0.5 }])).toEqual([]);
+  });
+
+  it('reads the evidence of a comparison, and nothing for a deterministic link', () => {
+    const e = { total: 6.2, probability: 0.98, prior: -12.3, evidence: [{ c: 'birth_date', l: 'exact', w: 9 }] };
+    expect(evidenceOf(e)).toEqual(e);
+    expect(evidenceOf(null)).toBeUndefined();
+    expect(evidenceOf({ total: 1, probability: 0.5, evidence: [] })).toBeUndefined();
   });
 });

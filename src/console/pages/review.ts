@@ -11,7 +11,7 @@ import type { PersonTable } from '../../db/schema.js';
 import { COMPARISON_LABEL, LEVEL_LABEL } from '../../match/compare.js';
 import { confirmLink, DecisionError, rejectLink } from '../../match/decisions.js';
 import { applyPendingDecisions } from '../../match/apply-now.js';
-import { countReviewRows, listReviewRows, rowDecisions } from '../../match/review.js';
+import { candidatesOf, countReviewRows, evidenceOf, listReviewRows, rowDecisions, type ReviewCandidate, type StoredEvidence } from '../../match/review.js';
 import { audit } from '../../server/audit.js';
 import { may } from '../../server/users.js';
 import { html, type SafeHtml } from '../html.js';
@@ -28,16 +28,10 @@ const rowParams = z.object({ deliveryId: z.coerce.number().int().positive().max(
 const listQuery = z.object({ page: z.coerce.number().int().min(1).max(100_000).default(1), done: z.string().optional() });
 const decisionBody = z.object({ person: z.coerce.number().int().positive().max(MAX_INT) });
 
-/** row_link.evidence and row_link.candidates as the matcher writes them (match/run.ts). */
-const evidenceItems = z.array(z.object({ c: z.string(), l: z.string(), w: z.number() }));
-const storedEvidence = z.object({ total: z.number(), probability: z.number(), prior: z.number(), evidence: evidenceItems });
-/** a review's candidates carry each one's evidence (rows reviewed before they did, not) */
-const storedCandidates = z.array(z.object({ person_id: z.number(), score: z.number(), probability: z.number(), evidence: evidenceItems.optional() }));
-type Evidence = z.infer<typeof storedEvidence>;
-type Candidate = z.infer<typeof storedCandidates>[number];
+type Evidence = StoredEvidence;
+type Candidate = ReviewCandidate;
 type Person = Selectable<PersonTable>;
 
-const candidatesOf = (v: unknown): Candidate[] => storedCandidates.safeParse(v).data ?? [];
 const comparisonLabel = (c: string): string => (COMPARISON_LABEL as Record<string, [string, string] | undefined>)[c]?.[0] ?? c;
 const levelLabel = (l: string): string => LEVEL_LABEL[l]?.[0] ?? l;
 const weight = (w: number): string => `${w >= 0 ? '+' : ''}${w.toFixed(1)}`;
@@ -171,7 +165,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
     });
 
     // the stored evidence compares the row with the best candidate (a review, a new person) or with its person (a scored link)
-    const evidence = storedEvidence.safeParse(row.evidence).data;
+    const evidence = evidenceOf(row.evidence);
     const evidenceAgainst = row.method === 'scored' && !inReview ? row.person_id : candidates[0]?.person_id;
 
     const decisions = await rowDecisions(store.k, { deliveryId, rowNo });
