@@ -69,6 +69,12 @@ describe('console: identity review and the person page', () => {
       expect(r.body).toContain(`${(review.candidates[0]!.probability * 100).toFixed(1)}%`);
     });
 
+    it('counts the rows waiting for review on the home page', async () => {
+      const r = await (await rig.as('viewer')).get('/');
+      expect(r.statusCode).toBe(200);
+      expect(r.body).toMatch(/<a class="card" href="\/review"><div class="value">1<\/div><div class="label">待人工核对的记录<\/div><\/a>/);
+    });
+
     it('shows the row and its candidates side by side, with the evidence in Chinese, masked for a caseworker', async () => {
       const r = await (await rig.as('caseworker')).get(path);
       expect(r.statusCode).toBe(200);

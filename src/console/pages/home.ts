@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { isFinished } from '../../jobs/runner.js';
+import { countReviewRows } from '../../match/review.js';
 import { CASE_STATUS_LABEL } from '../../outreach/cases.js';
 import type { CaseStatus } from '../../db/schema.js';
 import { html } from '../html.js';
@@ -15,13 +16,13 @@ export function registerHome(server: FastifyInstance, deps: ConsoleDeps): void {
   server.get('/', async (req, reply) => {
     const v = viewerOf(req);
     const counts = (
-      await sql<{ quarantined: number; rejected: number; review: number; as_of: string | null; open_flags: number }>`
+      await sql<{ quarantined: number; rejected: number; as_of: string | null; open_flags: number }>`
         select (select count(*)::int from delivery where status = 'quarantined') as quarantined,
                (select count(*)::int from delivery where status = 'rejected') as rejected,
-               (select count(*)::int from row_link where state = 'review') as review,
                (select max(as_of)::text from delivery where status = 'accepted') as as_of,
                (select count(*)::int from flag where withdrawn_at is null) as open_flags`.execute(store.k)
     ).rows[0]!;
+    const review = await countReviewRows(store.k);
     const cases = await store.k.selectFrom('outreach_case').select(['status']).select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('amount').as('amount')]).groupBy('status').execute();
     const latestReport = await store.k.selectFrom('report_run').selectAll().orderBy('id', 'desc').executeTakeFirst();
     const runs = (await runner.list({ limit: 5 })).filter((r) => r.name !== 'sync.nightly');
@@ -37,7 +38,7 @@ export function registerHome(server: FastifyInstance, deps: ConsoleDeps): void {
           html`<div class="cards">
             ${card(counts.quarantined, '待核实的名册', '/deliveries')}
             ${card(counts.rejected, '被拒收的文件', '/deliveries')}
-            ${card(counts.review, '待人工核对的记录', '/review')}
+            ${card(review, '待人工核对的记录', '/review')}
             ${card(counts.open_flags, '当前标记', '/worklist')}
           </div>`,
           html`<h2>外展个案</h2>`,
