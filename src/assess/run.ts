@@ -46,8 +46,8 @@ interface ClaimRow {
 /**
  * One settlement per 结算ID, the latest delivery's; reversals and what they reverse left out (spec §7).
  * Scoped, every delivery of the settlements that are the persons' now or were before, and what
- * reverses them. Written as joins throughout: an OR of two IN-lists, or NOT IN, is planned row by
- * row once the lists outgrow work_mem (a 200,000-person county's month: minutes instead of seconds).
+ * reverses them. The scoped rows are found by joins: an OR of two IN-lists is planned row by row
+ * once the lists outgrow work_mem (a 200,000-person county's month: minutes instead of seconds).
  */
 async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<ClaimRow[]> {
   const p = persons ? [...persons] : null;
@@ -90,7 +90,9 @@ async function loadClaims(tx: Tx, persons: readonly number[] | null): Promise<Cl
     from latest c
     ${p ? sql`left join theirs_before b on b.settlement_id = c.settlement_id` : sql``}
     where c.reversed_id is null
-      and not exists (select 1 from latest r where r.reversed_id = c.settlement_id)
+      -- a hashed subplan (the run's work_mem holds it): as an anti-join of the CTE with itself, a
+      -- misjudged row count turned into a nested loop over every pair
+      and c.settlement_id not in (select reversed_id from latest where reversed_id is not null)
       ${p
         ? // theirs now, or theirs before (a row a decision sent back to review belongs to nobody now)
           sql`and (c.person_id = any(${p}) or b.settlement_id is not null)`
