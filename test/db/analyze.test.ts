@@ -5,20 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { analyzeChanged, openStore, type Store } from '../../src/db/store.js';
+import { engineStore, ENGINES } from '../helpers/db.js';
+import { analyzeChanged, type Store } from '../../src/db/store.js';
 
-describe.each(['postgres', 'pglite'] as const)('analyzeChanged on %s', (engine) => {
+describe.each(ENGINES)('analyzeChanged on %s', (engine) => {
   let store: Store;
-  let db: TestDb | undefined;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    if (engine === 'postgres') {
-      db = await createTestDb();
-      store = db.store;
-    } else store = await openStore({ dataDir: 'memory://' });
+    ({ store, close } = await engineStore(engine));
     await sql`create table probe_stats (n int)`.execute(store.k);
   });
-  afterAll(async () => (db ? db.drop() : store.close()));
+  afterAll(() => close());
 
   const fill = (n: number) => sql`insert into probe_stats select generate_series(1, ${n})`.execute(store.k);
   const analysed = () => store.transaction((tx) => analyzeChanged(tx, ['probe_stats', 'no_such_table']));

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { copyLine } from '../../src/db/copy.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { openStore, type Store } from '../../src/db/store.js';
+import { engineStore, ENGINES } from '../helpers/db.js';
+import { type Store } from '../../src/db/store.js';
 
 const awkward = ['plain', 'tab\there', 'new\nline', 'cr\rhere', 'back\\slash', 'quote"s', '{braces},', 'NULL', '', '中文　全角'];
 
@@ -12,17 +12,14 @@ describe('COPY text encoding', () => {
   });
 });
 
-describe.each(['postgres', 'pglite'] as const)('COPY round trip on %s', (engine) => {
+describe.each(ENGINES)('COPY round trip on %s', (engine) => {
   let store: Store;
-  let db: TestDb | undefined;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    if (engine === 'postgres') {
-      db = await createTestDb();
-      store = db.store;
-    } else store = await openStore({ dataDir: 'memory://' });
+    ({ store, close } = await engineStore(engine));
     await sql`create table t (n int, s text, a text[], b boolean)`.execute(store.k);
   });
-  afterAll(async () => (db ? db.drop() : store.close()));
+  afterAll(() => close());
 
   it('stores every awkward value exactly, as text and inside arrays', async () => {
     await store.transaction((tx) => tx.copyIn('t', ['n', 's', 'a', 'b'], awkward.map((s, i) => copyLine([i, s, [s, s], i % 2 === 0])).join('')));

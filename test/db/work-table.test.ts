@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { openStore, type Store } from '../../src/db/store.js';
+import { engineStore, ENGINES } from '../helpers/db.js';
+import { type Store } from '../../src/db/store.js';
 import { workTable } from '../../src/db/work-table.js';
 
 const T = workTable('wt_probe', { id: 'int', name: 'text', day: 'date', ok: 'boolean', amount: 'bigint', doc: 'jsonb' });
@@ -18,16 +18,13 @@ describe('a work table', () => {
   });
 });
 
-describe.each(['postgres', 'pglite'] as const)('a work table on %s', (engine) => {
+describe.each(ENGINES)('a work table on %s', (engine) => {
   let store: Store;
-  let db: TestDb | undefined;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    if (engine === 'postgres') {
-      db = await createTestDb();
-      store = db.store;
-    } else store = await openStore({ dataDir: 'memory://' });
+    ({ store, close } = await engineStore(engine));
   });
-  afterAll(async () => (db ? db.drop() : store.close()));
+  afterAll(() => close());
 
   it('is filled, read with its types inside the transaction, and dropped at commit', async () => {
     const rows = await store.transaction(async (tx) => {

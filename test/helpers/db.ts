@@ -32,3 +32,16 @@ export async function createTestDb(opts: { poolSize?: number } = {}): Promise<Te
     },
   };
 }
+
+/** The engines the code runs on: PostgreSQL as deployed, PGlite embedded. */
+export const ENGINES = ['postgres', 'pglite'] as const;
+
+/** A store on one engine: a fresh test database on PostgreSQL, an empty in-memory PGlite (not migrated). */
+export async function engineStore(engine: (typeof ENGINES)[number]): Promise<{ store: Store; close(): Promise<void> }> {
+  if (engine === 'postgres') {
+    const db = await createTestDb();
+    return { store: db.store, close: () => db.drop() };
+  }
+  const store = await openStore({ dataDir: 'memory://' });
+  return { store, close: () => store.close() };
+}
