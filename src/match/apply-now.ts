@@ -20,6 +20,7 @@ import type { Store, Tx } from '../db/store.js';
 import { anchoredMethod } from './anchors.js';
 import { mergeAliases } from './decisions.js';
 import { refreshPersons } from './persons.js';
+import { madeSinceLatestRun } from './review.js';
 
 export interface DecisionEffect {
   /** false when a match run held the lock: the decisions take effect in that run or the next */
@@ -60,7 +61,7 @@ export async function applyPendingDecisions(store: Store): Promise<DecisionEffec
     const pending = await sql<Pending>`
       select id, kind, delivery_id, row_no, person_key, other_person_key, rows
       from match_decision
-      where revoked_at is null and made_at > coalesce((select max(started_at) from match_run), '-infinity')
+      where revoked_at is null and ${madeSinceLatestRun('made_at')}
       order by made_at, id`.execute(tx.k);
     const run = await tx.k.insertInto('match_run').values({ kind: 'decision', params: null, stats: null }).returning('id').executeTakeFirstOrThrow();
     const touched = new Set<number>();
