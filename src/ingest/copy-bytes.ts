@@ -9,6 +9,7 @@
  * shared pool), so that a parse worker can transfer them. A line may span two chunks:
  * COPY reads the chunks as one stream.
  */
+import { finishRowHash, ROW_HASH_SEED1, ROW_HASH_SEED2 } from './row-hash.js';
 
 const BACKSLASH = 92;
 const QUOTE = 34;
@@ -98,8 +99,8 @@ export class CopyBytes {
    * returns the cells' rowHash (row-hash.ts), computed over the same characters.
    */
   textArray(items: readonly string[]): number {
-    let h1 = 0xdeadbeef;
-    let h2 = 0x41c6ce57;
+    let h1 = ROW_HASH_SEED1;
+    let h2 = ROW_HASH_SEED2;
     if (items.length === 0) {
       this.ascii('{}');
     } else {
@@ -118,7 +119,7 @@ export class CopyBytes {
       }
       this.ascii('"}');
     }
-    return finishHash(h1, h2);
+    return finishRowHash(h1, h2);
   }
 
   /**
@@ -190,12 +191,4 @@ export class CopyBytes {
     this.seal();
     return this.chunks;
   }
-}
-
-function finishHash(a: number, b: number): number {
-  let h1 = a;
-  let h2 = b;
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
