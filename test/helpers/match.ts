@@ -1,7 +1,11 @@
 /** Reading match results back, independent of person ids (which depend on arrival order). */
 import type { Store } from '../../src/db/store.js';
 import { evaluatePairs } from '../../src/match/evaluate.js';
-import { readTruth } from './sample.js';
+import { readTruth, SAMPLE_INBOX } from './sample.js';
+import { createTestDb, type TestDb } from './db.js';
+import { loadMapping } from '../../src/ingest/mapping.js';
+import { ingestPath } from '../../src/ingest/inbox.js';
+import { runMatch } from '../../src/match/run.js';
 
 export interface Assignment {
   /** `file#row` → person id, or null while in review */
@@ -52,4 +56,12 @@ export async function copyModel(from: Store, to: Store, id: number): Promise<num
     await to.k.insertInto('match_model_name').values(names.slice(i, i + 5000).map((n) => ({ model_id: copy.id, ...n }))).execute();
   }
   return copy.id;
+}
+
+/** A fresh database holding the sample county, ingested and matched once (no spells, no assessment). */
+export async function matchedSampleDb(): Promise<TestDb> {
+  const db = await createTestDb();
+  await ingestPath(db.store, loadMapping(), SAMPLE_INBOX);
+  await runMatch(db.store);
+  return db;
 }

@@ -6,10 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { SAMPLE_INBOX } from '../helpers/sample.js';
-import { loadMapping } from '../../src/ingest/mapping.js';
-import { ingestPath } from '../../src/ingest/inbox.js';
+import type { TestDb } from '../helpers/db.js';
+import { matchedSampleDb } from '../helpers/match.js';
 import { runMatch } from '../../src/match/run.js';
 import { confirmLink, mergePersons, rejectLink, splitPerson } from '../../src/match/decisions.js';
 import { applyPendingDecisions } from '../../src/match/apply-now.js';
@@ -41,9 +39,7 @@ async function rowCount(id: number): Promise<number> {
 }
 
 beforeAll(async () => {
-  db = await createTestDb();
-  await ingestPath(db.store, loadMapping(), SAMPLE_INBOX);
-  await runMatch(db.store);
+  db = await matchedSampleDb();
 }, 300_000);
 afterAll(() => db?.drop());
 

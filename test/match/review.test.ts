@@ -4,20 +4,15 @@
  * never waits.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { SAMPLE_INBOX } from '../helpers/sample.js';
-import { loadMapping } from '../../src/ingest/mapping.js';
-import { ingestPath } from '../../src/ingest/inbox.js';
-import { runMatch } from '../../src/match/run.js';
+import type { TestDb } from '../helpers/db.js';
+import { matchedSampleDb } from '../helpers/match.js';
 import { rejectLink, revokeDecision } from '../../src/match/decisions.js';
 import { candidatesOf, countReviewRows, evidenceOf, listReviewRows, rowDecisions } from '../../src/match/review.js';
 
 let db: TestDb;
 
 beforeAll(async () => {
-  db = await createTestDb();
-  await ingestPath(db.store, loadMapping(), SAMPLE_INBOX);
-  await runMatch(db.store);
+  db = await matchedSampleDb();
 }, 300_000);
 afterAll(() => db?.drop());
 
