@@ -21,11 +21,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`alter table assessment_run add column basis jsonb`.execute(db);
 
   // a row trigger filtered by WHEN: rows whose person and state stay (name forms, anchor keys) never call the
-  // function, nor do a new row's first link ('pending'): its delivery's mark covers it (db/stale.ts)
+  // function, nor do a new row's insert or first link ('pending'): its delivery's mark covers it (db/stale.ts)
   await sql`
     create function mark_stale_link() returns trigger language plpgsql as $$
     begin
-      if tg_op <> 'INSERT' and old.person_id is not null then
+      if old.person_id is not null then
         insert into stale_person (person_id, spells, assess) values (old.person_id, true, true)
         on conflict (person_id) do update set spells = true, assess = true;
       end if;
@@ -39,9 +39,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     create trigger row_link_stale after update on row_link
     for each row when (old.method is distinct from 'pending' and (old.person_id is distinct from new.person_id or old.state is distinct from new.state))
     execute function mark_stale_link()`.execute(db);
-  await sql`
-    create trigger row_link_stale_insert after insert on row_link
-    for each row when (new.person_id is not null) execute function mark_stale_link()`.execute(db);
   await sql`
     create trigger row_link_stale_delete after delete on row_link
     for each row when (old.person_id is not null) execute function mark_stale_link()`.execute(db);
@@ -65,7 +62,6 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop trigger delivery_stale on delivery`.execute(db);
   await sql`drop function mark_stale_delivery()`.execute(db);
   await sql`drop trigger row_link_stale_delete on row_link`.execute(db);
-  await sql`drop trigger row_link_stale_insert on row_link`.execute(db);
   await sql`drop trigger row_link_stale on row_link`.execute(db);
   await sql`drop function mark_stale_link()`.execute(db);
   await sql`alter table assessment_run drop column basis`.execute(db);
