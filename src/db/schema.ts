@@ -325,6 +325,34 @@ export interface StaleDeliveryTable {
   delivery_id: number;
 }
 
+/** Anchored row → person key, kept between match runs (match/anchor-state.ts); `scored`: added by a run's scoring, removed before it commits. */
+export interface LinkKeyTable {
+  delivery_id: number;
+  row_no: number;
+  person_key: string;
+  scored: Generated<boolean>;
+}
+
+export interface PersonBlockTable {
+  person_key: string;
+  kind: string;
+  value: string;
+  scored: Generated<boolean>;
+}
+
+export interface BigBlockTable {
+  kind: string;
+  value: string;
+  scored: Generated<boolean>;
+}
+
+export interface MatchAnchorStateTable {
+  id: number;
+  decisions: number[];
+  params: ColumnType<Record<string, unknown>, string, string>;
+  run_id: number;
+}
+
 export interface EntitlementTable {
   settlement_id: string;
   person_id: number | null;
@@ -476,6 +504,10 @@ export interface DB {
   assessment_run: AssessmentRunTable;
   stale_person: StalePersonTable;
   stale_delivery: StaleDeliveryTable;
+  link_key: LinkKeyTable;
+  person_block: PersonBlockTable;
+  big_block: BigBlockTable;
+  match_anchor_state: MatchAnchorStateTable;
   entitlement: EntitlementTable;
   flag: FlagTable;
   report_run: ReportRunTable;

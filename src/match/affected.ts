@@ -54,7 +54,17 @@ export const blockId = (kind: string, value: string) => `${kind}\u0000${value}`;
  * Where this run starts from. `params` are the matching parameters the run uses: a
  * latest run with others (or another model version) means every row is scored.
  */
-export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: number; params: Record<string, unknown>; maxChangedShare: number }): Promise<AffectedRows> {
+export async function affectedRows(
+  tx: Tx,
+  opts: {
+    full: boolean;
+    modelId: number;
+    params: Record<string, unknown>;
+    maxChangedShare: number;
+    /** the table of anchored rows that joined or left a person, when the anchored state knows them (anchor-state.ts) */
+    anchorsMoved: string | null;
+  },
+): Promise<AffectedRows> {
   const all = (reason: string): AffectedRows => ({ all: true, reason, dirty: new Set(), named: new Set() });
   if (opts.full) return all('a rematch of more than the new rows');
   const latest = await sql<{ id: number; started_at: Date; model_id: number | null; params: Record<string, unknown> | null }>`
@@ -87,8 +97,11 @@ export async function affectedRows(tx: Tx, opts: { full: boolean; modelId: numbe
     if (r.person_key) decidedKeys.add(r.person_key);
   }
 
-  // anchored rows that joined or left a person since the latest run
-  await sql`
+  // anchored rows that joined or left a person since the latest run: known to the kept
+  // anchored state, or found by comparing every anchored row with its link
+  if (opts.anchorsMoved) {
+    await sql`create temp table l0_moved on commit drop as select person_key, delivery_id, row_no from ${sql.table(opts.anchorsMoved)}`.execute(tx.k);
+  } else await sql`
     create temp table l0_moved on commit drop as
     select k.person_key, k.delivery_id, k.row_no
     from link_key k

@@ -10,16 +10,21 @@
  *   else nothing: the row is scored (a 人员编号 seen with two different ids is
  *   a conflict, and such rows are scored too rather than trusted)
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Tx } from '../db/store.js';
 
 export const USABLE_ID = sql`s.id_status in ('valid', 'legacy15')`;
 
-/** The county-wide map: each 人员编号 with a usable id, the (smallest) id and how many distinct ones. */
-export const INSURANCE_IDS = sql`
+/**
+ * The county-wide map, for the 人员编号 `where` selects of `s`: each with a usable id, the
+ * (smallest) id and how many distinct ones. Rows of a delivery still being staged are not
+ * part of it yet: they have no row_link either (run.ts, insertNewRows).
+ */
+export const insuranceIds = (where: RawBuilder<unknown> = sql`true`) => sql`
   select s.insurance_no, min(s.id_number) as id18, count(distinct s.id_number) as ids
   from source_row s
-  where s.insurance_no is not null and ${USABLE_ID}
+  join delivery d on d.id = s.delivery_id
+  where s.insurance_no is not null and ${USABLE_ID} and d.status <> 'staged' and ${where}
   group by s.insurance_no`;
 
 /** A row's anchor key, from its source_row `s` and its 人员编号's entry `i` in INSURANCE_IDS. */
@@ -33,7 +38,7 @@ export const ANCHOR_KEY = sql`
 /** Recomputes every row's anchor key; only rows whose key changes are written. Returns how many changed. */
 export async function computeAnchors(tx: Tx): Promise<number> {
   const r = await sql`
-    with ins_ids as (${INSURANCE_IDS}),
+    with ins_ids as (${insuranceIds()}),
     keyed as (
       select l.delivery_id, l.row_no, ${ANCHOR_KEY} as anchor_key
       from row_link l
@@ -43,6 +48,38 @@ export async function computeAnchors(tx: Tx): Promise<number> {
     update row_link l set anchor_key = k.anchor_key
     from keyed k
     where l.delivery_id = k.delivery_id and l.row_no = k.row_no and l.anchor_key is distinct from k.anchor_key`.execute(tx.k);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+/**
+ * Recomputes the anchor keys that the rows in table `fresh` (delivery_id, row_no) can have
+ * changed: a row's key depends on the row and on its 人员编号's entry in the map, and an
+ * entry changes only when rows with that 人员编号 arrive. Adds the rows whose key changed to
+ * `fresh`.
+ */
+export async function computeAnchorsOf(tx: Tx, fresh: string): Promise<number> {
+  const r = await sql`
+    with ins as (
+      select distinct s.insurance_no from ${sql.table(fresh)} f
+      join source_row s on s.delivery_id = f.delivery_id and s.row_no = f.row_no
+      where s.insurance_no is not null
+    ),
+    ins_ids as (${insuranceIds(sql`s.insurance_no in (select insurance_no from ins)`)}),
+    keyed as (
+      select l.delivery_id, l.row_no, ${ANCHOR_KEY} as anchor_key
+      from ins
+      join source_row s on s.insurance_no = ins.insurance_no
+      join row_link l on l.delivery_id = s.delivery_id and l.row_no = s.row_no
+      left join ins_ids i on i.insurance_no = s.insurance_no
+    ),
+    changed as (
+      update row_link l set anchor_key = k.anchor_key
+      from keyed k
+      where l.delivery_id = k.delivery_id and l.row_no = k.row_no and l.anchor_key is distinct from k.anchor_key
+      returning l.delivery_id, l.row_no
+    )
+    insert into ${sql.table(fresh)} (delivery_id, row_no) select delivery_id, row_no from changed
+    on conflict do nothing`.execute(tx.k);
   return Number(r.numAffectedRows ?? 0);
 }
 

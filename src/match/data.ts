@@ -1,8 +1,9 @@
 /**
  * What the scored phase reads and how it finds candidates, in SQL:
  *
- *   link_key      anchored row → person key (anchors.ts, decisions.ts)
+ *   link_key      anchored row → person key (anchors.ts, decisions.ts; kept: anchor-state.ts)
  *   person_block  person key → block keys (name forms, parts of its id, household, phone)
+ *   big_block     block keys shared by more than MAX_BLOCK_SIZE persons
  *   probe_key     probe → the same kinds of block keys, computed in JS (blockKeys)
  *
  * A probe's candidates are the persons sharing at least one block key with it;
@@ -76,43 +77,32 @@ export const BLOCKS_OF = (where: RawBuilder<unknown>, keys = 'link_key') => sql`
   ) as b(kind, value)
   where b.value is not null and ${where}`;
 
-async function dropBigBlocks(tx: Tx): Promise<void> {
-  await sql`
-    delete from person_block b using (
-      select kind, value from person_block group by kind, value having count(*) > ${MAX_BLOCK_SIZE}
-    ) big
-    where b.kind = big.kind and b.value = big.value`.execute(tx.k);
-}
-
-export async function buildPersonBlocks(tx: Tx): Promise<void> {
-  await sql`drop table if exists person_block`.execute(tx.k);
-  await sql`create temp table person_block on commit drop as ${BLOCKS_OF(sql`true`)}`.execute(tx.k);
-  await dropBigBlocks(tx);
-  await sql`create index person_block_key on person_block (kind, value)`.execute(tx.k);
-  await analyze(tx, 'person_block');
-}
-
-/** Adds the block keys of the rows scoring has just joined to their persons (scored_key, see run.ts). */
+/**
+ * Adds the block keys of the rows scoring has just joined to their persons (scored_key:
+ * row → person key, see run.ts), marked `scored`, where the person lacks them; a key that
+ * thereby comes to be shared by too many persons joins big_block for the rest of the run.
+ */
 export async function extendPersonBlocks(tx: Tx): Promise<void> {
-  await sql`create temp table if not exists grown_block (person_key text, kind text, value text) on commit drop`.execute(tx.k);
+  await sql`create temp table if not exists grown_block (kind text, value text) on commit drop`.execute(tx.k);
   await sql`truncate grown_block`.execute(tx.k);
   // read from scored_key itself, not link_key filtered by it: the new rows only, whatever the plan
   await sql`
-    insert into grown_block (person_key, kind, value)
-    select n.person_key, n.kind, n.value from (${BLOCKS_OF(sql`true`, 'scored_key')}) n
-    where not exists (select 1 from person_block b where b.person_key = n.person_key and b.kind = n.kind and b.value = n.value)`.execute(tx.k);
+    with added as (
+      insert into person_block (person_key, kind, value, scored)
+      select distinct person_key, kind, value, true from (${BLOCKS_OF(sql`true`, 'scored_key')}) n
+      on conflict do nothing
+      returning kind, value
+    )
+    insert into grown_block select distinct kind, value from added`.execute(tx.k);
   await analyze(tx, 'grown_block');
-  await sql`insert into person_block (person_key, kind, value) select person_key, kind, value from grown_block`.execute(tx.k);
   // only a key that gained persons can have grown too big: counting every key again took seconds a pass
   await sql`
-    delete from person_block b using (
-      select pb.kind, pb.value
-      from (select distinct kind, value from grown_block) g
-      join person_block pb on pb.kind = g.kind and pb.value = g.value
-      group by pb.kind, pb.value having count(*) > ${MAX_BLOCK_SIZE}
-    ) big
-    where b.kind = big.kind and b.value = big.value`.execute(tx.k);
-  await analyze(tx, 'person_block');
+    insert into big_block (kind, value, scored)
+    select pb.kind, pb.value, true
+    from grown_block g
+    join person_block pb on pb.kind = g.kind and pb.value = g.value
+    group by pb.kind, pb.value having count(*) > ${MAX_BLOCK_SIZE}
+    on conflict do nothing`.execute(tx.k);
 }
 
 /** Candidate persons per probe (index into `probes`). */
@@ -124,6 +114,8 @@ export async function findCandidates(tx: Tx, probes: readonly ProbeRow[], sounds
     for (const [kind, value] of blockKeys(p, sounds[i] ?? null)) lines.push(copyLine([i, kind, value]));
   });
   if (lines.length > 0) await tx.copyIn('probe_key', ['probe_id', 'kind', 'value'], lines.join(''));
+  // a key shared by very many persons says nothing
+  await sql`delete from probe_key p using big_block b where b.kind = p.kind and b.value = p.value`.execute(tx.k);
   await analyze(tx, 'probe_key');
   const rows = await sql<{ probe_id: number; person_key: string }>`
     select probe_id, person_key from (

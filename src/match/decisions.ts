@@ -10,9 +10,9 @@
  * A decision can be revoked (it stays on record, marked revoked, with who and when).
  */
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
-import type { DB } from '../db/schema.js';
-import { analyze, type Store, type Tx } from '../db/store.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { DB, MatchDecisionTable } from '../db/schema.js';
+import type { Store, Tx } from '../db/store.js';
 
 export class DecisionError extends Error {
   override name = 'DecisionError';
@@ -93,14 +93,22 @@ export interface ActiveDecisions {
 
 export const rowId = (deliveryId: number, rowNo: number) => `${deliveryId}:${rowNo}`;
 
-/** Rows not anchored by a key of their own are given `key` (anchored rows keep theirs). */
-async function pinRows(tx: Tx, rows: [number, number][], key: string): Promise<void> {
+/** Rows (`only`: of those in that table) not anchored by a key of their own are given `key` in `target` (anchored rows keep theirs). */
+async function pinRows(tx: Tx, target: string, only: string | undefined, rows: [number, number][], key: string): Promise<void> {
   if (rows.length === 0) return;
   await sql`
-    insert into link_key (delivery_id, row_no, person_key, scored)
-    select (r->>0)::int, (r->>1)::int, ${key}, false from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r
+    insert into ${sql.table(target)} (delivery_id, row_no, person_key, scored)
+    select r.delivery_id, r.row_no, ${key}, false
+    from (select (r->>0)::int as delivery_id, (r->>1)::int as row_no from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r) r
+    where ${onlyRows(only, 'r')}
     on conflict (delivery_id, row_no) do nothing`.execute(tx.k);
 }
+
+/** `alias`'s row is one of the rows in table `only` (every row when there is none). */
+const onlyRows = (only: string | undefined, alias: string) =>
+  only
+    ? sql`exists (select 1 from ${sql.table(only)} o where o.delivery_id = ${sql.ref(`${alias}.delivery_id`)} and o.row_no = ${sql.ref(`${alias}.row_no`)})`
+    : sql`true`;
 
 /** Person keys merged away (from → into), and the key a chain of merges ends at. */
 export function mergeAliases(): { alias: Map<string, string>; resolve: (key: string) => string } {
@@ -113,20 +121,23 @@ export function mergeAliases(): { alias: Map<string, string>; resolve: (key: str
   return { alias, resolve };
 }
 
-/**
- * Builds `link_key` (anchored row → person key) from the anchor keys and the
- * decisions, applied in the order they were made. Returns the row-level decisions
- * the scored phase must respect.
- */
-export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
-  await sql`drop table if exists link_key`.execute(tx.k);
-  await sql`
-    create temp table link_key on commit drop as
-    select delivery_id, row_no, anchor_key as person_key, false as scored from row_link where anchor_key is not null`.execute(tx.k);
-  await sql`alter table link_key add primary key (delivery_id, row_no)`.execute(tx.k);
-  await sql`create index link_key_person on link_key (person_key)`.execute(tx.k);
+export type ActiveDecision = Selectable<MatchDecisionTable>;
 
-  const decisions = await tx.k.selectFrom('match_decision').selectAll().where('revoked_at', 'is', null).orderBy('made_at').orderBy('id').execute();
+/** The decisions in effect, in the order they were made (the order they apply in). */
+export async function loadActiveDecisions(k: Kysely<DB>): Promise<ActiveDecision[]> {
+  return k.selectFrom('match_decision').selectAll().where('revoked_at', 'is', null).orderBy('made_at').orderBy('id').execute();
+}
+
+/**
+ * Applies the decisions, in the order they were made, to `target` (row → person key,
+ * filled with the rows' anchor keys): merges redirect keys, splits move rows, and rows
+ * named by a merge, split or confirm are pinned. `only`, a table of rows, limits the
+ * rows added to those in it (anchor-state.ts updates only the rows that could have
+ * changed: a row's key depends on its anchor and the decisions alone). Returns the
+ * row-level decisions the scored phase must respect.
+ */
+export async function applyDecisions(tx: Tx, decisions: readonly ActiveDecision[], target: string, only?: string): Promise<ActiveDecisions> {
+  const t = sql.table(target);
   const confirms = new Map<string, string>();
   const rejects = new Map<string, Set<string>>();
   const { alias, resolve } = mergeAliases();
@@ -137,21 +148,21 @@ export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
         const from = resolve(d.other_person_key!);
         if (into !== from) {
           alias.set(from, into);
-          await sql`update link_key set person_key = ${into} where person_key = ${from}`.execute(tx.k);
+          await sql`update ${t} set person_key = ${into} where person_key = ${from}`.execute(tx.k);
         }
         // rows that were linked by score belong to the merged person from now on
-        await pinRows(tx, d.rows ?? [], into);
+        await pinRows(tx, target, only, d.rows ?? [], into);
         break;
       }
       case 'split': {
         const key = resolve(d.person_key!);
         const rows = d.rows ?? [];
         await sql`
-          update link_key set person_key = ${'split:' + d.id}
+          update ${t} set person_key = ${'split:' + d.id}
           where person_key = ${key}
             and (delivery_id, row_no) in (select (r->>0)::int, (r->>1)::int from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r)`.execute(tx.k);
         // rows that were linked by score leave with them
-        await pinRows(tx, rows, 'split:' + d.id);
+        await pinRows(tx, target, only, rows, 'split:' + d.id);
         break;
       }
       case 'confirm': {
@@ -169,23 +180,29 @@ export async function applyDecisions(tx: Tx): Promise<ActiveDecisions> {
       }
     }
   }
-  // temporary tables get no statistics unless asked: without them the planner guesses badly
-  await analyze(tx, 'link_key');
   // later merges also redirect earlier row decisions
   for (const [row, key] of confirms) confirms.set(row, resolve(key));
   for (const [row, keys] of rejects) rejects.set(row, new Set([...keys].map(resolve)));
 
   // a confirmed row is as good as anchored: it joins its person (and that person's profile);
   // a row rejected from the person its id anchors it to leaves the anchor group and is scored
-  for (const [row, key] of confirms) {
-    const [d, n] = row.split(':').map(Number);
+  const rowKey = (row: string, key: string) => [...row.split(':').map(Number), key];
+  if (confirms.size > 0) {
     await sql`
-      insert into link_key (delivery_id, row_no, person_key, scored) values (${d}, ${n}, ${key}, false)
+      insert into ${t} (delivery_id, row_no, person_key, scored)
+      select r.delivery_id, r.row_no, r.person_key, false
+      from (select (r->>0)::int as delivery_id, (r->>1)::int as row_no, r->>2 as person_key
+            from jsonb_array_elements(${JSON.stringify([...confirms].map(([row, key]) => rowKey(row, key)))}::jsonb) r) r
+      where ${onlyRows(only, 'r')}
       on conflict (delivery_id, row_no) do update set person_key = excluded.person_key`.execute(tx.k);
   }
-  for (const [row, keys] of rejects) {
-    const [d, n] = row.split(':').map(Number);
-    await sql`delete from link_key where delivery_id = ${d} and row_no = ${n} and person_key = any(${[...keys]})`.execute(tx.k);
+  const rejected = [...rejects].flatMap(([row, keys]) => [...keys].map((key) => rowKey(row, key)));
+  if (rejected.length > 0) {
+    await sql`
+      delete from ${t} k
+      using (select (r->>0)::int as delivery_id, (r->>1)::int as row_no, r->>2 as person_key
+             from jsonb_array_elements(${JSON.stringify(rejected)}::jsonb) r) r
+      where k.delivery_id = r.delivery_id and k.row_no = r.row_no and k.person_key = r.person_key`.execute(tx.k);
   }
   return { confirms, rejects };
 }

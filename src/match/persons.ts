@@ -26,20 +26,25 @@ const ADDRESS_VILLAGE = '(?:特区|自治县|县|区|旗|市)[^省市县区旗�
 
 /**
  * Refreshes counts, retirement and golden records of the persons a run touched: those
- * `persons` names (a staff decision knows them), else those the run's links name and
- * those whose row count no longer fits.
+ * `persons` names (a staff decision knows them); else the persons of the rows the run
+ * wrote and those the rows it moved left ('changed': every change of a row's person is
+ * one of those), and with 'check all' also every person whose row count no longer fits.
  */
-export async function refreshPersons(tx: Tx, runId: number, persons?: readonly number[]): Promise<void> {
-  if (persons) {
+export async function refreshPersons(tx: Tx, runId: number, persons: readonly number[] | 'changed' | 'check all'): Promise<void> {
+  if (typeof persons !== 'string') {
     await sql`create temp table touched on commit drop as select distinct unnest(${[...persons]}::int[]) as id`.execute(tx.k);
   } else {
     await sql`
       create temp table touched on commit drop as
       select distinct person_id as id from row_link where run_id = ${runId} and person_id is not null
       union
+      select from_person_id from match_change where run_id = ${runId} and from_person_id is not null
+      ${persons === 'check all'
+        ? sql`union
       select p.id from person p
       left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = p.id
-      where p.row_count is distinct from coalesce(c.n, 0) or (p.retired_at is null) = (c.n is null)`.execute(tx.k);
+      where p.row_count is distinct from coalesce(c.n, 0) or (p.retired_at is null) = (c.n is null)`
+        : sql``}`.execute(tx.k);
   }
   await analyze(tx, 'touched');
 

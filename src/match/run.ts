@@ -12,18 +12,20 @@
  * Under the model version of the latest run, step 5 scores only the rows whose
  * candidates changed and keeps the latest run's decision for the rest (affected.ts),
  * so a run after each delivery and one run over everything end in exactly the same
- * links. Anchors and person blocks (steps 2–3) are still built over all rows.
+ * links. Anchors, staff decisions and person blocks (steps 2–3) are kept between runs,
+ * and a run computes them again only for the rows that could have changed (anchor-state.ts).
  */
 import { sql } from 'kysely';
 import { analyze, setRunMemory, vacuumAnalyze, type Store, type Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
 import { workTable, type WorkRow } from '../db/work-table.js';
-import { ANCHOR_KEY, anchoredMethod, computeAnchors, INSURANCE_IDS } from './anchors.js';
+import { ANCHOR_KEY, anchoredMethod, insuranceIds } from './anchors.js';
+import { dropScored, updateAnchorState, type AnchorUpdate } from './anchor-state.js';
 import { createNameTools, type NameTools } from './chinese.js';
 import { clusterUnclaimed } from './cluster.js';
 import { compareAll, compareContext, idEdits, type Probe, type Profile } from './compare.js';
-import { applyDecisions, rowId } from './decisions.js';
-import { blockKeys, buildPersonBlocks, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, loadStaffLabels, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
+import { rowId, type ActiveDecisions } from './decisions.js';
+import { blockKeys, extendPersonBlocks, findCandidates, loadFloating, loadLeaveOneOutProfiles, loadPlaces, loadProfiles, loadPseudoSample, loadStaffLabels, MAX_BLOCK_SIZE, MAX_CANDIDATES, type EarlierOutcome, type ProbeRow } from './data.js';
 import { affectedRows, blockId, MAX_CHANGED_SHARE, widen, type AffectedRows } from './affected.js';
 import { assignedJointly, housemateClaims, householdOnRoster } from './household.js';
 import { livePersons, refreshPersons } from './persons.js';
@@ -57,6 +59,8 @@ export interface MatchStats {
   /** rows whose person or review state changed (match_change) */
   relinked: number;
   persons: number;
+  /** whether the kept anchored state was updated for the rows that could have changed, or rebuilt, and why (anchor-state.ts) */
+  anchors: { mode: AnchorUpdate['mode']; reason: string | null; moved: number };
   seconds: { features: number; anchors: number; weights: number; scoring: number; write: number; total: number };
 }
 
@@ -121,8 +125,10 @@ async function insertNewRows(tx: Tx, tools: NameTools): Promise<number> {
       and not exists (select 1 from row_link l where l.delivery_id = s.delivery_id and l.row_no = s.row_no)`.execute(tx.k);
   if (fresh.rows.length === 0) return 0;
   await NEW_ROW.fill(tx, fresh.rows.map((r) => NEW_ROW.line(nameForms(r, tools))));
+  // the map's entries for the new rows' 人员编号 only: the others' rows get no key here
+  const ins = sql`s.insurance_no in (select s2.insurance_no from new_row n join source_row s2 on s2.delivery_id = n.delivery_id and s2.row_no = n.row_no)`;
   await sql`
-    with ins_ids as (${INSURANCE_IDS})
+    with ins_ids as (${insuranceIds(ins)})
     insert into row_link (delivery_id, row_no, name_fold, name_sound, anchor_key, state, method)
     select n.delivery_id, n.row_no, n.fold, n.sound, ${ANCHOR_KEY}, 'review', 'pending'
     from new_row n
@@ -305,7 +311,7 @@ function decideFloating(
   weights: Weights,
   tools: NameTools,
   frequency: NameFrequency,
-  decisions: Awaited<ReturnType<typeof applyDecisions>>,
+  decisions: ActiveDecisions,
 ): FloatDecision[] {
   const scoreRow = (p: ProbeRow, i: number) => {
     const excluded = decisions.rejects.get(rowId(p.deliveryId, p.rowNo));
@@ -364,7 +370,7 @@ async function scoreInPasses(
   weights: Weights,
   tools: NameTools,
   frequency: NameFrequency,
-  decisions: Awaited<ReturnType<typeof applyDecisions>>,
+  decisions: ActiveDecisions,
   affected: AffectedRows,
   modelId: number,
 ): Promise<(FloatDecision | undefined)[]> {
@@ -432,8 +438,8 @@ async function joinPersons(tx: Tx, rows: { probe: ProbeRow; key: string }[]): Pr
   await sql`truncate scored_key`.execute(tx.k);
   await tx.copyIn('scored_key', ['delivery_id', 'row_no', 'person_key'], rows.map((r) => copyLine([r.probe.deliveryId, r.probe.rowNo, r.key])).join(''));
   await analyze(tx, 'scored_key');
+  // removed again before the run commits (anchor-state.ts, dropScored)
   await sql`insert into link_key (delivery_id, row_no, person_key, scored) select delivery_id, row_no, person_key, true from scored_key`.execute(tx.k);
-  await analyze(tx, 'link_key');
   await extendPersonBlocks(tx);
 }
 
@@ -469,9 +475,8 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
 
     progress('deterministic links');
     // new rows came with their keys; an earlier row's key changes when its 人员编号 is now seen with an id
-    await computeAnchors(tx);
-    const decisions = await applyDecisions(tx);
-    await buildPersonBlocks(tx);
+    const anchors = await updateAnchorState(tx, { rebuild: scope.kind !== 'new', runId: run.id });
+    const decisions = anchors.decisions;
     seconds.anchors = lap();
 
     progress('the match model');
@@ -492,7 +497,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
 
     progress('scoring rows without an id');
     const params = { LINK_PROBABILITY, REVIEW_PROBABILITY, MAX_PASSES, MAX_BLOCK_SIZE, MAX_CANDIDATES, places: places.signature };
-    const affected = await affectedRows(tx, { full: scope.kind !== 'new', modelId: model.id, params, maxChangedShare: opts.maxChangedShare ?? MAX_CHANGED_SHARE });
+    const affected = await affectedRows(tx, { full: scope.kind !== 'new', modelId: model.id, params, maxChangedShare: opts.maxChangedShare ?? MAX_CHANGED_SHARE, anchorsMoved: anchors.mode === 'updated' ? 'anchor_moved' : null });
     const floating = await loadFloating(tx, places);
     const decided = await scoreInPasses(tx, floating, weights, tools, frequency, decisions, affected, model.id);
     // rows nobody claims: one person per cluster of them
@@ -510,8 +515,9 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     seconds.scoring = lap();
 
     progress('writing links');
-    const { changed, relinked } = await writeLinks(tx, run.id, model.id, floating.probes, decided);
-    await refreshPersons(tx, run.id);
+    const { changed, relinked } = await writeLinks(tx, run.id, model.id, floating.probes, decided, anchors);
+    await refreshPersons(tx, run.id, anchors.mode === 'updated' ? 'changed' : 'check all');
+    await dropScored(tx);
     const persons = await livePersons(tx);
     seconds.write = lap();
     seconds.total = Math.round((performance.now() - t0) / 10) / 100;
@@ -537,6 +543,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
       changed,
       relinked,
       persons,
+      anchors: { mode: anchors.mode, reason: anchors.reason, moved: anchors.moved },
       seconds,
     };
     await tx.k
@@ -547,7 +554,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     return { runId: run.id, stats, weights };
   });
   // a run rewrites many links and persons: reclaim the old versions and count them for the next run's plans
-  await vacuumAnalyze(store, ['row_link', 'person']);
+  await vacuumAnalyze(store, ['row_link', 'person', 'link_key', 'person_block', 'big_block']);
   return result;
 }
 
@@ -562,7 +569,17 @@ const FLOAT_LINK = workTable('float_link', {
  * new version restamps every scored row); records the rows whose person or state
  * changed. Returns how many rows changed in any way, and how many changed person or state.
  */
-async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readonly ProbeRow[], decided: readonly (FloatDecision | undefined)[]): Promise<{ changed: number; relinked: number }> {
+async function writeLinks(
+  tx: Tx,
+  runId: number,
+  modelId: number,
+  probes: readonly ProbeRow[],
+  decided: readonly (FloatDecision | undefined)[],
+  anchors: AnchorUpdate,
+): Promise<{ changed: number; relinked: number }> {
+  // anchored rows whose key did not change since the latest run are written as they are
+  const anchoredRows =
+    anchors.mode === 'updated' ? sql`exists (select 1 from anchor_delta a where a.delivery_id = k.delivery_id and a.row_no = k.row_no)` : sql`true`;
   // every person key in use has a person
   const lines: string[] = [];
   decided.forEach((d, i) => {
@@ -577,7 +594,7 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
   await FLOAT_LINK.fill(tx, lines);
   await sql`
     insert into person (person_key)
-    select distinct person_key from (select person_key from link_key where not scored union all select person_key from float_link) k
+    select distinct person_key from (select person_key from link_key k where not scored and ${anchoredRows} union all select person_key from float_link) k
     where person_key is not null
     on conflict (person_key) do nothing`.execute(tx.k);
   await analyze(tx, 'person');
@@ -603,7 +620,7 @@ async function writeLinks(tx: Tx, runId: number, modelId: number, probes: readon
     from link_key k
     join person p on p.person_key = k.person_key
     join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
-    where not k.scored
+    where not k.scored and ${anchoredRows}
     union all
     -- an unclaimed row kept as it was keeps its score and candidates; only its cluster's person is new
     select f.delivery_id, f.row_no, p.id, f.state, f.method,

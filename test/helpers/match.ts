@@ -6,6 +6,7 @@ import { createTestDb, type TestDb } from './db.js';
 import { loadMapping } from '../../src/ingest/mapping.js';
 import { ingestPath } from '../../src/ingest/inbox.js';
 import { runMatch } from '../../src/match/run.js';
+import { sql } from 'kysely';
 
 export interface Assignment {
   /** `file#row` → person id, or null while in review */
@@ -64,4 +65,14 @@ export async function matchedSampleDb(): Promise<TestDb> {
   await ingestPath(db.store, loadMapping(), SAMPLE_INBOX);
   await runMatch(db.store);
   return db;
+}
+
+/** The kept anchored state (anchor-state.ts), each table as sorted lines; nothing a run's scoring added is left. */
+export async function anchorState(store: Store): Promise<string[][]> {
+  const lines = async (q: string) => (await sql.raw<{ line: string }>(q).execute(store.k)).rows.map((r) => r.line);
+  return [
+    await lines(`select concat_ws('|', delivery_id, row_no, person_key, scored) as line from link_key order by 1`),
+    await lines(`select concat_ws('|', person_key, kind, value, scored) as line from person_block order by 1`),
+    await lines(`select concat_ws('|', kind, value, scored) as line from big_block order by 1`),
+  ];
 }

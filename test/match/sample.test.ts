@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { readTruth, SAMPLE_INBOX } from '../helpers/sample.js';
-import { assignment, copyModel, evaluateSample, sampleTruth, type Assignment } from '../helpers/match.js';
+import { anchorState, assignment, copyModel, evaluateSample, sampleTruth, type Assignment } from '../helpers/match.js';
 import { loadMapping } from '../../src/ingest/mapping.js';
 import { ingestPath } from '../../src/ingest/inbox.js';
 import { ingestFile } from '../../src/ingest/ingest.js';
@@ -85,6 +85,7 @@ describe('matching file by file, in as-of order', () => {
   let full: TestDb;
   let afterEachFile: Assignment;
   let models: { id: number; reason: string }[];
+  let keptState: string[][];
   const runs: Awaited<ReturnType<typeof runMatch>>['stats'][] = [];
   beforeAll(async () => {
     incremental = await createTestDb();
@@ -96,6 +97,7 @@ describe('matching file by file, in as-of order', () => {
       runs.push((await runMatch(incremental.store, { maxChangedShare: 1 })).stats);
     }
     afterEachFile = await assignment(incremental.store);
+    keptState = await anchorState(incremental.store);
     models = await incremental.store.k.selectFrom('match_model').select(['id', 'reason']).orderBy('id').execute();
     // everything at once, scored under the model version the file-by-file runs ended with
     await ingestPath(full.store, mapping, SAMPLE_INBOX);
@@ -131,11 +133,22 @@ describe('matching file by file, in as-of order', () => {
     expect(afterEachFile.review).toEqual(once.review);
   });
 
+  it('kept the anchored state by updating only the rows that could have changed', () => {
+    expect(runs[0]!.anchors).toEqual({ mode: 'rebuilt', reason: 'no anchored state kept yet', moved: 0 });
+    const later = runs.slice(1);
+    expect(later.every((r) => r.anchors.mode === 'updated')).toBe(true);
+    // rows are keyed by more than their own row: a 人员编号 seen with an id re-keys its earlier rows
+    expect(later.reduce((n, r) => n + r.anchors.moved, 0)).toBeGreaterThan(later.reduce((n, r) => n + r.newRows, 0) * 0.5);
+  });
+
   it('is what a full rematch of the same database keeps', async () => {
     const r = await runMatch(incremental.store, { scope: { kind: 'all' } });
     expect(r.stats.model).toEqual({ id: models.at(-1)!.id, reason: null });
+    expect(r.stats.anchors.mode).toBe('rebuilt');
     expect(r.stats.changed).toBe(0);
     expect(await assignment(incremental.store)).toEqual(afterEachFile);
+    // the anchored state the increments kept is the one a rebuild makes
+    expect(await anchorState(incremental.store)).toEqual(keptState);
   });
 
   it('still meets the bar of precision and recall', () => {

@@ -13,6 +13,8 @@ import { ingestFile } from '../../src/ingest/ingest.js';
 import { runMatch } from '../../src/match/run.js';
 import { confirmLink, mergePersons, rejectLink, splitPerson } from '../../src/match/decisions.js';
 import { explainLink } from '../../src/match/explain.js';
+import { anchorState } from '../helpers/match.js';
+import { sql } from 'kysely';
 
 const mapping = loadMapping();
 const box = inbox();
@@ -323,5 +325,54 @@ describe('an increment re-scores the rows whose candidates changed', () => {
     const full = await runMatch(db.store, { scope: { kind: 'all' } });
     expect(full.stats.everyRow).not.toBeNull();
     expect(full.stats.changed).toBe(0);
+  });
+});
+
+describe('the anchored state a run keeps (anchor-state.ts)', () => {
+  // 钱小宝 is known first by his 人员编号 alone, then with his id, then the number is seen with another id too
+  const INSURANCE_NO = '52020399000002000001';
+  const qian = { name: '钱小宝', id: makeId('1988-11-11', 917), other: makeId('1989-01-01', 939) };
+  const settlementFile = (month: string, ids: string[]) => ({
+    header: SETTLEMENT_HEADER,
+    rows: ids.map((id, i) => [
+      `${month}99000${String(i).padStart(5, '0')}`, '', INSURANCE_NO, qian.name, id,
+      '14', '本地', `${month.slice(0, 4)}-${month.slice(4)}-01`, `${month.slice(0, 4)}-${month.slice(4)}-02`, `${month.slice(0, 4)}-${month.slice(4)}-03`, '100.00', '0', '90.00', '45.00', '0', '0', '一站式',
+    ]),
+  });
+  const keysOf = async (file: string) =>
+    (await sql<{ key: string | null }>`
+      select p.person_key as key from row_link l join delivery d on d.id = l.delivery_id left join person p on p.id = l.person_id
+      where d.file = ${file} order by l.row_no`.execute(db.store.k)).rows.map((r) => r.key);
+  /** The increment's kept state is the one a rebuild makes, and the rebuild changes no link. */
+  const expectRebuildAgrees = async () => {
+    const kept = await anchorState(db.store);
+    const full = await runMatch(db.store, { scope: { kind: 'all' } });
+    expect(full.stats.anchors.mode).toBe('rebuilt');
+    expect(full.stats.changed).toBe(0);
+    expect(await anchorState(db.store)).toEqual(kept);
+  };
+  const JAN = 'settlement/医保结算明细_202701.csv';
+
+  it('moves the rows a 人员编号 keys when the number is seen with an id, and frees them when it is seen with two', async () => {
+    await ingestFile(db.store, mapping, box.put(JAN, settlementFile('202701', ['', ''])), { inboxRoot: box.root });
+    const jan = await runMatch(db.store);
+    expect(jan.stats.anchors.mode).toBe('updated');
+    expect(await keysOf(JAN)).toEqual([`ins:${INSURANCE_NO}`, `ins:${INSURANCE_NO}`]);
+    await expectRebuildAgrees();
+
+    // the number is seen with his id: January's rows leave ins:… for id:…
+    await ingestFile(db.store, mapping, box.put('settlement/医保结算明细_202702.csv', settlementFile('202702', [qian.id])), { inboxRoot: box.root });
+    const feb = await runMatch(db.store);
+    expect(feb.stats.anchors).toMatchObject({ mode: 'updated', moved: 3 });
+    expect(await keysOf(JAN)).toEqual([`id:${qian.id}`, `id:${qian.id}`]);
+    await expectRebuildAgrees();
+
+    // and with another id: the number keys nobody, and January's rows are scored
+    await ingestFile(db.store, mapping, box.put('settlement/医保结算明细_202703.csv', settlementFile('202703', [qian.other])), { inboxRoot: box.root });
+    const mar = await runMatch(db.store);
+    expect(mar.stats.anchors).toMatchObject({ mode: 'updated', moved: 3 });
+    const jan3 = await sql<{ method: string }>`select l.method from row_link l join delivery d on d.id = l.delivery_id where d.file = ${JAN}`.execute(db.store.k);
+    expect(jan3.rows.every((r) => r.method !== 'insurance_no')).toBe(true);
+    await expectRebuildAgrees();
   });
 });
