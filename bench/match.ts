@@ -165,6 +165,13 @@ for (const r of runs) {
     `| ${r.what} | ${fmt(r.stats.rows)} | ${fmt(r.stats.newRows)} | ${r.stats.model.id}${r.stats.model.reason ? ` (${r.stats.model.reason})` : ''} | ${fmt(r.stats.scored)} | ${fmt(r.stats.kept)} | ${r.total.toFixed(1)} | ${s.features.toFixed(1)} | ${s.anchors.toFixed(1)} | ${s.weights.toFixed(1)} | ${s.scoring.toFixed(1)} | ${s.write.toFixed(1)} | ${fmt(r.stats.relinked)} |`,
   );
 }
+console.log('\n| run | anchored state | rows re-keyed | scoring: candidates s | profiles s | compare s | join s |');
+console.log('|---|---|---:|---:|---:|---:|---:|');
+for (const r of runs) {
+  const a = r.stats.anchors;
+  const p = r.stats.scoringSeconds;
+  console.log(`| ${r.what} | ${a.mode}${a.reason ? ` (${a.reason})` : ''} | ${fmt(a.moved)} | ${p.candidates.toFixed(1)} | ${p.profiles.toFixed(1)} | ${p.compare.toFixed(1)} | ${p.join.toFixed(1)} |`);
+}
 console.log(`\nincrement ÷ re-estimating run: ${(runs[1]!.total / runs[2]!.total).toFixed(3)}; rows before the increment ${fmt(stats.rows)}, after ${fmt(runs[1]!.stats.rows)}`);
 const whom = (x: { scope: number | 'everyone' | { everyone: string } }) => (typeof x.scope === 'number' ? `${fmt(x.scope)} persons` : 'everyone');
 console.log('\n| spells and assessment | spells of | assessed | seconds | spells recorded | superseded | flags raised | withdrawn |');

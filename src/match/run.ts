@@ -62,6 +62,25 @@ export interface MatchStats {
   /** whether the kept anchored state was updated for the rows that could have changed, or rebuilt, and why (anchor-state.ts) */
   anchors: { mode: AnchorUpdate['mode']; reason: string | null; moved: number };
   seconds: { features: number; anchors: number; weights: number; scoring: number; write: number; total: number };
+  /** of the scoring: finding candidates, loading their profiles, comparing and deciding, joining linked rows to their persons */
+  scoringSeconds: ScoringSeconds;
+}
+
+interface ScoringSeconds {
+  candidates: number;
+  profiles: number;
+  compare: number;
+  join: number;
+}
+
+/** Adds the seconds `work` takes to `into[part]`. */
+async function timed<T>(into: ScoringSeconds, part: keyof ScoringSeconds, work: () => Promise<T> | T): Promise<T> {
+  const t = performance.now();
+  try {
+    return await work();
+  } finally {
+    into[part] = Math.round((into[part] + (performance.now() - t) / 1000) * 1000) / 1000;
+  }
 }
 
 export interface MatchResult {
@@ -373,6 +392,7 @@ async function scoreInPasses(
   decisions: ActiveDecisions,
   affected: AffectedRows,
   modelId: number,
+  spent: ScoringSeconds,
 ): Promise<(FloatDecision | undefined)[]> {
   const { probes, sounds, earlier } = floating;
   const decided: (FloatDecision | undefined)[] = new Array(probes.length);
@@ -393,11 +413,12 @@ async function scoreInPasses(
     const batchIdx = open.filter((i) => scoring[i]);
     if (batchIdx.length > 0) {
       const batch = batchIdx.map((i) => probes[i]!);
-      const candidates = await findCandidates(tx, batch, batchIdx.map((i) => sounds[i] ?? null));
+      const candidates = await timed(spent, 'candidates', () => findCandidates(tx, batch, batchIdx.map((i) => sounds[i] ?? null)));
       const missing = new Set<string>();
       for (const list of candidates.values()) for (const k of list) if (!profiles.has(k)) missing.add(k);
-      for (const [k, q] of await loadProfiles(tx, [...missing])) profiles.set(k, q);
-      decideFloating(batch, candidates, profiles, weights, tools, frequency, decisions).forEach((d, j) => {
+      for (const [k, q] of await timed(spent, 'profiles', () => loadProfiles(tx, [...missing]))) profiles.set(k, q);
+      const decisionsNow = await timed(spent, 'compare', () => decideFloating(batch, candidates, profiles, weights, tools, frequency, decisions));
+      decisionsNow.forEach((d, j) => {
         decided[batchIdx[j]!] = { ...d, pass: d.state === 'linked' && d.personKey ? pass : null };
       });
     }
@@ -419,9 +440,11 @@ async function scoreInPasses(
       }
     }
     if (linked.length === 0 || pass === MAX_PASSES) break;
-    await joinPersons(tx, linked.map((i) => ({ probe: probes[i]!, key: linkedKey(i)! })));
+    await timed(spent, 'join', async () => {
+      await joinPersons(tx, linked.map((i) => ({ probe: probes[i]!, key: linkedKey(i)! })));
+      await widen(tx, affected, moved, [...persons]);
+    });
     for (const i of linked) profiles.delete(linkedKey(i)!);
-    await widen(tx, affected, moved, [...persons]);
     const done = new Set(linked);
     open = open.filter((i) => !done.has(i));
   }
@@ -499,7 +522,8 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     const params = { LINK_PROBABILITY, REVIEW_PROBABILITY, MAX_PASSES, MAX_BLOCK_SIZE, MAX_CANDIDATES, places: places.signature };
     const affected = await affectedRows(tx, { full: scope.kind !== 'new', modelId: model.id, params, maxChangedShare: opts.maxChangedShare ?? MAX_CHANGED_SHARE, anchorsMoved: anchors.mode === 'updated' ? 'anchor_moved' : null });
     const floating = await loadFloating(tx, places);
-    const decided = await scoreInPasses(tx, floating, weights, tools, frequency, decisions, affected, model.id);
+    const scoringSeconds: ScoringSeconds = { candidates: 0, profiles: 0, compare: 0, join: 0 };
+    const decided = await scoreInPasses(tx, floating, weights, tools, frequency, decisions, affected, model.id, scoringSeconds);
     // rows nobody claims: one person per cluster of them
     const unclaimed = decided.flatMap((d, i) => (d?.method === 'new' ? [i] : []));
     for (const group of clusterUnclaimed(unclaimed, floating.probes, floating.sounds, tools, weights, frequency, linkScore)) {
@@ -545,6 +569,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
       persons,
       anchors: { mode: anchors.mode, reason: anchors.reason, moved: anchors.moved },
       seconds,
+      scoringSeconds,
     };
     await tx.k
       .updateTable('match_run')

@@ -7,6 +7,10 @@
  *   big_block           block keys shared by too many persons to find candidates
  *   match_anchor_state  the staff decisions and parameters the three reflect
  *
+ * All four are UNLOGGED: they are derived from row_link and the decisions, so they skip the
+ * write-ahead log, and a crash of the server empties them all, the state row included, which
+ * makes the next run rebuild them.
+ *
  * During a run the first three also hold, marked `scored`, what the run's scoring passes
  * added; the run removes those before it commits. The indexes let a run find the rows that
  * share a 人员编号 with its new rows, and its new rows themselves, without a scan.
@@ -15,7 +19,7 @@ import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
-    create table link_key (
+    create unlogged table link_key (
       delivery_id int not null,
       row_no int not null,
       person_key text not null,
@@ -24,7 +28,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     )`.execute(db);
   await sql`create index link_key_person on link_key (person_key)`.execute(db);
   await sql`
-    create table person_block (
+    create unlogged table person_block (
       person_key text not null,
       kind text not null,
       value text not null,
@@ -36,14 +40,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create index link_key_scored on link_key (delivery_id, row_no) where scored`.execute(db);
   await sql`create index person_block_scored on person_block (person_key) where scored`.execute(db);
   await sql`
-    create table big_block (
+    create unlogged table big_block (
       kind text not null,
       value text not null,
       scored boolean not null default false,
       primary key (kind, value)
     )`.execute(db);
   await sql`
-    create table match_anchor_state (
+    create unlogged table match_anchor_state (
       id smallint primary key check (id = 1),
       decisions int[] not null,
       params jsonb not null,
