@@ -200,6 +200,8 @@ export interface PersonTable {
   id: Generated<number>;
   person_key: string;
   golden: ColumnType<Record<string, GoldenField>, string | undefined, string>;
+  /** the rows the golden fields came from (match/persons.ts) */
+  golden_basis: ColumnType<([number, number] | null)[] | null, string | undefined, string>;
   id_number: string | null;
   name: string | null;
   gender: 'M' | 'F' | null;
@@ -427,7 +429,7 @@ export interface ReportItemTable {
   new_person: boolean;
 }
 
-export type CaseStatus = 'pending' | 'dispatched' | 'contacted' | 'applied' | 'paid' | 'unreachable' | 'declined' | 'withdrawn';
+export type CaseStatus = 'pending' | 'dispatched' | 'received' | 'contacted' | 'applied' | 'paid' | 'unreachable' | 'declined' | 'withdrawn';
 
 export interface OutreachCaseTable {
   id: Generated<number>;
@@ -436,6 +438,9 @@ export interface OutreachCaseTable {
   township: string | null;
   village: string | null;
   status: CaseStatus;
+  /** the flag's kind and the settlement's date (null for a person-year flag), for the worklist */
+  kind: FlagKind;
+  settled_on: DateCol | null;
   amount: Fen;
   paid_at_open: Generated<Fen>;
   recovered: Generated<Fen>;

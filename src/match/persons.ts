@@ -12,6 +12,11 @@
  * Only persons whose rows changed in the run are refreshed; a person left without
  * rows is retired (kept, so that references to it stay valid), and revived if rows
  * come back to it.
+ *
+ * Each field is the best of the person's rows by an order of its own, so a person that
+ * only gained rows (a new monthly roster) needs only the rows that were best so far
+ * (`person.golden_basis`) and the new ones: its other rows cannot win. A person that lost
+ * a row, one without a basis yet, and every person a staff decision names are read in full.
  */
 import { sql } from 'kysely';
 import { analyze, type Tx } from '../db/store.js';
@@ -31,21 +36,25 @@ const ADDRESS_VILLAGE = '(?:特区|自治县|县|区|旗|市)[^省市县区旗�
  * one of those), and with 'check all' also every person whose row count no longer fits.
  */
 export async function refreshPersons(tx: Tx, runId: number, persons: readonly number[] | 'changed' | 'check all'): Promise<void> {
+  // touched: the persons to refresh; whole: whether all their rows are read (see above)
   if (typeof persons !== 'string') {
-    await sql`create temp table touched on commit drop as select distinct unnest(${[...persons]}::int[]) as id`.execute(tx.k);
+    await sql`create temp table touched on commit drop as select distinct unnest(${[...persons]}::int[]) as id, true as whole`.execute(tx.k);
   } else {
     await sql`
       create temp table touched on commit drop as
-      select distinct person_id as id from row_link where run_id = ${runId} and person_id is not null
-      union
-      select from_person_id from match_change where run_id = ${runId} and from_person_id is not null
-      ${persons === 'check all'
-        ? sql`union
-      select p.id from person p
-      left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = p.id
-      where p.row_count is distinct from coalesce(c.n, 0) or (p.retired_at is null) = (c.n is null)`
-        : sql``}`.execute(tx.k);
+      select id, bool_or(whole) as whole from (
+        select person_id as id, false as whole from row_link where run_id = ${runId} and person_id is not null
+        union all
+        select from_person_id, true from match_change where run_id = ${runId} and from_person_id is not null
+        ${persons === 'check all'
+          ? sql`union all
+        select p.id, true from person p
+        left join (select person_id, count(*)::int as n from row_link where person_id is not null group by person_id) c on c.person_id = p.id
+        where p.row_count is distinct from coalesce(c.n, 0) or (p.retired_at is null) = (c.n is null)`
+          : sql``}
+      ) t group by id`.execute(tx.k);
   }
+  await sql`update touched t set whole = true from person p where p.id = t.id and not t.whole and p.golden_basis is null`.execute(tx.k);
   await analyze(tx, 'touched');
 
   await sql`
@@ -57,9 +66,28 @@ export async function refreshPersons(tx: Tx, runId: number, persons: readonly nu
     left join lateral (select count(*)::int as n from row_link l where l.person_id = t.id having count(*) > 0) c on true
     where p.id = t.id`.execute(tx.k);
 
+  // the rows that can give a touched person's golden fields
+  await sql`
+    create temp table golden_row on commit drop as
+    select l.person_id, l.delivery_id, l.row_no
+    from touched t join row_link l on l.person_id = t.id
+    where t.whole and l.state = 'linked'
+    union
+    select l.person_id, l.delivery_id, l.row_no
+    from row_link l join touched t on t.id = l.person_id
+    where not t.whole and l.run_id = ${runId} and l.state = 'linked'
+    union
+    -- the rows that were best, while they are still the person's (a retired person's are not)
+    select p.id, l.delivery_id, l.row_no
+    from touched t join person p on p.id = t.id
+    cross join lateral jsonb_array_elements(p.golden_basis) b(r)
+    join row_link l on l.delivery_id = (b.r->>0)::int and l.row_no = (b.r->>1)::int
+    where not t.whole and jsonb_typeof(b.r) = 'array' and l.person_id = p.id and l.state = 'linked'`.execute(tx.k);
+  await analyze(tx, 'golden_row');
+
   await sql`
     with r as (
-      select l.person_id, s.source, d.file, s.row_no, d.as_of::text as as_of,
+      select g.person_id, s.delivery_id, s.source, d.file, s.row_no, d.as_of::text as as_of,
              case when s.id_status in ('valid', 'legacy15') then s.id_number end as id18,
              s.name_norm, s.gender::text as gender, s.birth_date::text as birth_date, s.phone,
              -- a roster's own columns first; a disability row has only its address
@@ -67,12 +95,10 @@ export async function refreshPersons(tx: Tx, runId: number, persons: readonly nu
              case when s.township is not null then s.village else substring(a.address from ${ADDRESS_VILLAGE}) end as village,
              s.township is null as place_from_address,
              case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end as head_id, s.household_no
-      from row_link l
-      join touched t on t.id = l.person_id
-      join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
-      join delivery d on d.id = l.delivery_id
-      left join disability_row a on a.delivery_id = l.delivery_id and a.row_no = l.row_no
-      where l.state = 'linked'
+      from golden_row g
+      join source_row s on s.delivery_id = g.delivery_id and s.row_no = g.row_no
+      join delivery d on d.id = g.delivery_id
+      left join disability_row a on a.delivery_id = g.delivery_id and a.row_no = g.row_no
     ),
     id_row as (
       select distinct on (person_id) * from r
@@ -91,7 +117,7 @@ export async function refreshPersons(tx: Tx, runId: number, persons: readonly nu
       order by person_id, as_of desc, file desc, row_no desc
     ),
     household_row as (
-      select distinct on (person_id) person_id, source, file, row_no, as_of,
+      select distinct on (person_id) person_id, delivery_id, source, file, row_no, as_of,
              coalesce(case when head_id is not null then 'head:' || head_id end, 'no:' || household_no) as household
       from r where head_id is not null or household_no is not null
       order by person_id, (head_id is not null) desc, as_of desc, file desc, row_no desc
@@ -108,7 +134,10 @@ export async function refreshPersons(tx: Tx, runId: number, persons: readonly nu
           'phone', case when ph.phone is not null then jsonb_build_object('value', ph.phone, 'source', ph.source, 'file', ph.file, 'row', ph.row_no, 'as_of', ph.as_of) end,
           'household', case when h.household is not null then jsonb_build_object('value', h.household, 'source', h.source, 'file', h.file, 'row', h.row_no, 'as_of', h.as_of) end
         )) as golden,
-        i.id18, n.name_norm, trim(i.gender) as gender, i.birth_date, pl.township, pl.village
+        i.id18, n.name_norm, trim(i.gender) as gender, i.birth_date, pl.township, pl.village,
+        -- the row each field came from, in this order: id_row, name_row, place_row, phone_row, household_row
+        jsonb_build_array(case when i.delivery_id is not null then jsonb_build_array(i.delivery_id, i.row_no) end, case when n.delivery_id is not null then jsonb_build_array(n.delivery_id, n.row_no) end, case when pl.delivery_id is not null then jsonb_build_array(pl.delivery_id, pl.row_no) end,
+                          case when ph.delivery_id is not null then jsonb_build_array(ph.delivery_id, ph.row_no) end, case when h.delivery_id is not null then jsonb_build_array(h.delivery_id, h.row_no) end) as basis
       from touched t
       left join id_row i on i.person_id = t.id
       left join name_row n on n.person_id = t.id
@@ -117,7 +146,7 @@ export async function refreshPersons(tx: Tx, runId: number, persons: readonly nu
       left join household_row h on h.person_id = t.id
     )
     update person p
-    set golden = g.golden, id_number = g.id18, name = g.name_norm, gender = g.gender, birth_date = g.birth_date::date,
+    set golden = g.golden, golden_basis = g.basis, id_number = g.id18, name = g.name_norm, gender = g.gender, birth_date = g.birth_date::date,
         township = g.township, village = g.village
     from golden g
     where p.id = g.id and p.retired_at is null`.execute(tx.k);
