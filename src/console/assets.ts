@@ -54,6 +54,28 @@ a.card { color: inherit; text-decoration: none; }
 .timeline { position: relative; }
 tr.split td, tr.split th { background: #fff8e1; }
 pre.evidence { background: #fff; border: 1px solid var(--line); padding: 8px; white-space: pre-wrap; }
+/* the worklist by person: a table at a desk, cards with the same actions on a phone */
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+table.worklist th a { color: inherit; }
+table.worklist td.pick input { width: 18px; height: 18px; }
+.bulk-actions button { margin: 4px 8px 4px 0; }
+@media (max-width: 640px) {
+  table.worklist, table.worklist tbody, table.worklist tr, table.worklist td { display: block; width: 100%; }
+  table.worklist { background: none; margin: 0; }
+  table.worklist thead { display: none; }
+  table.worklist tr { position: relative; background: #fff; border: 1px solid var(--line); border-radius: 4px; margin: 0 0 12px; padding: 8px 12px; }
+  table.worklist td { display: flex; gap: 8px; border: 0; padding: 2px 0; text-align: left; overflow-wrap: anywhere; min-width: 0; }
+  table.worklist td::before { content: attr(data-label); flex: 0 0 6.5em; color: var(--muted); }
+  table.worklist td.name { font-size: 16px; font-weight: 600; padding-right: 40px; }
+  table.worklist td.name::before { content: none; }
+  table.worklist td.pick { position: absolute; top: 8px; right: 8px; width: auto; padding: 0; }
+  table.worklist td.pick input { width: 26px; height: 26px; }
+  .filters .form-row { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px; }
+  .filters select, .filters input { max-width: 100%; }
+  .cards .card { min-width: 0; flex: 1 1 40%; }
+  .bulk-actions { position: sticky; bottom: 0; background: var(--bg); padding: 8px 0; }
+  .bulk-actions button { width: 100%; margin: 4px 0; }
+}
 `;
 
 export const CONSOLE_JS = `

@@ -2,26 +2,29 @@
  * The outreach worklist. Every open outreach flag becomes a case that township staff
  * follow until the assistance is paid:
  *
- *   待下放 pending → 已下放 dispatched → 已联系 contacted → 已申请 applied → 已支付 paid
- *                                  ↘ 无法联系 unreachable      ↘ 已放弃 declined
+ *   待下放 pending → 已下放 dispatched → 已接收 received → 已联系 contacted → 已申请 applied → 已支付 paid
+ *                                                     ↘ 无法联系 unreachable      ↘ 已放弃 declined
  *
- * Staff move a case along (with a note; who and when are recorded). The data closes
+ * 已下放: the county sent the case down to its township (in bulk, from the worklist); 已接收:
+ * the township acknowledged the list. Staff move a case along (with a note; who and when
+ * are recorded), one case or many at once (moveCases, one statement). The data closes
  * it too: when a later settlement delivery shows the assistance paid, the case is
  * paid with the amount recovered; when its flag is withdrawn for another reason (a
  * reversed settlement, a category no longer held), it is withdrawn (已撤销).
  */
 import { sql } from 'kysely';
 import type { Store, Tx } from '../db/store.js';
-import type { CaseStatus } from '../db/schema.js';
+import type { CaseStatus, FlagKind } from '../db/schema.js';
 import { OUTREACH_FLAGS, WITHDRAWN_LABEL } from '../assess/labels.js';
 import { formatYuan } from '../ingest/normalise/money.js';
 import { countyTime } from '../util/time.js';
 
-export const CASE_STATUSES: readonly CaseStatus[] = ['pending', 'dispatched', 'contacted', 'applied', 'paid', 'unreachable', 'declined', 'withdrawn'];
+export const CASE_STATUSES: readonly CaseStatus[] = ['pending', 'dispatched', 'received', 'contacted', 'applied', 'paid', 'unreachable', 'declined', 'withdrawn'];
 
 export const CASE_STATUS_LABEL: Record<CaseStatus, string> = {
   pending: '待下放',
   dispatched: '已下放',
+  received: '已接收',
   contacted: '已联系',
   applied: '已申请',
   paid: '已支付',
@@ -33,7 +36,9 @@ export const CASE_STATUS_LABEL: Record<CaseStatus, string> = {
 /** The moves staff may make. `withdrawn` is the data's alone; `paid` may also come from the data. */
 export const TRANSITIONS: Record<CaseStatus, readonly CaseStatus[]> = {
   pending: ['dispatched'],
-  dispatched: ['contacted', 'unreachable'],
+  // the township acknowledges the list before it calls
+  dispatched: ['received'],
+  received: ['contacted', 'unreachable'],
   contacted: ['applied', 'declined', 'unreachable'],
   applied: ['paid', 'declined'],
   // reached after all: contact goes on
@@ -70,9 +75,11 @@ export async function updateCases(store: Store): Promise<CaseUpdateStats> {
 }
 
 async function openCases(tx: Tx): Promise<number> {
-  const fresh = await sql<{ flag_id: number; person_id: number; township: string | null; village: string | null; amount: number; paid: number; raised_at: Date }>`
-    select f.id as flag_id, f.person_id, p.township, p.village, coalesce(f.amount, 0) as amount, coalesce(f.paid, 0) as paid, f.raised_at
+  const fresh = await sql<{ flag_id: number; person_id: number; township: string | null; village: string | null; kind: FlagKind; settled_on: string | null; amount: number; paid: number; raised_at: Date }>`
+    select f.id as flag_id, f.person_id, p.township, p.village, f.flag as kind, coalesce(e.settled_on, e.service_date)::text as settled_on,
+           coalesce(f.amount, 0) as amount, coalesce(f.paid, 0) as paid, f.raised_at
     from flag f join person p on p.id = f.person_id
+    left join entitlement e on e.settlement_id = f.settlement_id
     where f.withdrawn_at is null and f.flag = any(${[...OUTREACH_FLAGS]})
       and not exists (select 1 from outreach_case c where c.flag_id = f.id)
     order by f.id`.execute(tx.k);
@@ -85,6 +92,8 @@ async function openCases(tx: Tx): Promise<number> {
         township: f.township,
         village: f.village,
         status: 'pending',
+        kind: f.kind,
+        settled_on: f.settled_on,
         amount: Number(f.amount),
         paid_at_open: Number(f.paid),
         opened_month: countyTime(new Date(f.raised_at)).slice(0, 7),
@@ -158,4 +167,41 @@ export async function noteCase(store: Store, caseId: number, actor: string, note
   if (!c) throw new CaseError(`没有编号为 ${caseId} 的个案`);
   if (!note.trim()) throw new CaseError('备注不能为空');
   await store.k.insertInto('case_event').values({ case_id: caseId, actor, from_status: c.status, to_status: c.status, note: note.trim() }).execute();
+}
+
+/** A case moved by moveCases: its id and the status it had. */
+export interface MovedCase {
+  id: number;
+  from: CaseStatus;
+}
+
+/**
+ * Many cases moved at once (the worklist's bulk 下放 and 已接收): every case of `caseIds`
+ * whose status may move to `to` (TRANSITIONS) moves, in one update and one insert of
+ * their events, whatever their number; the others are left as they are. Returns the
+ * cases moved, for the caller to audit.
+ */
+export async function moveCases(store: Store, caseIds: readonly number[], to: CaseStatus, actor: string, note: string | null): Promise<MovedCase[]> {
+  const from = CASE_STATUSES.filter((s) => TRANSITIONS[s].includes(to));
+  if (caseIds.length === 0 || from.length === 0) return [];
+  const closing = CLOSED_STATUSES.includes(to);
+  return store.transaction(async (tx) => {
+    const moved = await sql<{ id: number; from_status: CaseStatus }>`
+      with target as (
+        select id, status from outreach_case
+        where id = any(${[...caseIds]}::int[]) and status = any(${from}::text[])
+        order by id
+        for update
+      ), moved as (
+        update outreach_case c set status = ${to}, updated_at = now()
+          ${closing ? sql`, closed_at = now(), closed_by = 'staff'` : sql``}
+        from target t where c.id = t.id
+        returning c.id, t.status as from_status
+      ), events as (
+        insert into case_event (case_id, actor, from_status, to_status, note)
+        select id, ${actor}, from_status, ${to}, ${note?.trim() || null} from moved
+      )
+      select id, from_status from moved order by id`.execute(tx.k);
+    return moved.rows.map((r) => ({ id: r.id, from: r.from_status }));
+  });
 }

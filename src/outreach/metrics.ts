@@ -15,7 +15,7 @@ export const UNKNOWN_VILLAGE = '未知村';
 /** Contacted or further: the person was reached. */
 export const REACHED: readonly CaseStatus[] = ['contacted', 'applied', 'paid', 'declined'];
 /** Sent down to the township or further. */
-export const SENT: readonly CaseStatus[] = [...REACHED, 'dispatched', 'unreachable'];
+export const SENT: readonly CaseStatus[] = [...REACHED, 'dispatched', 'received', 'unreachable'];
 
 export interface CaseMetrics {
   township: string;

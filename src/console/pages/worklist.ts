@@ -1,20 +1,23 @@
 /**
  * 外展工作台, 个案 and 统计: the cases township staff follow from an outreach flag
- * until the assistance is paid. The worklist filters by township, village and
- * status; a case shows the person, the flag and its history, and lets a caseworker
+ * until the assistance is paid. The worklist lists persons, one
+ * row each, with bulk 下放 and 已接收 and an Excel export; a case shows the person, the flag and its history, and lets a caseworker
  * move it along or add a note (audited); the metrics page counts cases, contact
  * and conversion per township and month, with charts. Id numbers are always masked, phones for viewers.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import type { CaseStatus } from '../../db/schema.js';
 import type { Store } from '../../db/store.js';
 import { FLAG_LABEL, OUTREACH_FLAGS, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
-import { CATEGORY_LABEL, type Category } from '../../policy/policy.js';
+import { CATEGORIES, CATEGORY_LABEL, type Category } from '../../policy/policy.js';
 import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, CLOSED_STATUSES, moveCase, noteCase, TRANSITIONS } from '../../outreach/cases.js';
-import { caseMetrics, openCount, statusCounts, totalOf, UNKNOWN_TOWNSHIP, UNKNOWN_VILLAGE, type CaseMetrics } from '../../outreach/metrics.js';
+import { caseMetrics, noCases, openCount, totalOf, UNKNOWN_TOWNSHIP, UNKNOWN_VILLAGE, type CaseMetrics } from '../../outreach/metrics.js';
+import { bulkMove, caseConditions, listWorklist, SORT_DEFAULT_DIR, SORT_LABEL, WORKLIST_SORTS, type WorklistFilter, type WorklistOrder, type WorklistSort } from '../../outreach/worklist.js';
+import { categoriesText, worklistXlsx } from '../../outreach/worklist-export.js';
 import { scrubText, shownAs } from '../../privacy.js';
+import { countyStamp } from '../../util/time.js';
 import { audit } from '../../server/audit.js';
 import { disclosureFor, may } from '../../server/users.js';
 import { barChart, groupedBarChart } from '../charts.js';
@@ -22,12 +25,11 @@ import { html, query } from '../html.js';
 import { badge, csrfField, details, page, pager, percent, table, when, yuan, type Column, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
-const PAGE_SIZE = 100;
-
 type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'muted';
 const STATUS_TONE: Record<CaseStatus, Tone> = {
   pending: 'warn',
   dispatched: 'info',
+  received: 'info',
   contacted: 'info',
   applied: 'info',
   paid: 'ok',
@@ -46,12 +48,6 @@ const optionalText = z
   .optional()
   .transform((s) => (s ? s : undefined));
 
-const worklistQuery = z.object({
-  township: optionalText,
-  village: optionalText,
-  status: z.union([z.literal('open'), z.literal('all'), caseStatus]).default('open'),
-  page: z.coerce.number().int().min(1).max(100_000).default(1),
-});
 const metricsQuery = z.object({ township: optionalText });
 const idParam = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) });
 const moveBody = z.object({ to: caseStatus, note: z.string().max(2000).optional() });
@@ -79,102 +75,7 @@ function invalidQuery(v: Viewer, active: string) {
 export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): void {
   const store = deps.app.store;
 
-  // ——— 外展工作台 ———
-
-  server.get('/worklist', async (req, reply) => {
-    const v = viewerOf(req);
-    const parsed = worklistQuery.safeParse(req.query ?? {});
-    if (!parsed.success) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
-    const { township, status, page: pageNo } = parsed.data;
-    // a village is only chosen within a township: names repeat across townships
-    const village = township ? parsed.data.village : undefined;
-
-    const place: RawBuilder<unknown>[] = [];
-    if (township) place.push(sql`coalesce(c.township, ${UNKNOWN_TOWNSHIP}) = ${township}`);
-    if (village) place.push(sql`coalesce(c.village, ${UNKNOWN_VILLAGE}) = ${village}`);
-    const conds = [...place];
-    if (status === 'open') conds.push(sql`c.status <> all(${[...CLOSED_STATUSES]})`);
-    else if (status !== 'all') conds.push(sql`c.status = ${status}`);
-    const where = (cs: RawBuilder<unknown>[]) => (cs.length ? sql`where ${sql.join(cs, sql` and `)}` : sql``);
-
-    const [townships, villages, counts, rows] = await Promise.all([
-      caseTownships(store),
-      township
-        ? sql<{ village: string }>`select distinct coalesce(village, ${UNKNOWN_VILLAGE}) as village from outreach_case c where coalesce(c.township, ${UNKNOWN_TOWNSHIP}) = ${township} order by 1`.execute(store.k)
-        : Promise.resolve({ rows: [] as { village: string }[] }),
-      statusCounts(store, { township, village }),
-      sql<{ id: number; township: string | null; village: string | null; name: string | null; id_number: string | null; phone: string | null; flag: string; reason: string | null; amount: number; status: CaseStatus; updated_at: Date }>`
-        select c.id, c.township, c.village, p.name, p.id_number, p.golden->'phone'->>'value' as phone, f.flag, f.reason, c.amount, c.status, c.updated_at
-        from outreach_case c join person p on p.id = c.person_id join flag f on f.id = c.flag_id
-        ${where(conds)}
-        order by c.township nulls last, c.village nulls last, c.id
-        limit ${PAGE_SIZE + 1} offset ${(pageNo - 1) * PAGE_SIZE}`.execute(store.k),
-    ]);
-
-    const link = (s: string) => `/worklist${query({ township, village, status: s })}`;
-    const card = (n: number, label: unknown, s: string) =>
-      html`<a class="card" href="${link(s)}"><div class="value">${n}</div><div class="label">${label}${s === status ? '（当前）' : ''}</div></a>`;
-    const shown = rows.rows.slice(0, PAGE_SIZE);
-    // lists never unmask id numbers: the full number is on the person's page, for a supervisor, audited
-    const show = shownAs(disclosureFor(v.role, false));
-
-    return sendPage(
-      reply,
-      page({
-        title: '外展工作台',
-        viewer: v,
-        active: '/worklist',
-        body: [
-          html`<form method="get" action="/worklist" class="filters">
-            <div class="form-row">
-              <label for="township">乡镇</label>
-              <select id="township" name="township">
-                <option value="">全部乡镇</option>
-                ${townships.map((t) => html`<option value="${t}" ${t === township ? 'selected' : ''}>${t}</option>`)}
-              </select>
-              ${township
-                ? html`<label for="village">村</label>
-                    <select id="village" name="village">
-                      <option value="">全部村</option>
-                      ${villages.rows.map((r) => html`<option value="${r.village}" ${r.village === village ? 'selected' : ''}>${r.village}</option>`)}
-                    </select>`
-                : ''}
-              <label for="status">状态</label>
-              <select id="status" name="status">
-                <option value="open" ${status === 'open' ? 'selected' : ''}>未结案（全部进行中）</option>
-                <option value="all" ${status === 'all' ? 'selected' : ''}>全部</option>
-                ${CASE_STATUSES.map((s) => html`<option value="${s}" ${s === status ? 'selected' : ''}>${CASE_STATUS_LABEL[s]}</option>`)}
-              </select>
-              <button type="submit">筛选</button>
-              ${township || status !== 'open' ? html`<a href="/worklist">清除</a>` : ''}
-            </div>
-            ${township ? '' : html`<p class="muted">选择乡镇并点“筛选”后，可再按村筛选。</p>`}
-          </form>`,
-          html`<div class="cards">
-            ${card(openCount(counts), '未结案', 'open')}
-            ${CASE_STATUSES.map((s) => card(counts[s], statusBadge(s), s))}
-          </div>`,
-          table(
-            [
-              { label: '乡镇', cell: (r) => r.township ?? UNKNOWN_TOWNSHIP },
-              { label: '村', cell: (r) => r.village ?? UNKNOWN_VILLAGE },
-              { label: '姓名', cell: (r) => r.name ?? '—' },
-              { label: '身份证号', cell: (r) => show.id(r.id_number) || '—' },
-              { label: '联系电话', cell: (r) => show.phone(r.phone) || '—' },
-              { label: '标记', cell: (r) => flagText(r.flag, r.reason) },
-              { label: '金额（元）', cell: (r) => yuan(Number(r.amount)), num: true },
-              { label: '状态', cell: (r) => statusBadge(r.status) },
-              { label: '最近更新', cell: (r) => when(r.updated_at) },
-              { label: '', cell: (r) => html`<a href="/cases/${r.id}">查看</a>` },
-            ],
-            shown,
-            '没有符合条件的个案',
-          ),
-          pager('/worklist', pageNo, rows.rows.length > PAGE_SIZE, { township, village, status }),
-        ],
-      }),
-    );
-  });
+  registerPersonWorklist(server, store);
 
   // ——— 个案 ———
 
@@ -461,4 +362,252 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
       }),
     );
   });
+}
+
+// ——— 外展工作台: one row per person ———
+
+const WORKLIST_PAGE_SIZE = 50;
+/** the most persons one bulk move takes (a page shows 50; a township's list is a few hundred) */
+const MAX_SELECTED = 5000;
+
+/** An empty value (a select's "all", an empty date) is no filter. */
+const blank = (v: unknown) => (v === '' ? undefined : v);
+const isoDate = z.preprocess(blank, z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(d)), '日期不正确').optional());
+const worklistFilter = z.object({
+  township: optionalText,
+  village: optionalText,
+  category: z.preprocess(blank, z.enum(CATEGORIES).optional()),
+  kind: z.preprocess(blank, z.enum(OUTREACH_FLAGS).optional()),
+  status: z.preprocess(blank, z.union([z.literal('open'), z.literal('all'), caseStatus]).default('open')),
+  from: isoDate,
+  to: isoDate,
+});
+const worklistQuery = worklistFilter.extend({
+  sort: z.preprocess(blank, z.enum(WORKLIST_SORTS).default('owed')),
+  dir: z.preprocess(blank, z.enum(['asc', 'desc']).optional()),
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+  // after a bulk move: how many cases moved, and where to
+  moved: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  movedTo: z.enum(['dispatched', 'received']).optional(),
+});
+const bulkBody = worklistFilter.extend({
+  person: z.preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(z.coerce.number().int().positive().max(2_147_483_647)).max(MAX_SELECTED)),
+  sort: z.preprocess(blank, z.enum(WORKLIST_SORTS).optional()),
+  dir: z.preprocess(blank, z.enum(['asc', 'desc']).optional()),
+});
+
+type WorklistParams = z.infer<typeof worklistFilter> & { sort?: WorklistSort | undefined; dir?: 'asc' | 'desc' | undefined };
+
+/** A filter as it is applied: a village only within a township (names repeat across townships). */
+function filterOf(q: z.infer<typeof worklistFilter>): WorklistFilter {
+  return { ...q, village: q.township ? q.village : undefined };
+}
+
+/** The list's query string, for links, the export and the way back after a bulk move. */
+function listParams(f: WorklistParams): Record<string, string | undefined> {
+  return { township: f.township, village: f.township ? f.village : undefined, category: f.category, kind: f.kind, status: f.status === 'open' ? undefined : f.status, from: f.from, to: f.to, sort: f.sort === 'owed' ? undefined : f.sort, dir: f.dir };
+}
+
+/** The filter in words, for the export's title block. */
+function filterText(f: WorklistFilter, o: WorklistOrder): string {
+  const parts = [
+    f.township ? `乡镇 ${f.township}` : '全部乡镇',
+    f.village ? `村 ${f.village}` : '',
+    f.category ? `类别 ${CATEGORY_LABEL[f.category]}` : '',
+    f.kind ? `标记 ${FLAG_LABEL[f.kind] ?? f.kind}` : '',
+    `状态 ${f.status === 'open' ? '未结案' : f.status === 'all' ? '全部' : CASE_STATUS_LABEL[f.status]}`,
+    f.from || f.to ? `结算日期 ${f.from ?? '不限'} 至 ${f.to ?? '不限'}` : '',
+    `按${SORT_LABEL[o.sort]}${o.dir === 'desc' ? '从高到低' : '从低到高'}排序`,
+  ];
+  return parts.filter(Boolean).join('；');
+}
+
+function registerPersonWorklist(server: FastifyInstance, store: Store): void {
+  async function parse(req: FastifyRequest) {
+    const parsed = worklistQuery.safeParse(req.query ?? {});
+    if (!parsed.success) return undefined;
+    const q = parsed.data;
+    const filter = filterOf(q);
+    const order: WorklistOrder = { sort: q.sort, dir: q.dir ?? SORT_DEFAULT_DIR[q.sort] };
+    return { q, filter, order };
+  }
+
+  server.get('/worklist', async (req, reply) => {
+    const v = viewerOf(req);
+    const p = await parse(req);
+    if (!p) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
+    const { q, filter, order } = p;
+    const { township, village } = filter;
+
+    const [townships, villages, byStatus, list] = await Promise.all([
+      caseTownships(store),
+      township
+        ? sql<{ village: string }>`select distinct coalesce(village, ${UNKNOWN_VILLAGE}) as village from outreach_case c where coalesce(c.township, ${UNKNOWN_TOWNSHIP}) = ${township} order by 1`.execute(store.k)
+        : Promise.resolve({ rows: [] as { village: string }[] }),
+      // cases by status under the same filter but the status: each card leads to a list of exactly that many cases
+      sql<{ status: CaseStatus; n: number }>`select c.status, count(*)::int as n from outreach_case c where ${sql.join(caseConditions({ ...filter, status: 'all' }), sql` and `)} group by 1`.execute(store.k),
+      listWorklist(store, filter, order, { limit: WORKLIST_PAGE_SIZE, offset: (q.page - 1) * WORKLIST_PAGE_SIZE }),
+    ]);
+    const counts = noCases();
+    for (const r of byStatus.rows) counts[r.status] = Number(r.n);
+
+    const params = listParams(q);
+    const link = (over: Record<string, string | undefined>) => `/worklist${query({ ...params, ...over, page: undefined })}`;
+    const card = (n: number, label: unknown, s: string) =>
+      html`<a class="card" href="${link({ status: s === 'open' ? undefined : s })}"><div class="value">${n}</div><div class="label">${label}${s === filter.status ? '（当前）' : ''}</div></a>`;
+    const pages = Math.max(1, Math.ceil(list.persons / WORKLIST_PAGE_SIZE));
+    const pageLink = (n: number) => `/worklist${query({ ...params, page: n })}`;
+    // lists never unmask id numbers; phones in full for those who make the calls
+    const show = shownAs(disclosureFor(v.role, false));
+    const canChange = may(v.role, 'change');
+    const sortHead = (label: string, sort: WorklistSort, num = false) => {
+      const current = order.sort === sort;
+      const dir = current ? (order.dir === 'asc' ? 'desc' : 'asc') : SORT_DEFAULT_DIR[sort];
+      const arrow = current ? (order.dir === 'asc' ? ' ↑' : ' ↓') : '';
+      return html`<th class="${num ? 'num' : ''}" ${current ? html`aria-sort="${order.dir === 'asc' ? 'ascending' : 'descending'}"` : ''}><a href="${link({ sort, dir })}">${label}${arrow}</a></th>`;
+    };
+    const hidden = Object.entries({ ...params, status: filter.status }).map(([k, val]) => (val ? html`<input type="hidden" name="${k}" value="${val}" />` : ''));
+    const moved =
+      q.moved !== undefined && q.movedTo
+        ? html`<p class="notice ok" role="status">${q.moved > 0 ? `已将 ${q.moved} 个个案改为“${CASE_STATUS_LABEL[q.movedTo]}”。` : `所选人员没有可改为“${CASE_STATUS_LABEL[q.movedTo]}”的个案。`}</p>`
+        : '';
+
+    const rows = list.rows.map(
+      (r) => html`<tr>
+        ${canChange ? html`<td class="pick"><input type="checkbox" name="person" value="${r.personId}" id="p${r.personId}" aria-label="选择 ${r.name ?? r.personId}" /></td>` : ''}
+        <td data-label="姓名" class="name"><a href="/persons/${r.personId}">${r.name ?? '（无姓名）'}</a></td>
+        <td data-label="乡镇">${r.township}</td>
+        <td data-label="村">${r.village}</td>
+        <td data-label="身份证号">${show.id(r.idNumber) || '—'}</td>
+        <td data-label="联系电话">${show.phone(r.phone) || '—'}</td>
+        <td data-label="救助类别">${categoriesText(r.categories) || '—'}</td>
+        <td data-label="标记数" class="num">${r.flags}</td>
+        <td data-label="应补金额（元）" class="num">${yuan(r.owed)}</td>
+        <td data-label="最早结算日期">${r.oldest ?? '—'}</td>
+        <td data-label="状态">${r.statuses.map((s) => html`${statusBadge(s.status)}${s.n > 1 ? ` ×${s.n}` : ''} `)}</td>
+        <td data-label="个案">${r.caseIds.slice(0, 3).map((id) => html`<a href="/cases/${id}">第 ${id} 号</a> `)}${r.caseIds.length > 3 ? html`<a href="/persons/${r.personId}">等 ${r.caseIds.length} 个</a>` : ''}</td>
+      </tr>`,
+    );
+    const listTable = list.rows.length
+      ? html`<table class="worklist">
+          <thead><tr>
+            ${canChange ? html`<th class="pick"><span class="sr-only">选择</span></th>` : ''}
+            <th>姓名</th>${sortHead('乡镇', 'place')}<th>村</th><th>身份证号</th><th>联系电话</th><th>救助类别</th>
+            ${sortHead('标记数', 'flags', true)}${sortHead('应补金额（元）', 'owed', true)}${sortHead('最早结算日期', 'oldest')}<th>状态</th><th>个案</th>
+          </tr></thead>
+          <tbody>${rows}</tbody>
+        </table>`
+      : html`<p class="empty">没有符合条件的人员</p>`;
+    const summary = html`<p class="pager">
+      ${q.page > 1 ? html`<a href="${pageLink(q.page - 1)}">上一页</a>` : ''}
+      <span>共 ${list.persons} 人（${list.cases} 个个案，应补 ${yuan(list.owed)} 元），第 ${Math.min(q.page, pages)}/${pages} 页</span>
+      ${q.page < pages ? html`<a href="${pageLink(q.page + 1)}">下一页</a>` : ''}
+    </p>`;
+
+    return sendPage(
+      reply,
+      page({
+        title: '外展工作台',
+        viewer: v,
+        active: '/worklist',
+        body: [
+          moved,
+          html`<form method="get" action="/worklist" class="filters">
+            <div class="form-row">
+              <label for="township">乡镇</label>
+              <select id="township" name="township">
+                <option value="">全部乡镇</option>
+                ${townships.map((t) => html`<option value="${t}" ${t === township ? 'selected' : ''}>${t}</option>`)}
+              </select>
+              ${township
+                ? html`<label for="village">村</label>
+                    <select id="village" name="village">
+                      <option value="">全部村</option>
+                      ${villages.rows.map((r) => html`<option value="${r.village}" ${r.village === village ? 'selected' : ''}>${r.village}</option>`)}
+                    </select>`
+                : ''}
+              <label for="category">救助类别</label>
+              <select id="category" name="category">
+                <option value="">全部类别</option>
+                ${CATEGORIES.map((c) => html`<option value="${c}" ${c === filter.category ? 'selected' : ''}>${CATEGORY_LABEL[c]}</option>`)}
+              </select>
+              <label for="kind">标记</label>
+              <select id="kind" name="kind">
+                <option value="">全部标记</option>
+                ${OUTREACH_FLAGS.map((k) => html`<option value="${k}" ${k === filter.kind ? 'selected' : ''}>${FLAG_LABEL[k] ?? k}</option>`)}
+              </select>
+              <label for="status">状态</label>
+              <select id="status" name="status">
+                <option value="open" ${filter.status === 'open' ? 'selected' : ''}>未结案（全部进行中）</option>
+                <option value="all" ${filter.status === 'all' ? 'selected' : ''}>全部</option>
+                ${CASE_STATUSES.map((s) => html`<option value="${s}" ${s === filter.status ? 'selected' : ''}>${CASE_STATUS_LABEL[s]}</option>`)}
+              </select>
+            </div>
+            <div class="form-row">
+              <label for="from">结算日期从</label><input id="from" name="from" type="date" value="${filter.from ?? ''}" />
+              <label for="to">至</label><input id="to" name="to" type="date" value="${filter.to ?? ''}" />
+              <label for="sort">排序</label>
+              <select id="sort" name="sort">
+                ${WORKLIST_SORTS.map((s) => html`<option value="${s}" ${s === order.sort ? 'selected' : ''}>${SORT_LABEL[s]}</option>`)}
+              </select>
+              <button type="submit">筛选</button>
+              ${Object.values(params).some(Boolean) ? html`<a href="/worklist">清除</a>` : ''}
+            </div>
+            ${township ? '' : html`<p class="muted">选择乡镇并点“筛选”后，可再按村筛选。</p>`}
+          </form>`,
+          html`<div class="cards">
+            ${card(openCount(counts), '未结案', 'open')}
+            ${CASE_STATUSES.map((s) => card(counts[s], statusBadge(s), s))}
+          </div>`,
+          html`<p class="actions"><a class="button secondary" href="/worklist.xlsx${query({ ...params })}">导出筛选结果（Excel）</a></p>`,
+          summary,
+          canChange && list.rows.length
+            ? html`<form method="post" action="/worklist/dispatch" class="bulk">
+                ${csrfField(v)}${hidden}
+                ${listTable}
+                <div class="form-row bulk-actions">
+                  <button type="submit">下放所选人员（待下放 → 已下放）</button>
+                  <button type="submit" class="secondary" formaction="/worklist/receive">乡镇确认接收（已下放 → 已接收）</button>
+                </div>
+              </form>`
+            : listTable,
+          list.rows.length ? summary : '',
+        ],
+      }),
+    );
+  });
+
+  server.get('/worklist.xlsx', async (req, reply) => {
+    const v = viewerOf(req);
+    const p = await parse(req);
+    if (!p) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
+    const list = await listWorklist(store, p.filter, p.order);
+    const createdAt = new Date();
+    const body = await worklistXlsx({ rows: list.rows, filter: filterText(p.filter, p.order), createdAt, shown: shownAs(disclosureFor(v.role, false)) });
+    await audit(store, { actor: v.username, action: 'export', subject: 'worklist', detail: { persons: list.persons, cases: list.cases, ...listParams(p.q) }, ip: req.ip });
+    const name = `外展工作台_${countyStamp(createdAt)}.xlsx`;
+    return reply
+      .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
+      .header('Content-Disposition', `attachment; filename="worklist.xlsx"; filename*=UTF-8''${encodeURIComponent(name)}`)
+      .send(body);
+  });
+
+  /** 下放 or 已接收 for the selected persons' cases of the filtered list, in one statement; each case audited. */
+  async function bulk(req: FastifyRequest, reply: FastifyReply, to: 'dispatched' | 'received') {
+    const v = viewerOf(req);
+    const b = bulkBody.safeParse(req.body ?? {});
+    if (!b.success) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
+    const filter = filterOf(b.data);
+    const moved = await bulkMove(store, filter, b.data.person, to, `console:${v.username}`);
+    // one audit row per case, as for a single move, written in one statement per 5,000
+    for (let i = 0; i < moved.length; i += 5000) {
+      await store.k
+        .insertInto('audit_log')
+        .values(moved.slice(i, i + 5000).map((m) => ({ actor: v.username, action: 'case_update', subject: `case:${m.id}`, detail: JSON.stringify({ from: m.from, to, bulk: true }), ip: req.ip })))
+        .execute();
+    }
+    return reply.redirect(`/worklist${query({ ...listParams(b.data), moved: moved.length, movedTo: to })}`, 303);
+  }
+  server.post('/worklist/dispatch', { config: { permission: 'change' } }, (req, reply) => bulk(req, reply, 'dispatched'));
+  server.post('/worklist/receive', { config: { permission: 'change' } }, (req, reply) => bulk(req, reply, 'received'));
 }
