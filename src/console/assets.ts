@@ -46,8 +46,10 @@ a.card { color: inherit; text-decoration: none; }
 .muted { color: var(--muted); }
 .empty { color: var(--muted); font-style: italic; }
 .pager a, .pager span { margin-right: 12px; }
-.progress { width: 100%; max-width: 520px; height: 14px; background: #e4e7eb; border-radius: 7px; overflow: hidden; }
-.progress > div { height: 100%; background: var(--accent); width: 0; transition: width .3s; }
+progress.run-progress { width: 100%; max-width: 360px; height: 14px; vertical-align: middle; accent-color: var(--accent); }
+td progress.run-progress { max-width: 160px; }
+tr.sub td.sub { padding-left: 28px; }
+details summary { cursor: pointer; }
 .chart { background: #fff; border: 1px solid var(--line); margin: 8px 0 16px; }
 .login { max-width: 360px; margin: 48px auto; background: #fff; padding: 24px; border: 1px solid var(--line); border-radius: 4px; }
 .login input { width: 100%; margin: 4px 0 12px; }
@@ -86,30 +88,31 @@ document.addEventListener('submit', function (e) {
   var msg = form && form.getAttribute && form.getAttribute('data-confirm');
   if (msg && !window.confirm(msg)) e.preventDefault();
 });
-// a running job: follow its progress until it ends, then show the result
+// a running job: the part of the page marked data-live is fetched again (the page itself,
+// rendered by the server in Chinese) until the run ends; then to data-done, if the page says where
 function follow(el) {
-  var id = el.getAttribute('data-job');
-  var bar = el.querySelector('.progress > div');
-  var text = el.querySelector('.progress-text');
-  var state = el.querySelector('.job-state');
+  var url = el.getAttribute('data-live');
+  var id = el.id;
+  var done = el.getAttribute('data-done');
   function tick() {
-    fetch('/api/jobs/' + id, { credentials: 'same-origin', headers: { accept: 'application/json' } })
-      .then(function (r) { return r.json(); })
-      .then(function (j) {
-        var finished = j.state === 'completed' || j.state === 'failed';
-        if (state) state.textContent = j.state === 'completed' ? '已完成' : j.state === 'failed' ? '失败' : '进行中';
-        if (text) text.textContent = finished ? '' : (j.current || '排队等待中');
-        var fraction = finished ? 1 : (j.fraction || 0);
-        if (bar) bar.style.width = Math.round(fraction * 100) + '%';
-        if (finished) { var done = el.getAttribute('data-done'); if (done) window.location.href = done; else window.location.reload(); }
-        else setTimeout(tick, 1000);
+    fetch(url, { credentials: 'same-origin', headers: { accept: 'text/html' } })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.text(); })
+      .then(function (text) {
+        var doc = new DOMParser().parseFromString(text, 'text/html');
+        var next = id ? doc.getElementById(id) : null;
+        if (!next) { setTimeout(tick, 3000); return; }
+        if (done && next.getAttribute('data-finished') === 'completed') { window.location.href = done; return; }
+        var fresh = document.importNode(next, true);
+        el.parentNode.replaceChild(fresh, el);
+        el = fresh;
+        if (fresh.getAttribute('data-live')) { url = fresh.getAttribute('data-live'); setTimeout(tick, 1500); }
       })
       .catch(function () { setTimeout(tick, 3000); });
   }
-  tick();
+  setTimeout(tick, 1000);
 }
 document.addEventListener('DOMContentLoaded', function () {
-  var els = document.querySelectorAll('[data-job]');
+  var els = document.querySelectorAll('[data-live]');
   for (var i = 0; i < els.length; i++) follow(els[i]);
 });
 `;

@@ -9,6 +9,7 @@ import { runHandler, type IngestRequest, type JobContext, type JobResult } from 
 import { describePayload, PermanentJobError, reassessStages, rematchStages, syncStages, type JobName, type JobProgress, type Payload, type Stage, type SyncOptions } from './definitions.js';
 import { resultOf, type JobRunner, type JobState } from './state.js';
 import { log } from '../log.js';
+import { recordLocalRun } from './record.js';
 
 export class LocalRunner implements JobRunner {
   readonly kind = 'in-process' as const;
@@ -60,25 +61,41 @@ export class LocalRunner implements JobRunner {
     await job.progress({ stage: 'ingesting files', done: requests.length, total: requests.length, unit: 'files' });
   }
 
-  /** Runs the stages in order; shown as a tree like BullMQ's flows (the last stage waits for the ones before). */
-  private async chain(stages: Stage[]): Promise<JobState> {
+  /**
+   * Runs the stages in order; shown as a tree like BullMQ's flows (the last stage waits for the ones before).
+   * The run is recorded when it ends, failed or not, so that the console lists it (record.ts).
+   */
+  private async chain(stages: Stage[], requestedBy: string): Promise<JobState> {
     const states: JobState[] = [];
-    for (const [name, data] of stages) states.push(await this.run(name, data));
-    const top = states[states.length - 1]!;
-    top.children = states.slice(0, -1).reverse();
+    const tree = () => {
+      const top = states[states.length - 1]!;
+      top.children = [...states.slice(0, -1).reverse(), ...top.children.filter((c) => c.name === 'ingest.file')];
+      return top;
+    };
+    try {
+      for (const [name, data] of stages) states.push(await this.run(name, data));
+    } catch (err) {
+      // the stage that failed is the last one run() finished
+      const failed = this.done[this.done.length - 1];
+      if (failed && failed.state === 'failed' && !states.includes(failed)) states.push(failed);
+      if (states.length) await recordLocalRun(this.app.store, tree(), requestedBy);
+      throw err;
+    }
+    const top = tree();
+    await recordLocalRun(this.app.store, top, requestedBy);
     return top;
   }
 
   submitSync(p: Payload<'sync.scan'>, opts: SyncOptions = {}): Promise<JobState> {
-    return this.chain(syncStages(p, opts));
+    return this.chain(syncStages(p, opts), p.requestedBy);
   }
 
-  submitRematch(p: Payload<'match.run'>): Promise<JobState> {
-    return this.chain(rematchStages(p));
+  submitRematch(p: Payload<'match.run'>, requestedBy = ''): Promise<JobState> {
+    return this.chain(rematchStages(p), requestedBy);
   }
 
-  submitReassess(_requestedBy: string, persons?: readonly number[]): Promise<JobState> {
-    return this.chain(reassessStages(persons));
+  submitReassess(requestedBy: string, persons?: readonly number[]): Promise<JobState> {
+    return this.chain(reassessStages(persons), requestedBy);
   }
 
   async get(id: string): Promise<JobState | undefined> {

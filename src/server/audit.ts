@@ -12,6 +12,8 @@ export type AuditAction =
   | 'sign_in_locked'
   | 'sign_out'
   | 'unmask'
+  /** a role that may not unmask asked to (`?unmask=1`): refused with 403, and recorded */
+  | 'unmask_refused'
   | 'export'
   | 'download'
   | 'upload'
@@ -21,6 +23,8 @@ export type AuditAction =
   | 'link_reject'
   | 'case_update'
   | 'run_start'
+  /** a run that ran in-process (no Redis: `aidlink sync` on a laptop, the demo): its job tree, for the console's 作业 page (jobs/record.ts) */
+  | 'run_local'
   | 'user_change';
 
 export interface AuditEntry {

@@ -3,8 +3,9 @@
  * golden record, the source rows linked to them, their category spells (with a
  * timeline), their settlements with the calculation, their flags and outreach cases.
  *
- * Id numbers are masked unless a supervisor asks (`?unmask=1`), and every unmasked view
- * is audited; phones are masked for viewers (server/users.ts `disclosureFor`, the one
+ * Id numbers are masked unless a supervisor asks (`?unmask=1&reason=…`, a reason is
+ * required), and every unmasked view is audited with its reason; a role that may not
+ * unmask asking to gets 403, audited too; phones are masked for viewers (server/users.ts `disclosureFor`, the one
  * rule). The helpers for that are shared with the review and worklist pages.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -19,7 +20,7 @@ import { CASE_STATUS_LABEL } from '../../outreach/cases.js';
 import { CATEGORIES, CATEGORY_LABEL } from '../../policy/policy.js';
 import { maskIdNumber, scrubText, shownAs } from '../../privacy.js';
 import { audit } from '../../server/audit.js';
-import { disclosureFor, may } from '../../server/users.js';
+import { disclosureFor, may, ROLE_LABEL } from '../../server/users.js';
 import { html, query, type SafeHtml } from '../html.js';
 import { badge, csrfField, details, page, SOURCE_LABEL, table, when, yuan, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
@@ -58,34 +59,94 @@ export const localPercent = (p: number | null | undefined): string => (typeof p 
 
 /** Id numbers and phones as this request may see them. */
 export interface Reveal {
-  /** the viewer may unmask and asked to: values are shown in full */
+  /** the viewer may unmask and asked to, with a reason: values are shown in full */
   unmasked: boolean;
   canUnmask: boolean;
+  /** asked to unmask without a reason (or from another site): the form asks for one */
+  needsReason: boolean;
+  /** the reason given, as audited */
+  reason?: string;
   id(v: string | null | undefined): string;
   phone(v: string | null | undefined): string;
 }
 
-const unmaskQuery = z.object({ unmask: z.literal('1').optional() });
+const unmaskQuery = z.object({ unmask: z.string().optional(), reason: z.string().optional() });
+const REASON_MIN = 2;
+const REASON_MAX = 200;
+
+/** What a request asks: to unmask, and why (scrubbed: the log holds no id number or phone, whatever is typed). */
+function unmaskAsked(req: FastifyRequest): { asked: boolean; reason: string | undefined } {
+  const q = unmaskQuery.safeParse(req.query).data;
+  const asked = q?.unmask === '1';
+  const reason = q?.reason ? scrubText(q.reason.replace(/\s+/g, ' ').trim()) : '';
+  // a link from another site cannot unmask on a signed-in supervisor's behalf
+  const site = req.headers['sec-fetch-site'];
+  const sameSite = !site || site === 'same-origin' || site === 'none';
+  return { asked, reason: sameSite && reason.length >= REASON_MIN ? reason.slice(0, REASON_MAX) : undefined };
+}
 
 /**
- * Id numbers in full only for those who may unmask and asked with `?unmask=1`; every
- * such view is written to the audit log under `subject`. Phones by role. Call it once
- * the record is found.
+ * Id numbers in full only for those who may unmask and asked with `?unmask=1` and a
+ * reason (`&reason=…`); every such view is written to the audit log under `subject`, with
+ * the reason. Those who may not unmask never get here asking: the pages that unmask refuse
+ * them first (refuseUnmask, 403, audited). Phones by role. Call it once the record is found.
  */
 export async function revealFor(req: FastifyRequest, store: Store, subject: string): Promise<Reveal> {
   const v = viewerOf(req);
   const canUnmask = may(v.role, 'unmask');
-  const d = disclosureFor(v.role, unmaskQuery.safeParse(req.query).data?.unmask === '1');
-  if (d.fullIdNumbers) await audit(store, { actor: v.username, action: 'unmask', subject, ip: req.ip });
-  return { unmasked: d.fullIdNumbers, canUnmask, ...shownAs(d) };
+  const { asked, reason } = unmaskAsked(req);
+  const d = disclosureFor(v.role, asked && reason !== undefined);
+  if (d.fullIdNumbers) await audit(store, { actor: v.username, action: 'unmask', subject, detail: { reason }, ip: req.ip });
+  return { unmasked: d.fullIdNumbers, canUnmask, needsReason: canUnmask && asked && !d.fullIdNumbers, ...(d.fullIdNumbers && reason ? { reason } : {}), ...shownAs(d) };
 }
 
-/** The link to show (or hide again) full id numbers, for those who may. */
+/** The form to show full id numbers (with the reason it asks for), or the line to hide them again, for those who may. */
 export function unmaskLink(r: Reveal, path: string): SafeHtml {
   if (!r.canUnmask) return html``;
-  return r.unmasked
-    ? html`<p class="muted">正在显示完整身份证号（本次查看已记入审计日志）。<a href="${path}">隐藏</a></p>`
-    : html`<p><a href="${path}${query({ unmask: 1 })}">显示完整身份证号</a> <span class="muted">（查看将记入审计日志）</span></p>`;
+  if (r.unmasked) return html`<p class="muted">正在显示完整身份证号（理由：${r.reason ?? ''}；本次查看已记入审计日志）。<a href="${path}">隐藏</a></p>`;
+  return html`<form method="get" action="${path}" class="form-row unmask">
+    ${r.needsReason ? html`<p class="notice error" role="alert">请填写查看完整身份证号的理由（至少 ${REASON_MIN} 个字）。</p>` : ''}
+    <input type="hidden" name="unmask" value="1" />
+    <label for="unmask-reason">查看完整身份证号的理由</label>
+    <input id="unmask-reason" name="reason" required minlength="${REASON_MIN}" maxlength="${REASON_MAX}" placeholder="如：核对报销" autocomplete="off" />
+    <button type="submit" class="secondary">显示完整身份证号</button>
+    <span class="muted">（查看和理由将记入审计日志）</span>
+  </form>`;
+}
+
+/** The pages that can show full id numbers, and the audit subject of each request to them. */
+const UNMASK_PAGES: Record<string, (params: Record<string, string>) => string | undefined> = {
+  '/persons/:id': (p) => (/^\d{1,10}$/.test(p.id ?? '') ? `person:${p.id}` : undefined),
+  '/review/:deliveryId/:rowNo': (p) => (/^\d{1,10}$/.test(p.deliveryId ?? '') && /^\d{1,10}$/.test(p.rowNo ?? '') ? `row:${p.deliveryId}:${p.rowNo}` : undefined),
+};
+
+/**
+ * A user whose role may not unmask who asks to (`?unmask=1`) gets 403, in Chinese, and
+ * the attempt is audited (`unmask_refused`): before the page is read, on every page that
+ * can unmask.
+ */
+function registerUnmaskRefusal(server: FastifyInstance, store: Store): void {
+  server.addHook('preHandler', async (req, reply) => {
+    if (req.method !== 'GET') return;
+    const subjectOf = UNMASK_PAGES[req.routeOptions.url ?? ''];
+    if (!subjectOf || !unmaskAsked(req).asked) return;
+    const v = viewerOf(req);
+    if (may(v.role, 'unmask')) return;
+    const subject = subjectOf((req.params ?? {}) as Record<string, string>);
+    await audit(store, { actor: v.username, action: 'unmask_refused', subject: subject ?? null, ip: req.ip });
+    const back = req.url.split('?')[0] ?? '/';
+    return sendPage(
+      reply,
+      page({
+        title: '无权查看完整身份证号',
+        viewer: v,
+        body: html`<p class="notice error" role="alert">您的角色（${ROLE_LABEL[v.role]}）不能查看完整身份证号，此次请求已记入审计日志。</p>
+          <p>工作中确需核对完整身份证号的，请联系主管。</p>
+          <p><a href="${back}">返回（身份证号部分隐去）</a></p>`,
+      }),
+      403,
+    );
+  });
 }
 
 /** A golden field's value (masked by `show` when given), with where it came from as a tooltip. */
@@ -290,6 +351,7 @@ function flagBadge(f: Flag): SafeHtml {
 
 export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): void {
   const store = deps.app.store;
+  registerUnmaskRefusal(server, store);
 
   /** The search and its results; the criteria come from the form (POST) or, for a person number alone, a link. */
   async function search(reply: FastifyReply, v: Viewer, parsed: { success: true; data: z.infer<typeof searchQuery> } | { success: false }): Promise<FastifyReply> {
