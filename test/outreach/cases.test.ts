@@ -88,6 +88,9 @@ describe('the outreach worklist', () => {
   it('moves a case only along the worklist, recording who, when and why', async () => {
     const [u] = await unclaimed();
     await moveCase(db.store, u!.caseId, 'dispatched', 'console:甲', '已发乡镇');
+    // the township acknowledges the list before it calls
+    await expect(moveCase(db.store, u!.caseId, 'contacted', 'console:乙', null)).rejects.toThrow(new CaseError('个案当前为“已下放”，不能改为“已联系”；可改为：已接收'));
+    await moveCase(db.store, u!.caseId, 'received', 'console:乙', '乡镇已接收');
     await moveCase(db.store, u!.caseId, 'contacted', 'console:乙', '电话联系本人');
     await expect(moveCase(db.store, u!.caseId, 'pending', 'console:乙', null)).rejects.toThrow(new CaseError('个案当前为“已联系”，不能改为“待下放”；可改为：已申请、已放弃、无法联系'));
     await expect(moveCase(db.store, u!.caseId, 'withdrawn', 'console:乙', null)).rejects.toThrow(CaseError);
@@ -95,7 +98,8 @@ describe('the outreach worklist', () => {
     expect(events).toEqual([
       { actor: 'system', from_status: null, to_status: 'pending', note: null },
       { actor: 'console:甲', from_status: 'pending', to_status: 'dispatched', note: '已发乡镇' },
-      { actor: 'console:乙', from_status: 'dispatched', to_status: 'contacted', note: '电话联系本人' },
+      { actor: 'console:乙', from_status: 'dispatched', to_status: 'received', note: '乡镇已接收' },
+      { actor: 'console:乙', from_status: 'received', to_status: 'contacted', note: '电话联系本人' },
     ]);
     expect((await status(u!.caseId)).status).toBe('contacted');
   });
@@ -137,6 +141,7 @@ describe('the outreach worklist', () => {
   it('counts cases by township and month: status, contact rate, conversion, amount recovered', async () => {
     const [u] = await unclaimed();
     await moveCase(db.store, u!.caseId, 'dispatched', 'console:甲', null);
+    await moveCase(db.store, u!.caseId, 'received', 'console:甲', null);
     await moveCase(db.store, u!.caseId, 'contacted', 'console:甲', null);
     const metrics = await caseMetrics(db.store);
     const total = await sql<{ n: number; recovered: number }>`select count(*)::int as n, sum(recovered)::bigint as recovered from outreach_case`.execute(db.store.k);
@@ -144,7 +149,7 @@ describe('the outreach worklist', () => {
     expect(metrics.reduce((s, m) => s + m.recovered, 0)).toBe(Number(total.rows[0]!.recovered));
     const withContact = metrics.find((m) => m.byStatus.contacted > 0)!;
     // one contacted of the sent-down cases in its township and month
-    const sent = withContact.byStatus.dispatched + withContact.byStatus.contacted + withContact.byStatus.applied + withContact.byStatus.paid + withContact.byStatus.unreachable + withContact.byStatus.declined;
+    const sent = withContact.byStatus.dispatched + withContact.byStatus.received + withContact.byStatus.contacted + withContact.byStatus.applied + withContact.byStatus.paid + withContact.byStatus.unreachable + withContact.byStatus.declined;
     expect(withContact.contactRate).toBeCloseTo((withContact.byStatus.contacted + withContact.byStatus.applied + withContact.byStatus.paid + withContact.byStatus.declined) / sent);
     const anyPending = metrics.find((m) => m.byStatus.pending === m.cases && m.cases > 0)!;
     expect(anyPending.contactRate).toBeNull();
