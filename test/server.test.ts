@@ -54,10 +54,10 @@ describe('the HTTP server', () => {
     await db?.drop();
   });
 
-  it('answers /health without a user, naming the database and Redis', async () => {
+  it('answers /health without a user, naming the database and Redis (503 here: no worker listens; see test/server/ops.test.ts)', async () => {
     const r = await server.inject({ url: '/health' });
-    expect(r.statusCode).toBe(200);
-    expect(r.json()).toEqual({ status: 'ok', database: 'ok', redis: 'ok' });
+    expect(r.statusCode).toBe(503);
+    expect(r.json()).toMatchObject({ status: 'unavailable', database: 'ok', redis: 'ok', runner: 'bullmq' });
   });
 
   it('asks for a user everywhere else, and refuses wrong, unknown and disabled ones', async () => {

@@ -51,19 +51,23 @@ const roleOption = () =>
 export function registerServerCommands(program: Command): void {
   program
     .command('serve')
-    .description('the HTTP API and the operations view (bull-board), for users added with `aidlink user add`; needs REDIS_URL')
+    .description('the staff console, the HTTP API and the operations view (bull-board), for users added with `aidlink user add`; without REDIS_URL the server runs the jobs itself (in-process)')
     .action(async () => {
       const { openContext } = await import('../context.js');
-      const { BullRunner } = await import('../jobs/bull.js');
       const { buildServer } = await import('../server/app.js');
       const ctx = await openContext();
-      const runner = await BullRunner.connect(ctx.config);
+      // with REDIS_URL the jobs go to the queues for the workers; without, this process runs them, one run after another
+      const runner = ctx.config.REDIS_URL ? await (await import('../jobs/bull.js')).BullRunner.connect(ctx.config) : new (await import('../server/in-process.js')).InProcessServerRunner(ctx);
       const server = await buildServer(ctx, runner);
       if ((await listUsers(ctx.store)).filter((u) => u.role === 'admin' && !u.disabled_at).length === 0) {
         log.warn('no admin user yet: add one with `aidlink user add <name> --role admin`');
       }
       const address = await server.listen({ host: ctx.config.AIDLINK_HTTP_HOST, port: ctx.config.AIDLINK_HTTP_PORT });
-      process.stdout.write(`listening on ${address} (operations view: ${address}/ops/queues, admin: ${address}/admin/queues)\n`);
+      process.stdout.write(
+        runner.kind === 'bullmq'
+          ? `listening on ${address} (operations view: ${address}/ops/queues, admin: ${address}/admin/queues)\n`
+          : `listening on ${address} (jobs run in this process: no REDIS_URL, no queues, no schedule)\n`,
+      );
       let stopping = false;
       const stop = () => {
         if (stopping) return;

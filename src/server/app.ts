@@ -9,6 +9,8 @@
  *   supervisor  also id numbers unmasked (audited), the audit log, the read-only board at /ops/queues
  *   admin       also the full board at /admin/queues (retry, remove, clean, pause)
  *
+ * Operations (/health, /metrics, the favicon) are in ops.ts, error pages in error-pages.ts.
+ *
  * Responses carry job ids, states, counts and file names; personal data only on
  * console pages, masked unless a supervisor asks; error texts pass the scrubber.
  */
@@ -20,15 +22,17 @@ import { z } from 'zod';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import { log } from '../log.js';
 import { scrubText } from '../privacy.js';
 import { parseDate } from '../ingest/normalise/date.js';
 import { matchScope, QUEUES } from '../jobs/definitions.js';
 import type { BullRunner } from '../jobs/bull.js';
+import type { ServerRunner } from './in-process.js';
+import { registerErrorPages } from './error-pages.js';
+import { opsOptions, registerOps, type OpsOptions } from './ops.js';
 import { currentProgress, isFinished, type JobState } from '../jobs/runner.js';
-import { ADMIN_BOARD, authOf, OPS_BOARD, registerAuth, wantsHtml } from './auth.js';
+import { ADMIN_BOARD, authOf, OPS_BOARD, registerAuth } from './auth.js';
 import { audit } from './audit.js';
 import { registerSecurityHeaders } from './headers.js';
 import { registerRequestLog } from './request-log.js';
@@ -63,7 +67,11 @@ export interface RouteInfo {
 /** Every route of a server and what it needs: the security tests walk them all. */
 export const ROUTES = new WeakMap<FastifyInstance, RouteInfo[]>();
 
-export async function buildServer(app: AppContext, runner: BullRunner): Promise<FastifyInstance> {
+/**
+ * @param runner the queues (REDIS_URL set) or the in-process runner (server/in-process.ts)
+ * @param ops operations settings over those of the environment (server/ops.ts)
+ */
+export async function buildServer(app: AppContext, runner: ServerRunner, ops: Partial<OpsOptions> = {}): Promise<FastifyInstance> {
   // requests are logged by request-log.ts, by route pattern: the URL as sent may hold personal data
   const server = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 256 * 1024, trustProxy: app.config.AIDLINK_TRUST_PROXY });
   const routes: RouteInfo[] = [];
@@ -75,25 +83,11 @@ export async function buildServer(app: AppContext, runner: BullRunner): Promise<
   await server.register(formbody);
   registerRequestLog(server);
   registerSecurityHeaders(server);
+  // /health, the favicon and a scraper's /metrics need no user: before sign-in is asked for
+  registerOps(server, app, runner, { ...opsOptions(), ...ops });
   registerAuth(server, app.store, { sessionHours: app.config.AIDLINK_SESSION_HOURS });
 
-  server.setErrorHandler((err, req, reply) => {
-    if (err instanceof z.ZodError) {
-      return reply.code(400).send({ error: 'invalid_request', message: '请求内容不正确', issues: err.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
-    }
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status && status < 500) return reply.code(status).send({ error: 'bad_request', message: scrubText((err as Error).message) });
-    req.log.error({ err }, 'request failed');
-    if (wantsHtml(req)) return reply.code(500).type('text/plain; charset=utf-8').send('服务器内部错误，请联系系统管理员（详情见服务器日志）');
-    return reply.code(500).send({ error: 'internal', message: '服务器内部错误，请联系系统管理员（详情见服务器日志）' });
-  });
-
-  server.get('/health', { config: { public: true } }, async (_req, reply) => {
-    const database = await sql`select 1`.execute(app.store.k).then(() => 'ok', () => 'unavailable');
-    const redis = await runner.ping().then(() => 'ok', () => 'unavailable');
-    const ok = database === 'ok' && redis === 'ok';
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', database, redis });
-  });
+  registerErrorPages(server);
 
   server.post('/api/sync', { config: { permission: 'change' } }, async (req, reply) => {
     const body = syncBody.parse(req.body ?? {});
@@ -126,17 +120,21 @@ export async function buildServer(app: AppContext, runner: BullRunner): Promise<
     return forClient(s);
   });
 
-  for (const [base, readOnly] of [[OPS_BOARD, true], [ADMIN_BOARD, false]] as const) {
+  // the operations view shows the queues: there are none with the in-process runner
+  const boards = runner.kind === 'bullmq' ? ([[OPS_BOARD, true, runner], [ADMIN_BOARD, false, runner]] as const) : [];
+  for (const [base, readOnly, bull] of boards) {
     const adapter = new FastifyAdapter();
     adapter.setBasePath(base);
     createBullBoard({
-      queues: QUEUES.map((q) => new BullMQAdapter(runner.queue(q), { readOnlyMode: readOnly, allowRetries: !readOnly })),
+      queues: QUEUES.map((q) => new BullMQAdapter(bull.queue(q), { readOnlyMode: readOnly, allowRetries: !readOnly })),
       serverAdapter: adapter,
       options: { uiConfig: { boardTitle: readOnly ? 'aidlink 作业（只读）' : 'aidlink 作业（管理）', locale: { lng: 'zh-CN' }, hideDocsLink: true } },
     });
     await server.register(adapter.registerPlugin(), { prefix: base });
   }
 
-  await registerConsole(server, { app, runner });
+  // the pages call what both runners have (submit…, get, list, schedule, submitIngest); their
+  // dependency type still names BullRunner (console/page-kit.ts)
+  await registerConsole(server, { app, runner: runner as BullRunner });
   return server;
 }

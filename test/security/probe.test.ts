@@ -80,7 +80,7 @@ describe('security probe of every route', () => {
 
   it('lets nobody in without signing in, on any route but the public ones', async () => {
     const open = routes.filter((r) => r.public).map((r) => `${r.method} ${r.url}`);
-    expect(open.sort()).toEqual(['GET /assets/console.css', 'GET /assets/console.js', 'GET /health', 'GET /login', 'HEAD /assets/console.css', 'HEAD /assets/console.js', 'HEAD /health', 'HEAD /login', 'POST /login'].sort());
+    expect(open.sort()).toEqual(['GET /assets/console.css', 'GET /assets/console.js', 'GET /favicon.ico', 'HEAD /favicon.ico', 'GET /health', 'GET /login', 'HEAD /assets/console.css', 'HEAD /assets/console.js', 'HEAD /health', 'HEAD /login', 'POST /login'].sort());
     const closed = routes.filter((r) => !r.public && r.method !== 'HEAD');
     expect(closed.length).toBeGreaterThan(30);
     for (const r of closed) {
