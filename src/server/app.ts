@@ -121,6 +121,13 @@ export async function buildServer(app: AppContext, runner: ServerRunner, ops: Pa
   });
 
   // the operations view shows the queues: there are none with the in-process runner
+  // bull-board's page asks Google for its fonts: a bureau's network is closed, and the page's CSP
+  // forbids it anyway (a violation in every browser console). The system's sans-serif font stands in.
+  server.addHook('onSend', async (req, _reply, payload) => {
+    const route = req.routeOptions.url ?? '';
+    if (typeof payload !== 'string' || !(route.startsWith(OPS_BOARD) || route.startsWith(ADMIN_BOARD)) || !payload.includes('fonts.googleapis.com')) return payload;
+    return payload.replace(/<link[^>]*fonts\.googleapis\.com[^>]*>\s*/g, '');
+  });
   const boards = runner.kind === 'bullmq' ? ([[OPS_BOARD, true, runner], [ADMIN_BOARD, false, runner]] as const) : [];
   for (const [base, readOnly, bull] of boards) {
     const adapter = new FastifyAdapter();

@@ -3,7 +3,9 @@
  * runner's handlers (jobs/local.ts), one run after another, in the background. A submit
  * answers at once with the run waiting or running, as with BullMQ, so that a console page
  * or an API client is not held for the whole sync; the run is then followed by its id
- * (`local/<run id>`). The runs are kept in memory while the server runs (the latest 200).
+ * (`local/<run id>`). The runs are kept in memory while the server runs (the latest 200);
+ * the in-process runner also records each finished run in the audit log (jobs/record.ts),
+ * which is how the runs page lists them after a restart.
  * There is no schedule (the nightly sync needs the scheduler, which needs Redis), no
  * operations board and no worker to watch: /health says so.
  */
@@ -98,12 +100,12 @@ export class InProcessServerRunner implements JobRunner {
     return Promise.resolve(this.chain(opts.runId ?? newRunId('sync'), syncStages(p, opts), (local) => local.submitSync(p, opts)));
   }
 
-  submitRematch(p: Payload<'match.run'>, _requestedBy?: string): Promise<JobState> {
-    return Promise.resolve(this.chain(newRunId('rematch'), rematchStages(p), (local) => local.submitRematch(p)));
+  submitRematch(p: Payload<'match.run'>, requestedBy = ''): Promise<JobState> {
+    return Promise.resolve(this.chain(newRunId('rematch'), rematchStages(p), (local) => local.submitRematch(p, requestedBy)));
   }
 
-  submitReassess(_requestedBy: string, persons?: readonly number[]): Promise<JobState> {
-    return Promise.resolve(this.chain(newRunId('reassess'), reassessStages(persons), (local) => local.submitReassess(_requestedBy, persons)));
+  submitReassess(requestedBy: string, persons?: readonly number[]): Promise<JobState> {
+    return Promise.resolve(this.chain(newRunId('reassess'), reassessStages(persons), (local) => local.submitReassess(requestedBy, persons)));
   }
 
   /** One uploaded file's ingest, as the queue's ingest job would run it. */

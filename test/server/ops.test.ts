@@ -38,6 +38,7 @@ describe('operations: /health, /metrics, error pages, favicon', () => {
     runner = await BullRunner.connect(app.config);
     server = await buildServer(app, runner, { cacheMs: 0, syncMaxHours: 36, metricsToken: 'a-metrics-token-for-tests' });
     await addUser(db.store, 'viewer1', PASSWORD.viewer, 'viewer');
+    await addUser(db.store, 'supervisor1', PASSWORD.supervisor, 'supervisor');
   });
   afterAll(async () => {
     await workers?.stop(2_000);
@@ -187,6 +188,34 @@ describe('operations: /health, /metrics, error pages, favicon', () => {
     const page = await server.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json', accept: 'text/html' }, payload: '{not json' });
     expect(page.statusCode).toBe(400);
     expect(page.body).toContain('请求无法处理');
+  });
+
+  it('serves the operations view without asking another host for anything (no web fonts)', async () => {
+    const supervisor = await signIn(server, 'supervisor1', PASSWORD.supervisor);
+    const board = await server.inject({ url: '/ops/queues', headers: { accept: 'text/html', cookie: supervisor.cookie } });
+    expect(board.statusCode).toBe(200);
+    expect(board.body).toContain('<div id="root">');
+    expect(board.body).not.toMatch(/(?:href|src)="(?:https?:)?\/\//);
+    expect(board.body).not.toContain('googleapis');
+  });
+
+  it('answers a server error with a Chinese page to a browser and JSON to an API client, no stack trace', async () => {
+    const other = await buildServer(app, runner, { cacheMs: 0 });
+    other.get('/boom', { config: { public: true } }, async () => {
+      throw new Error('ENOENT: no such file or directory, open /srv/aidlink/secret/path.csv');
+    });
+    try {
+      const page = await other.inject({ url: '/boom', headers: { accept: 'text/html' } });
+      expect(page.statusCode).toBe(500);
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.body).toContain('服务器内部错误');
+      expect(page.body).not.toMatch(/ENOENT|\/srv\/|at .*\.ts/);
+      const json = await other.inject({ url: '/boom', headers: { accept: 'application/json' } });
+      expect(json.statusCode).toBe(500);
+      expect(json.json()).toEqual({ error: 'internal', message: '服务器内部错误，请联系系统管理员（详情见服务器日志）' });
+    } finally {
+      await other.close();
+    }
   });
 
   it('serves its own favicon', async () => {
