@@ -156,9 +156,9 @@ export function sentenceOf(r: Row, names: Names): string {
     case 'quarantine_discard':
       return `作废暂扣的数据文件 ${s.replace(/^delivery:/, '')}`;
     case 'link_confirm':
-      return `确认 ${who || '该记录'} 与人员编号 ${typeof d.person === 'number' ? `${d.person}（${names.person.get(d.person) || '—'}）` : '—'} 是同一人`;
+      return `确认${who || '该记录'}与人员编号 ${typeof d.person === 'number' ? `${d.person}（${names.person.get(d.person) || '—'}）` : '—'}是同一人`;
     case 'link_reject':
-      return `确认 ${who || '该记录'} 与人员编号 ${typeof d.person === 'number' ? `${d.person}（${names.person.get(d.person) || '—'}）` : '—'} 不是同一人`;
+      return `确认${who || '该记录'}与人员编号 ${typeof d.person === 'number' ? `${d.person}（${names.person.get(d.person) || '—'}）` : '—'}不是同一人`;
     case 'case_update': {
       const label = (v: unknown) => (typeof v === 'string' ? (CASE_STATUS_LABEL as Record<string, string>)[v] ?? '其他状态' : '');
       const c = s.replace(/^case:/, '个案 ');
