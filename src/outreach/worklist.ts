@@ -130,16 +130,15 @@ interface Raw {
  */
 export async function listWorklist(store: Store, f: WorklistFilter, o: WorklistOrder, page: { limit?: number; offset?: number } = {}): Promise<WorklistPage> {
   const conds = caseConditions(f);
+  const where = sql.join(conds, sql` and `);
   const r = await sql<Raw>`
     with g as (
+      -- what the order and the counts need, for every person; the rest only for the page's persons
       select c.person_id, count(*)::int as flags, sum(c.amount)::bigint as owed, min(c.settled_on) as oldest,
-             -- the latest case's place: a person's cases are filed where they lived when each opened
-             (array_agg(${place('township')} order by c.id desc))[1] as township,
-             (array_agg(${place('village')} order by c.id desc))[1] as village,
-             array_agg(c.status) as statuses,
-             array_agg(c.id order by c.amount desc, c.id) as case_ids
+             -- a person's cases are filed where they lived when each opened: almost always one place
+             min(${place('township')}) as township, min(${place('village')}) as village
       from outreach_case c
-      where ${sql.join(conds, sql` and `)}
+      where ${where}
       group by c.person_id
     ), counted as (
       select g.*, count(*) over ()::int as persons, sum(g.flags) over () as cases, sum(g.owed) over () as total
@@ -149,8 +148,13 @@ export async function listWorklist(store: Store, f: WorklistFilter, o: WorklistO
     )
     select g.person_id, p.name, p.id_number, p.golden->'phone'->>'value' as phone, g.township, g.village,
            (select array_agg(distinct s.category) from spell s where s.person_id = g.person_id and s.superseded_at is null and s.valid_to is null) as categories,
-           g.flags, g.owed, g.oldest::text as oldest, g.statuses, g.case_ids, g.persons, g.cases, g.total
-    from counted g join person p on p.id = g.person_id
+           g.flags, g.owed, g.oldest::text as oldest, x.statuses, x.case_ids, g.persons, g.cases, g.total
+    from counted g
+    join person p on p.id = g.person_id
+    cross join lateral (
+      select array_agg(c.status) as statuses, array_agg(c.id order by c.amount desc, c.id) as case_ids
+      from outreach_case c where c.person_id = g.person_id and ${where}
+    ) x
     order by ${orderBy(o)}`.execute(store.k);
   const first = r.rows[0];
   let totals = first ? { persons: first.persons, cases: Number(first.cases), owed: Number(first.total) } : undefined;
@@ -158,7 +162,7 @@ export async function listWorklist(store: Store, f: WorklistFilter, o: WorklistO
     // an empty page: past the end, or nothing matches; the counts still hold
     const t = await sql<{ persons: number; cases: number; owed: string | null }>`
       select count(distinct c.person_id)::int as persons, count(*)::int as cases, sum(c.amount)::bigint as owed
-      from outreach_case c where ${sql.join(conds, sql` and `)}`.execute(store.k);
+      from outreach_case c where ${where}`.execute(store.k);
     totals = { persons: t.rows[0]?.persons ?? 0, cases: t.rows[0]?.cases ?? 0, owed: Number(t.rows[0]?.owed ?? 0) };
   }
   const order = new Map(CATEGORIES.map((c, i) => [c as string, i]));
@@ -185,22 +189,21 @@ export async function listWorklist(store: Store, f: WorklistFilter, o: WorklistO
   };
 }
 
-/** The ids of the cases of `personIds` that `f` selects, in one statement. */
-export async function casesOf(store: Store, f: WorklistFilter, personIds: readonly number[]): Promise<number[]> {
-  if (personIds.length === 0) return [];
-  const r = await sql<{ id: number }>`
-    select c.id from outreach_case c
-    where c.person_id = any(${[...personIds]}::int[]) and ${sql.join(caseConditions(f), sql` and `)}
-    order by c.id`.execute(store.k);
+/** The ids of the cases that `f` selects, of `personIds` or (`'all'`) of every person the filter lists, in one statement. */
+export async function casesOf(store: Store, f: WorklistFilter, personIds: readonly number[] | 'all'): Promise<number[]> {
+  if (personIds !== 'all' && personIds.length === 0) return [];
+  const conds = caseConditions(f);
+  if (personIds !== 'all') conds.unshift(sql`c.person_id = any(${[...personIds]}::int[])`);
+  const r = await sql<{ id: number }>`select c.id from outreach_case c where ${sql.join(conds, sql` and `)} order by c.id`.execute(store.k);
   return r.rows.map((x) => x.id);
 }
 
 /**
- * 下放 (to: dispatched) or 已接收 (to: received) for the selected persons: their cases that
- * the worklist's filter shows and that may make the move (待下放 for 下放, 已下放 for 已接收)
- * move at once. Returns the cases moved.
+ * 下放 (to: dispatched) or 已接收 (to: received) for the selected persons (or every person the
+ * filter lists): their cases that the worklist's filter shows and that may make the move
+ * (待下放 for 下放, 已下放 for 已接收) move at once. Returns the cases moved.
  */
-export async function bulkMove(store: Store, f: WorklistFilter, personIds: readonly number[], to: 'dispatched' | 'received', actor: string, note: string | null = null): Promise<MovedCase[]> {
+export async function bulkMove(store: Store, f: WorklistFilter, personIds: readonly number[] | 'all', to: 'dispatched' | 'received', actor: string, note: string | null = null): Promise<MovedCase[]> {
   const ids = await casesOf(store, f, personIds);
   return moveCases(store, ids, to, actor, note);
 }

@@ -107,4 +107,22 @@ describe('the worklist at 50,000 open flags', () => {
     expect(await n(sql<{ n: number }>`select count(*)::int as n from case_event where to_status = 'dispatched' and from_status = 'pending'`)).toBe(1000);
     expect(await n(sql<{ n: number }>`select count(*)::int as n from audit_log where action = 'case_update'`)).toBe(1000);
   });
+
+  it('sends a whole township down at once (every person the filter lists, on every page)', async () => {
+    const township = '镇5';
+    const pending = (await sql<{ n: number }>`select count(*)::int as n from outreach_case where township = ${township} and status = 'pending'`.execute(k())).rows[0]!.n;
+    expect(pending).toBeGreaterThan(3000);
+    const page = await caseworker.get(`/worklist?township=${encodeURIComponent(township)}`);
+    expect(page.body).toContain('name="all" value="1"');
+    const body = new URLSearchParams({ _csrf: caseworker.csrf, township, all: '1' }).toString();
+    const t0 = performance.now();
+    const r = await rig.server.inject({ method: 'POST', url: '/worklist/dispatch', payload: body, headers: { cookie: caseworker.cookie, 'content-type': 'application/x-www-form-urlencoded' } });
+    const ms = performance.now() - t0;
+    console.info(`${pending} cases of one township sent down in ${Math.round(ms)} ms`);
+    expect(r.statusCode).toBe(303);
+    expect(r.headers.location).toContain(`moved=${pending}`);
+    expect(ms).toBeLessThan(3000);
+    const left = await sql<{ township: string; n: number }>`select township, count(*)::int as n from outreach_case where status = 'dispatched' group by 1`.execute(k());
+    expect(left.rows.find((x) => x.township === township)?.n).toBe(pending + (await sql<{ n: number }>`select count(*)::int as n from outreach_case where township = ${township} and person_id <= 1000`.execute(k())).rows[0]!.n);
+  });
 });

@@ -392,6 +392,8 @@ const worklistQuery = worklistFilter.extend({
 });
 const bulkBody = worklistFilter.extend({
   person: z.preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(z.coerce.number().int().positive().max(2_147_483_647)).max(MAX_SELECTED)),
+  // every person the filter lists, on every page, instead of those ticked
+  all: z.literal('1').optional(),
   sort: z.preprocess(blank, z.enum(WORKLIST_SORTS).optional()),
   dir: z.preprocess(blank, z.enum(['asc', 'desc']).optional()),
 });
@@ -566,6 +568,9 @@ function registerPersonWorklist(server: FastifyInstance, store: Store): void {
                 ${csrfField(v)}${hidden}
                 ${listTable}
                 <div class="form-row bulk-actions">
+                  ${list.persons > list.rows.length
+                    ? html`<label><input type="checkbox" name="all" value="1" /> 选择筛选出的全部 ${list.persons} 人（所有页）</label>`
+                    : ''}
                   <button type="submit">下放所选人员（待下放 → 已下放）</button>
                   <button type="submit" class="secondary" formaction="/worklist/receive">乡镇确认接收（已下放 → 已接收）</button>
                 </div>
@@ -598,7 +603,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store): void {
     const b = bulkBody.safeParse(req.body ?? {});
     if (!b.success) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
     const filter = filterOf(b.data);
-    const moved = await bulkMove(store, filter, b.data.person, to, `console:${v.username}`);
+    const moved = await bulkMove(store, filter, b.data.all === '1' ? 'all' : b.data.person, to, `console:${v.username}`);
     // one audit row per case, as for a single move, written in one statement per 5,000
     for (let i = 0; i < moved.length; i += 5000) {
       await store.k
