@@ -87,6 +87,15 @@ describe('console: the worklist by person', () => {
   }, 120_000);
   afterAll(() => rig?.close());
 
+  it('the sync opened cases with their flag kind and settlement date', async () => {
+    const wrong = await sql<{ n: number }>`
+      select count(*)::int as n from outreach_case c join flag f on f.id = c.flag_id left join entitlement e on e.settlement_id = f.settlement_id
+      where c.kind <> f.flag or c.settled_on is distinct from coalesce(e.settled_on, e.service_date)`.execute(k());
+    expect(wrong.rows[0]!.n).toBe(0);
+    const dated = await sql<{ n: number }>`select count(*)::int as n from outreach_case where settled_on is not null`.execute(k());
+    expect(dated.rows[0]!.n).toBeGreaterThan(10);
+  });
+
   it('shows one row per person, sorted by the amount owed, with the counts', async () => {
     const open = await openByPerson();
     expect(open.size).toBeGreaterThan(10);
