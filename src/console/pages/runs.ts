@@ -290,7 +290,8 @@ function failureNotice(v: Viewer, s: JobState): SafeHtml {
 // Reading runs: the queues and the record of in-process runs
 // ---------------------------------------------------------------------------
 
-interface Run {
+/** A run as the page lists it: its job tree, and who started it where that is known (in-process runs). */
+export interface Run {
   state: JobState;
   requestedBy?: string;
 }
@@ -302,7 +303,8 @@ async function readRun(deps: ConsoleDeps, ref: string): Promise<Run | undefined>
   return s ? { state: s } : undefined;
 }
 
-async function latestRuns(deps: ConsoleDeps, opts: { failed?: boolean; limit: number }): Promise<Run[]> {
+/** The latest runs, queued and in-process, newest first, finished ones with their stages (for their counts); the home page may list these too. */
+export async function latestRuns(deps: ConsoleDeps, opts: { failed?: boolean; limit: number }): Promise<Run[]> {
   const queued = await deps.runner.list({ ...(opts.failed ? { failed: true } : {}), limit: opts.limit }).catch(() => [] as JobState[]);
   // a finished run is listed with its stages, for its counts
   const full = await Promise.all(queued.map(async (s) => (opts.failed || s.children.length ? s : ((await deps.runner.get(s.id).catch(() => undefined)) ?? s))));
