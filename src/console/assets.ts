@@ -50,6 +50,7 @@ progress.run-progress { width: 100%; max-width: 360px; height: 14px; vertical-al
 td progress.run-progress { max-width: 160px; }
 tr.sub td.sub { padding-left: 28px; }
 details summary { cursor: pointer; }
+@media (max-width: 640px) { table.runs, table.steps { display: block; overflow-x: auto; } progress.run-progress { max-width: 100%; } }
 .chart { background: #fff; border: 1px solid var(--line); margin: 8px 0 16px; }
 .login { max-width: 360px; margin: 48px auto; background: #fff; padding: 24px; border: 1px solid var(--line); border-radius: 4px; }
 .login input { width: 100%; margin: 4px 0 12px; }

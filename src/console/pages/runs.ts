@@ -327,7 +327,7 @@ function progressBar(fraction: number): SafeHtml {
 
 function runsTable(runs: Run[]): SafeHtml {
   if (!runs.length) return html`<p class="empty">还没有作业</p>`;
-  return html`<table>
+  return html`<table class="runs">
     <thead><tr><th>作业</th><th>发起</th><th>状态</th><th>进度或结果</th><th>开始</th><th>用时</th></tr></thead>
     <tbody>${runs.map(({ state: s, requestedBy }) => {
       const p = isFinished(s) ? undefined : progressOf(s);
@@ -404,7 +404,7 @@ export function registerRuns(server: FastifyInstance, deps: ConsoleDeps): void {
           </section>`,
           html`<h2>失败的作业</h2>`,
           failed.length
-            ? html`<table>
+            ? html`<table class="runs">
                 <thead><tr><th>作业</th><th>失败原因</th><th>怎么办</th><th>时间</th></tr></thead>
                 <tbody>${failed.map(({ state: s }) => {
                   const f = failedStep(s) ?? s;
