@@ -14,10 +14,10 @@
  */
 import { sql } from 'kysely';
 import type { Store, Tx } from '../db/store.js';
-import type { CaseStatus, FlagKind } from '../db/schema.js';
+import type { CaseStatus } from '../db/schema.js';
 import { OUTREACH_FLAGS, WITHDRAWN_LABEL } from '../assess/labels.js';
 import { formatYuan } from '../ingest/normalise/money.js';
-import { countyTime } from '../util/time.js';
+import { COUNTY_TIME_ZONE } from '../config.js';
 
 export const CASE_STATUSES: readonly CaseStatus[] = ['pending', 'dispatched', 'received', 'contacted', 'applied', 'paid', 'unreachable', 'declined', 'withdrawn'];
 
@@ -74,35 +74,27 @@ export async function updateCases(store: Store): Promise<CaseUpdateStats> {
   });
 }
 
+/** One insert of the new cases and one of their first events, however many flags are new. */
 async function openCases(tx: Tx): Promise<number> {
-  const fresh = await sql<{ flag_id: number; person_id: number; township: string | null; village: string | null; kind: FlagKind; settled_on: string | null; amount: number; paid: number; raised_at: Date }>`
-    select f.id as flag_id, f.person_id, p.township, p.village, f.flag as kind, coalesce(e.settled_on, e.service_date)::text as settled_on,
-           coalesce(f.amount, 0) as amount, coalesce(f.paid, 0) as paid, f.raised_at
-    from flag f join person p on p.id = f.person_id
-    left join entitlement e on e.settlement_id = f.settlement_id
-    where f.withdrawn_at is null and f.flag = any(${[...OUTREACH_FLAGS]})
-      and not exists (select 1 from outreach_case c where c.flag_id = f.id)
-    order by f.id`.execute(tx.k);
-  for (const f of fresh.rows) {
-    const c = await tx.k
-      .insertInto('outreach_case')
-      .values({
-        flag_id: f.flag_id,
-        person_id: f.person_id,
-        township: f.township,
-        village: f.village,
-        status: 'pending',
-        kind: f.kind,
-        settled_on: f.settled_on,
-        amount: Number(f.amount),
-        paid_at_open: Number(f.paid),
-        opened_month: countyTime(new Date(f.raised_at)).slice(0, 7),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await tx.k.insertInto('case_event').values({ case_id: c.id, actor: 'system', from_status: null, to_status: 'pending', note: null }).execute();
-  }
-  return fresh.rows.length;
+  const r = await sql<{ n: number }>`
+    with fresh as (
+      insert into outreach_case (flag_id, person_id, township, village, status, kind, settled_on, amount, paid_at_open, opened_month)
+      select f.id, f.person_id, p.township, p.village, 'pending', f.flag, coalesce(e.settled_on, e.service_date),
+             coalesce(f.amount, 0), coalesce(f.paid, 0),
+             -- the month the flag was raised, in county time
+             to_char(f.raised_at at time zone ${sql.lit(COUNTY_TIME_ZONE)}, 'YYYY-MM')
+      from flag f join person p on p.id = f.person_id
+      left join entitlement e on e.settlement_id = f.settlement_id
+      where f.withdrawn_at is null and f.flag = any(${[...OUTREACH_FLAGS]})
+        and not exists (select 1 from outreach_case c where c.flag_id = f.id)
+      order by f.id
+      returning id
+    ), events as (
+      insert into case_event (case_id, actor, from_status, to_status, note)
+      select id, 'system', null, 'pending', null from fresh
+    )
+    select count(*)::int as n from fresh`.execute(tx.k);
+  return r.rows[0]?.n ?? 0;
 }
 
 /**
