@@ -246,7 +246,9 @@ class ServerMetrics {
         registers,
         async collect() {
           this.reset();
-          set(this, await figures());
+          // the database away: these gauges are left empty, the rest of the scrape still answers (aidlink_up says why)
+          const f = await figures().catch(() => undefined);
+          if (f) set(this, f);
         },
       });
     fromFigures('aidlink_rows_ingested', 'Rows read from delivered files, by source (all deliveries, from the database)', ['source'], (g, f) => f.deliveries.forEach((d) => g.set({ source: d.source }, d.rows)));

@@ -19,6 +19,8 @@ import { dropQueues, queueEnv } from '../helpers/queues.js';
 import { PASSWORD, signIn } from '../helpers/console.js';
 import { addUser } from '../../src/server/users.js';
 import { parsePrometheus, type Family } from './prometheus.js';
+import { InProcessServerRunner } from '../../src/server/in-process.js';
+import { openStore } from '../../src/db/store.js';
 
 const SCRAPE = { accept: 'application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1' };
 const value = (f: Map<string, Family>, family: string, name: string, labels: Record<string, string> = {}) =>
@@ -223,5 +225,26 @@ describe('operations: /health, /metrics, error pages, favicon', () => {
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toMatch(/^image\//);
     expect([...r.rawPayload.subarray(0, 4)]).toEqual([0, 0, 1, 0]);
+  });
+});
+
+describe('/health without the database', () => {
+  it('answers 503 naming the database, with the in-process runner (no Redis to report)', async () => {
+    // nothing listens on port 1: every query fails at once
+    const store = await openStore({ databaseUrl: 'postgres://postgres@127.0.0.1:1/nowhere', poolSize: 1 });
+    const app = testContext(store, {});
+    const server = await buildServer(app, new InProcessServerRunner(app), { cacheMs: 0 });
+    try {
+      const r = await server.inject({ url: '/health' });
+      expect(r.statusCode).toBe(503);
+      expect(r.json()).toMatchObject({ status: 'unavailable', problems: ['数据库无法连接'], database: 'unavailable', runner: 'in-process', redis: 'not_used' });
+      // the scrape still answers, saying the database is down
+      const m = await server.inject({ url: '/metrics', headers: SCRAPE });
+      expect(m.statusCode).toBe(200);
+      expect(value(parsePrometheus(m.body), 'aidlink_up', 'aidlink_up', { component: 'database' })).toBe(0);
+    } finally {
+      await server.close();
+      await store.close();
+    }
   });
 });
