@@ -182,3 +182,35 @@ describe('console: 作业', () => {
     expect(stepsOf(local)[0]!.files.map((f) => f.name)).toEqual(['ingest.file']);
   });
 });
+
+describe('console: 作业, failed queued runs', () => {
+  it('lists a failed queued run once, as the whole run, whichever of its stages failed', async () => {
+    const { latestRuns } = await import('../../src/console/pages/runs.js');
+    const at = new Date('2026-12-07T02:00:00Z');
+    const stage = (id: string, name: string, state: JobState['state'], children: JobState[] = [], error?: string): JobState => ({
+      id, name, about: '', state, progress: null, attempts: 5, createdAt: at, finishedAt: at, children, ...(error ? { error } : {}),
+    });
+    const scan = stage('sync/sync-20261207-100000-abcd-sync-scan', 'sync.scan', 'failed', [], 'connect ECONNREFUSED 127.0.0.1:5432');
+    const top = stage('assess/sync-20261207-100000-abcd', 'outreach.update', 'failed', [
+      stage('assess/sync-20261207-100000-abcd-assess-run', 'assess.run', 'failed', [stage('assess/sync-20261207-100000-abcd-spells-derive', 'spells.derive', 'failed', [stage('match/sync-20261207-100000-abcd-match-run', 'match.run', 'failed', [scan])])]),
+    ]);
+    const flat = (s: JobState): JobState[] => [{ ...s, children: [] }, ...s.children.flatMap(flat)];
+    const asked: string[] = [];
+    const runner = {
+      list: async () => flat(top),
+      get: async (ref: string) => {
+        asked.push(ref);
+        return ref === 'sync-20261207-100000-abcd' ? top : undefined;
+      },
+    };
+    const store = { k: { selectFrom: () => ({ select: () => ({ where: () => ({ orderBy: () => ({ limit: () => ({ execute: async () => [] }) }) }) }) }) } };
+    const deps = { app: { store }, runner } as unknown as Parameters<typeof latestRuns>[0];
+    const failed = await latestRuns(deps, { failed: true, limit: 20 });
+    expect(failed.map((r) => r.state.id)).toEqual(['assess/sync-20261207-100000-abcd']);
+    expect(asked).toEqual(['sync-20261207-100000-abcd']);
+    const { failedStep, explainFailure } = await import('../../src/console/pages/runs.js');
+    const f = failedStep(failed[0]!.state)!;
+    expect(f.name).toBe('sync.scan');
+    expect(explainFailure(f).why).toBe('连接数据库或作业队列失败。');
+  });
+});

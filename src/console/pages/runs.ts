@@ -306,8 +306,15 @@ async function readRun(deps: ConsoleDeps, ref: string): Promise<Run | undefined>
 /** The latest runs, queued and in-process, newest first, finished ones with their stages (for their counts); the home page may list these too. */
 export async function latestRuns(deps: ConsoleDeps, opts: { failed?: boolean; limit: number }): Promise<Run[]> {
   const queued = await deps.runner.list({ ...(opts.failed ? { failed: true } : {}), limit: opts.limit }).catch(() => [] as JobState[]);
+  // failed jobs: one entry per run (a stage that fails fails the stages after it), read as the whole run
+  const jobs = opts.failed ? [...new Map(queued.map((s) => [runKeyOf(s), s])).entries()] : queued.map((s) => [s.id, s] as const);
   // a finished run is listed with its stages, for its counts
-  const full = await Promise.all(queued.map(async (s) => (opts.failed || s.children.length ? s : ((await deps.runner.get(s.id).catch(() => undefined)) ?? s))));
+  const full = await Promise.all(
+    jobs.map(async ([key, s]) => {
+      if (s.children.length) return s;
+      return (await deps.runner.get(opts.failed ? key : s.id).catch(() => undefined)) ?? s;
+    }),
+  );
   const local: LocalRun[] = await listLocalRuns(deps.app.store, { limit: opts.limit, ...(opts.failed ? { failed: true } : {}) });
   const byId = new Map<string, Run>();
   for (const state of full) byId.set(state.id, { state });
@@ -315,6 +322,13 @@ export async function latestRuns(deps: ConsoleDeps, opts: { failed?: boolean; li
   const same = (a: JobState, b: JobState) => a.name === b.name && a.finishedAt && b.finishedAt && Math.abs(a.finishedAt.getTime() - b.finishedAt.getTime()) < 2_000;
   for (const r of local) if (!byId.has(r.state.id) && !full.some((s) => same(s, r.state))) byId.set(r.state.id, r);
   return [...byId.values()].sort((a, b) => b.state.createdAt.getTime() - a.state.createdAt.getTime()).slice(0, opts.limit);
+}
+
+/** The run a queued job belongs to: a stage's id is its run's id and the stage's name (bull.ts submitFlow). */
+function runKeyOf(s: JobState): string {
+  const id = s.id.slice(s.id.indexOf('/') + 1);
+  const suffix = `-${s.name.replace('.', '-')}`;
+  return id.endsWith(suffix) ? id.slice(0, -suffix.length) : id;
 }
 
 const runHref = (s: JobState) => `/runs/${s.id}`;
