@@ -466,7 +466,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store): void {
       const current = order.sort === sort;
       const dir = current ? (order.dir === 'asc' ? 'desc' : 'asc') : SORT_DEFAULT_DIR[sort];
       const arrow = current ? (order.dir === 'asc' ? ' ↑' : ' ↓') : '';
-      return html`<th class="${num ? 'num' : ''}" ${current ? html`aria-sort="${order.dir === 'asc' ? 'ascending' : 'descending'}"` : ''}><a href="${link({ sort, dir })}">${label}${arrow}</a></th>`;
+      return html`<th ${num ? html`class="num"` : ''} ${current ? html`aria-sort="${order.dir === 'asc' ? 'ascending' : 'descending'}"` : ''}><a href="${link({ sort, dir })}">${label}${arrow}</a></th>`;
     };
     const hidden = Object.entries({ ...params, status: filter.status }).map(([k, val]) => (val ? html`<input type="hidden" name="${k}" value="${val}" />` : ''));
     const moved =
@@ -502,7 +502,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store): void {
       : html`<p class="empty">没有符合条件的人员</p>`;
     const summary = html`<p class="pager">
       ${q.page > 1 ? html`<a href="${pageLink(q.page - 1)}">上一页</a>` : ''}
-      <span>共 ${list.persons} 人（${list.cases} 个个案，应补 ${yuan(list.owed)} 元），第 ${Math.min(q.page, pages)}/${pages} 页</span>
+      <span>共 ${list.persons} 人（${list.cases} 个个案，应补 ${yuan(list.owed)} 元），第 ${q.page}/${pages} 页</span>
       ${q.page < pages ? html`<a href="${pageLink(q.page + 1)}">下一页</a>` : ''}
     </p>`;
 
@@ -564,7 +564,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store): void {
           html`<p class="actions"><a class="button secondary" href="/worklist.xlsx${query({ ...params })}">导出筛选结果（Excel）</a></p>`,
           summary,
           canChange && list.rows.length
-            ? html`<form method="post" action="/worklist/dispatch" class="bulk">
+            ? html`<form method="post" action="/worklist/dispatch" class="bulk" data-confirm="确定更改所选人员的个案状态吗？更改后不能撤回。">
                 ${csrfField(v)}${hidden}
                 ${listTable}
                 <div class="form-row bulk-actions">
