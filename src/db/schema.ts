@@ -348,6 +348,23 @@ export interface BigBlockTable {
   scored: Generated<boolean>;
 }
 
+export interface PersonProfileTable {
+  person_key: string;
+  id18: string | null;
+  partials: string[];
+  names: string[];
+  folds: string[];
+  births: string[];
+  genders: string[];
+  head_ids: string[];
+  is_self: boolean | null;
+  relations: string[];
+  rosters: number[];
+  households: string[];
+  places: string[];
+  phones: string[];
+}
+
 export interface MatchAnchorStateTable {
   id: number;
   decisions: number[];
@@ -512,6 +529,7 @@ export interface DB {
   link_key: LinkKeyTable;
   person_block: PersonBlockTable;
   big_block: BigBlockTable;
+  person_profile: PersonProfileTable;
   match_anchor_state: MatchAnchorStateTable;
   entitlement: EntitlementTable;
   flag: FlagTable;

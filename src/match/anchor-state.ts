@@ -4,6 +4,7 @@
  *   link_key       anchored row → person key, after staff decisions (anchors.ts, decisions.ts)
  *   person_block   person key → the block keys of its anchored rows (data.ts, BLOCKS_OF)
  *   big_block      block keys shared by more than MAX_BLOCK_SIZE persons: they find no candidates
+ *   person_profile a cache of persons' profiles from their anchored rows (data.ts, loadProfiles)
  *
  * A run starts by bringing them up to date. A row's anchor key depends on the row and on
  * its 人员编号's entry in the county-wide map, and its person key on its anchor key and
@@ -73,7 +74,7 @@ async function changedDecisions(tx: Tx, then: readonly number[], now: readonly A
 
 async function rebuild(tx: Tx, decisions: readonly ActiveDecision[]): Promise<ActiveDecisions> {
   await computeAnchors(tx);
-  await sql`truncate link_key, person_block, big_block`.execute(tx.k);
+  await sql`truncate link_key, person_block, big_block, person_profile`.execute(tx.k);
   await sql`insert into link_key (delivery_id, row_no, person_key) select delivery_id, row_no, anchor_key from row_link where anchor_key is not null`.execute(tx.k);
   await analyze(tx, 'link_key');
   const active = await applyDecisions(tx, decisions, 'link_key');
@@ -129,6 +130,9 @@ async function updateChanged(tx: Tx, decisions: readonly ActiveDecision[], chang
   await sql`
     insert into link_key (delivery_id, row_no, person_key) select delivery_id, row_no, person_key from anchor_moved where gained
     on conflict (delivery_id, row_no) do update set person_key = excluded.person_key`.execute(tx.k);
+
+  // the profiles kept of the persons whose anchored rows changed are stale
+  await sql`delete from person_profile p using (select distinct person_key from anchor_moved) m where m.person_key = p.person_key`.execute(tx.k);
 
   // blocks: a person that lost a row has its blocks computed again, one that gained a row gains that row's
   await sql`create temp table touched_block (kind text, value text) on commit drop`.execute(tx.k);

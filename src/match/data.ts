@@ -184,17 +184,37 @@ function toProfile(key: string, r: ProfileRow): Profile {
   };
 }
 
-export async function loadProfiles(tx: Tx, keys: readonly string[]): Promise<Map<string, Profile>> {
+/**
+ * The profiles of the persons `keys` names. A person's profile from its anchored rows is
+ * kept between runs in person_profile, a cache that anchor-state.ts empties with the
+ * anchored state and clears for every person whose anchored rows change; a person that
+ * gained rows by score in this run (`scoredKeys`) is read from all its rows and not kept.
+ */
+export async function loadProfiles(tx: Tx, keys: readonly string[], scoredKeys: ReadonlySet<string> = new Set()): Promise<Map<string, Profile>> {
   const out = new Map<string, Profile>();
-  for (let i = 0; i < keys.length; i += 5000) {
-    const part = keys.slice(i, i + 5000);
-    const rows = await sql<ProfileRow & { person_key: string }>`
-      select k.person_key, ${PROFILE_COLUMNS}
-      from link_key k
-      join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
-      join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
-      where k.person_key = any(${part})
-      group by k.person_key`.execute(tx.k);
+  const aggregate = (part: readonly string[]) => sql`
+    select k.person_key, ${PROFILE_COLUMNS}
+    from link_key k
+    join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
+    join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
+    where k.person_key = any(${part})
+    group by k.person_key`;
+  const cacheable = keys.filter((k) => !scoredKeys.has(k));
+  for (let i = 0; i < cacheable.length; i += 5000) {
+    const part = cacheable.slice(i, i + 5000);
+    const kept = await sql<ProfileRow & { person_key: string }>`select * from person_profile where person_key = any(${part})`.execute(tx.k);
+    for (const r of kept.rows) out.set(r.person_key, toProfile(r.person_key, r));
+    const missing = part.filter((k) => !out.has(k));
+    if (missing.length === 0) continue;
+    const made = await sql<ProfileRow & { person_key: string }>`
+      insert into person_profile (person_key, id18, partials, names, folds, births, genders, head_ids, is_self, relations, rosters, households, places, phones)
+      ${aggregate(missing)}
+      returning *`.execute(tx.k);
+    for (const r of made.rows) out.set(r.person_key, toProfile(r.person_key, r));
+  }
+  const fresh = keys.filter((k) => scoredKeys.has(k));
+  for (let i = 0; i < fresh.length; i += 5000) {
+    const rows = await sql<ProfileRow & { person_key: string }>`${aggregate(fresh.slice(i, i + 5000))}`.execute(tx.k);
     for (const r of rows.rows) out.set(r.person_key, toProfile(r.person_key, r));
   }
   return out;

@@ -402,6 +402,8 @@ async function scoreInPasses(
   const blockIds = affected.all ? [] : probes.map((p, i) => blockKeys(p, sounds[i] ?? null).map(([kind, value]) => blockId(kind, value)));
   // candidates' profiles, loaded once and again only for the persons a pass gave rows
   const profiles = new Map<string, Profile>();
+  // persons that gained rows by score in this run: their profiles are read from all their rows
+  const scoredKeys = new Set<string>();
   let open = probes.map((_, i) => i);
   for (let pass = 1; pass <= MAX_PASSES && open.length > 0; pass++) {
     if (!affected.all) {
@@ -416,7 +418,7 @@ async function scoreInPasses(
       const candidates = await timed(spent, 'candidates', () => findCandidates(tx, batch, batchIdx.map((i) => sounds[i] ?? null)));
       const missing = new Set<string>();
       for (const list of candidates.values()) for (const k of list) if (!profiles.has(k)) missing.add(k);
-      for (const [k, q] of await timed(spent, 'profiles', () => loadProfiles(tx, [...missing]))) profiles.set(k, q);
+      for (const [k, q] of await timed(spent, 'profiles', () => loadProfiles(tx, [...missing], scoredKeys))) profiles.set(k, q);
       const decisionsNow = await timed(spent, 'compare', () => decideFloating(batch, candidates, profiles, weights, tools, frequency, decisions));
       decisionsNow.forEach((d, j) => {
         decided[batchIdx[j]!] = { ...d, pass: d.state === 'linked' && d.personKey ? pass : null };
@@ -444,7 +446,10 @@ async function scoreInPasses(
       await joinPersons(tx, linked.map((i) => ({ probe: probes[i]!, key: linkedKey(i)! })));
       await widen(tx, affected, moved, [...persons]);
     });
-    for (const i of linked) profiles.delete(linkedKey(i)!);
+    for (const i of linked) {
+      profiles.delete(linkedKey(i)!);
+      scoredKeys.add(linkedKey(i)!);
+    }
     const done = new Set(linked);
     open = open.filter((i) => !done.has(i));
   }

@@ -6,6 +6,7 @@ import { createTestDb, type TestDb } from './db.js';
 import { loadMapping } from '../../src/ingest/mapping.js';
 import { ingestPath } from '../../src/ingest/inbox.js';
 import { runMatch } from '../../src/match/run.js';
+import { PROFILE_COLUMNS } from '../../src/match/data.js';
 import { sql } from 'kysely';
 
 export interface Assignment {
@@ -75,4 +76,20 @@ export async function anchorState(store: Store): Promise<string[][]> {
     await lines(`select concat_ws('|', person_key, kind, value, scored) as line from person_block order by 1`),
     await lines(`select concat_ws('|', kind, value, scored) as line from big_block order by 1`),
   ];
+}
+
+/** Persons whose kept profile (person_profile) differs from one read from their anchored rows now: none, if the cache is kept right. */
+export async function staleProfiles(store: Store): Promise<string[]> {
+  const r = await sql<{ person_key: string }>`
+    with fresh as (
+      select k.person_key, ${PROFILE_COLUMNS}
+      from link_key k
+      join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
+      join row_link l on l.delivery_id = k.delivery_id and l.row_no = k.row_no
+      where k.person_key in (select person_key from person_profile)
+      group by k.person_key
+    )
+    select c.person_key from person_profile c left join fresh f on f.person_key = c.person_key
+    where f.person_key is null or row(c.*)::text is distinct from row(f.*)::text`.execute(store.k);
+  return r.rows.map((x) => x.person_key);
 }

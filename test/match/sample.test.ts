@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { readTruth, SAMPLE_INBOX } from '../helpers/sample.js';
-import { anchorState, assignment, copyModel, evaluateSample, sampleTruth, type Assignment } from '../helpers/match.js';
+import { anchorState, staleProfiles, assignment, copyModel, evaluateSample, sampleTruth, type Assignment } from '../helpers/match.js';
 import { loadMapping } from '../../src/ingest/mapping.js';
 import { ingestPath } from '../../src/ingest/inbox.js';
 import { ingestFile } from '../../src/ingest/ingest.js';
@@ -87,6 +87,8 @@ describe('matching file by file, in as-of order', () => {
   let afterEachFile: Assignment;
   let models: { id: number; reason: string }[];
   let keptState: string[][];
+  let stale: string[];
+  let cached: number;
   const runs: Awaited<ReturnType<typeof runMatch>>['stats'][] = [];
   beforeAll(async () => {
     incremental = await createTestDb();
@@ -99,6 +101,8 @@ describe('matching file by file, in as-of order', () => {
     }
     afterEachFile = await assignment(incremental.store);
     keptState = await anchorState(incremental.store);
+    stale = await staleProfiles(incremental.store);
+    cached = Number((await incremental.store.k.selectFrom('person_profile').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
     models = await incremental.store.k.selectFrom('match_model').select(['id', 'reason']).orderBy('id').execute();
     // everything at once, scored under the model version the file-by-file runs ended with
     await ingestPath(full.store, mapping, SAMPLE_INBOX);
@@ -140,6 +144,9 @@ describe('matching file by file, in as-of order', () => {
     expect(later.every((r) => r.anchors.mode === 'updated')).toBe(true);
     // rows are keyed by more than their own row: a 人员编号 seen with an id re-keys its earlier rows
     expect(later.reduce((n, r) => n + r.anchors.moved, 0)).toBeGreaterThan(later.reduce((n, r) => n + r.newRows, 0) * 0.5);
+    // the profiles kept for candidates are those their anchored rows give now
+    expect(cached).toBeGreaterThan(100);
+    expect(stale).toEqual([]);
   });
 
   it('is what a full rematch of the same database keeps', async () => {

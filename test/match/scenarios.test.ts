@@ -13,7 +13,7 @@ import { ingestFile } from '../../src/ingest/ingest.js';
 import { runMatch } from '../../src/match/run.js';
 import { confirmLink, mergePersons, rejectLink, splitPerson } from '../../src/match/decisions.js';
 import { explainLink } from '../../src/match/explain.js';
-import { anchorState } from '../helpers/match.js';
+import { anchorState, staleProfiles } from '../helpers/match.js';
 import { sql } from 'kysely';
 
 const mapping = loadMapping();
@@ -345,6 +345,9 @@ describe('the anchored state a run keeps (anchor-state.ts)', () => {
       where d.file = ${file} order by l.row_no`.execute(db.store.k)).rows.map((r) => r.key);
   /** The increment's kept state is the one a rebuild makes, and the rebuild changes no link. */
   const expectRebuildAgrees = async () => {
+    const cached = await db.store.k.selectFrom('person_profile').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    expect(Number(cached.n)).toBeGreaterThan(0);
+    expect(await staleProfiles(db.store)).toEqual([]);
     const kept = await anchorState(db.store);
     const full = await runMatch(db.store, { scope: { kind: 'all' } });
     expect(full.stats.anchors.mode).toBe('rebuilt');

@@ -5,9 +5,10 @@
  *   link_key            anchored row → person key, after staff decisions
  *   person_block        person key → the block keys of its anchored rows
  *   big_block           block keys shared by too many persons to find candidates
+ *   person_profile      a cache of persons' profiles from their anchored rows
  *   match_anchor_state  the staff decisions and parameters the three reflect
  *
- * All four are UNLOGGED: they are derived from row_link and the decisions, so they skip the
+ * All of them are UNLOGGED: they are derived from row_link and the decisions, so they skip the
  * write-ahead log, and a crash of the server empties them all, the state row included, which
  * makes the next run rebuild them.
  *
@@ -46,6 +47,24 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       scored boolean not null default false,
       primary key (kind, value)
     )`.execute(db);
+  // a cache: a person's profile from its anchored rows (match/data.ts, loadProfiles)
+  await sql`
+    create unlogged table person_profile (
+      person_key text primary key,
+      id18 text,
+      partials text[] not null,
+      names text[] not null,
+      folds text[] not null,
+      births text[] not null,
+      genders text[] not null,
+      head_ids text[] not null,
+      is_self boolean,
+      relations text[] not null,
+      rosters int[] not null,
+      households text[] not null,
+      places text[] not null,
+      phones text[] not null
+    )`.execute(db);
   await sql`
     create unlogged table match_anchor_state (
       id smallint primary key check (id = 1),
@@ -61,6 +80,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop index row_link_pending`.execute(db);
   await sql`drop index source_row_insurance_no`.execute(db);
   await sql`drop table match_anchor_state`.execute(db);
+  await sql`drop table person_profile`.execute(db);
   await sql`drop table big_block`.execute(db);
   await sql`drop table person_block`.execute(db);
   await sql`drop table link_key`.execute(db);
