@@ -214,3 +214,20 @@ describe('console: 作业, failed queued runs', () => {
     expect(explainFailure(f).why).toBe('连接数据库或作业队列失败。');
   });
 });
+
+describe('console: 作业, a running run', () => {
+  it('says in Chinese which step a run is at, and how far the whole run is', async () => {
+    const { progressOf } = await import('../../src/console/pages/runs.js');
+    const at = new Date('2026-12-07T02:00:00Z');
+    const job = (name: string, state: JobState['state'], children: JobState[] = [], progress: JobState['progress'] = null): JobState => ({ id: `q/${name}`, name, about: '', state, progress, attempts: 1, createdAt: at, children });
+    const scan = job('sync.scan', 'active', [], { stage: 'ingesting files', done: 3, total: 10, unit: 'files', detail: 'civil/civil_20250131.csv' });
+    const tree = job('outreach.update', 'waiting-children', [job('assess.run', 'waiting-children', [job('spells.derive', 'waiting-children', [job('match.run', 'waiting-children', [scan])])])]);
+    const p = progressOf(tree);
+    expect(p.text).toBe('第 1/5 步 扫描收件箱并导入新文件：正在导入文件 3/10 个文件 · civil_20250131.csv');
+    expect(p.fraction).toBeCloseTo(0.06);
+    // a stage reporting no numbers, later in the run
+    const later = job('outreach.update', 'waiting-children', [job('assess.run', 'waiting-children', [job('spells.derive', 'active', [job('match.run', 'completed', [job('sync.scan', 'completed')])], { stage: 'deriving category spells' })])]);
+    expect(progressOf(later).text).toBe('第 3/5 步 推算救助身份时段：正在推算救助身份时段');
+    expect(progressOf(later).fraction).toBeCloseTo(0.4);
+  });
+});
