@@ -319,7 +319,7 @@ export async function latestRuns(deps: ConsoleDeps, opts: { failed?: boolean; li
   const byId = new Map<string, Run>();
   for (const state of full) byId.set(state.id, { state });
   // a server running its jobs in-process lists them itself, and they are recorded too: once
-  const same = (a: JobState, b: JobState) => a.name === b.name && a.finishedAt && b.finishedAt && Math.abs(a.finishedAt.getTime() - b.finishedAt.getTime()) < 2_000;
+  const same = (a: JobState, b: JobState) => runLabel(a) === runLabel(b) && a.finishedAt && b.finishedAt && Math.abs(a.finishedAt.getTime() - b.finishedAt.getTime()) < 2_000;
   for (const r of local) if (!byId.has(r.state.id) && !full.some((s) => same(s, r.state))) byId.set(r.state.id, r);
   return [...byId.values()].sort((a, b) => b.state.createdAt.getTime() - a.state.createdAt.getTime()).slice(0, opts.limit);
 }
