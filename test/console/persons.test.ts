@@ -140,13 +140,13 @@ describe('console: identity review and the person page', () => {
       const r = await (await rig.as('supervisor')).get(path);
       expect(r.statusCode).toBe(200);
       expect(r.body).not.toMatch(FULL_ID);
-      expect(r.body).toContain(`href="${path}?unmask=1"`);
+      expect(r.body).toContain(`<form method="get" action="${path}" class="form-row unmask">`);
       expect(r.body).toContain('显示完整身份证号');
       expect(await audited({ action: 'unmask' })).toBe(0);
     });
 
-    it('shows full id numbers to a supervisor who asks, and audits it', async () => {
-      const r = await (await rig.as('supervisor')).get(`${path}?unmask=1`);
+    it('shows full id numbers to a supervisor who asks with a reason, and audits it', async () => {
+      const r = await (await rig.as('supervisor')).get(`${path}?unmask=1&reason=${encodeURIComponent('核对身份')}`);
       expect(r.statusCode).toBe(200);
       expect(r.body).toContain(best.id_number!);
       // the row has no id number of its own, but its head of household's
@@ -154,12 +154,13 @@ describe('console: identity review and the person page', () => {
       expect(await audited({ action: 'unmask', actor: 'supervisor1', subject: `row:${review.delivery_id}:${review.row_no}` })).toBe(1);
     });
 
-    it('keeps id numbers masked for a caseworker who asks to unmask, and audits nothing', async () => {
+    it('refuses a caseworker who asks to unmask (403, audited as refused), and unmasks nothing', async () => {
       const r = await (await rig.as('caseworker')).get(`${path}?unmask=1`);
-      expect(r.statusCode).toBe(200);
-      expect(r.body).toContain(maskIdNumber(best.id_number));
+      expect(r.statusCode).toBe(403);
       expect(r.body).not.toMatch(FULL_ID);
       expect(await audited({ action: 'unmask', actor: 'caseworker1' })).toBe(0);
+      expect(await audited({ action: 'unmask_refused', actor: 'caseworker1' })).toBe(1);
+      expect((await (await rig.as('caseworker')).get(path)).body).toContain(maskIdNumber(best.id_number));
     });
 
     it('gives a viewer no buttons and refuses a decision posted by one', async () => {
@@ -294,13 +295,14 @@ describe('console: identity review and the person page', () => {
       const sup = await rig.as('supervisor');
       const masked = await sup.get(`/persons/${person.id}`);
       expect(masked.body).not.toMatch(FULL_ID);
-      expect(masked.body).toContain(`href="/persons/${person.id}?unmask=1"`);
+      expect(masked.body).toContain(`<form method="get" action="/persons/${person.id}" class="form-row unmask">`);
       const before = await audited({ action: 'unmask', subject: `person:${person.id}` });
-      const r = await sup.get(`/persons/${person.id}?unmask=1`);
+      const r = await sup.get(`/persons/${person.id}?unmask=1&reason=${encodeURIComponent('核对报销')}`);
       expect(r.body).toContain(person.id_number);
       expect(await audited({ action: 'unmask', subject: `person:${person.id}` })).toBe(before + 1);
-      // a caseworker asking gets it masked, and no entry
+      // a caseworker asking is refused, and no unmask entry
       const cw = await (await rig.as('caseworker')).get(`/persons/${person.id}?unmask=1`);
+      expect(cw.statusCode).toBe(403);
       expect(cw.body).not.toMatch(FULL_ID);
       expect(await audited({ action: 'unmask', subject: `person:${person.id}` })).toBe(before + 1);
     });
