@@ -37,13 +37,21 @@ const ADDRESS_VILLAGE = '(?:特区|自治县|县|区|旗|市)[^省市县区旗�
  */
 export async function refreshPersons(tx: Tx, runId: number, persons: readonly number[] | 'changed' | 'check all'): Promise<void> {
   // touched: the persons to refresh; whole: whether all their rows are read (see above)
+  // the rows the run wrote, with statistics: the planner cannot know how many rows carry this run's id,
+  // and guessing one joined them to the touched persons row by row (minutes at 200,000 persons)
+  // (a staff decision names its persons, all read in full: no scan of the links for it)
+  await sql`
+    create temp table run_row on commit drop as
+    select person_id, delivery_id, row_no from row_link
+    where ${typeof persons === 'string' ? sql`run_id = ${runId}` : sql`false`} and person_id is not null and state = 'linked'`.execute(tx.k);
+  await analyze(tx, 'run_row');
   if (typeof persons !== 'string') {
     await sql`create temp table touched on commit drop as select distinct unnest(${[...persons]}::int[]) as id, true as whole`.execute(tx.k);
   } else {
     await sql`
       create temp table touched on commit drop as
       select id, bool_or(whole) as whole from (
-        select person_id as id, false as whole from row_link where run_id = ${runId} and person_id is not null
+        select person_id as id, false as whole from run_row
         union all
         select from_person_id, true from match_change where run_id = ${runId} and from_person_id is not null
         ${persons === 'check all'
@@ -73,9 +81,9 @@ export async function refreshPersons(tx: Tx, runId: number, persons: readonly nu
     from touched t join row_link l on l.person_id = t.id
     where t.whole and l.state = 'linked'
     union
-    select l.person_id, l.delivery_id, l.row_no
-    from row_link l join touched t on t.id = l.person_id
-    where not t.whole and l.run_id = ${runId} and l.state = 'linked'
+    select r.person_id, r.delivery_id, r.row_no
+    from run_row r join touched t on t.id = r.person_id
+    where not t.whole
     union
     -- the rows that were best, while they are still the person's (a retired person's are not)
     select p.id, l.delivery_id, l.row_no
