@@ -50,7 +50,7 @@ export function registerOutreachCommands(program: Command): void {
     });
   cases
     .command('move')
-    .description('move a case along: dispatched 已下放, contacted 已联系, applied 已申请, paid 已支付, unreachable 无法联系, declined 已放弃')
+    .description('move a case along: dispatched 已下放, received 已接收, contacted 已联系, applied 已申请, paid 已支付, unreachable 无法联系, declined 已放弃')
     .argument('<case>', 'case id', parsePositiveInt)
     .argument('<status>', 'the new status (code or Chinese label)', parseStatus)
     .option('--note <text>', 'a note for the case history')

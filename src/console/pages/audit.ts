@@ -95,6 +95,7 @@ const EXPORT_KIND: Record<string, string> = {
   entitlements: '应救助金额',
   flags: '待跟进标记',
   'person-flags': '人员标记汇总',
+  worklist: '待办清单',
 };
 const reasonOf = (d: Record<string, unknown>) => (typeof d.reason === 'string' && d.reason.trim() ? `（理由：${scrubText(d.reason.trim()).slice(0, 200)}）` : '');
 

@@ -1,16 +1,16 @@
 /** 首页: what needs attention today — files held back, rows waiting for review, open cases, the latest runs. */
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { isFinished } from '../../jobs/runner.js';
 import { countReviewRows } from '../../match/review.js';
 import { CASE_STATUS_LABEL } from '../../outreach/cases.js';
 import type { CaseStatus } from '../../db/schema.js';
 import { html } from '../html.js';
-import { badge, page, table, when, yuan } from '../layout.js';
+import { page, table, when, yuan } from '../layout.js';
+import { latestRuns, runsTable } from './runs.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 export function registerHome(server: FastifyInstance, deps: ConsoleDeps): void {
-  const { app, runner } = deps;
+  const { app } = deps;
   const store = app.store;
 
   server.get('/', async (req, reply) => {
@@ -25,7 +25,8 @@ export function registerHome(server: FastifyInstance, deps: ConsoleDeps): void {
     const review = await countReviewRows(store.k);
     const cases = await store.k.selectFrom('outreach_case').select(['status']).select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('amount').as('amount')]).groupBy('status').execute();
     const latestReport = await store.k.selectFrom('report_run').selectAll().orderBy('id', 'desc').executeTakeFirst();
-    const runs = (await runner.list({ limit: 5 })).filter((r) => r.name !== 'sync.nightly');
+    // queued and in-process runs alike (a sync from the command line too), as the runs page lists them
+    const runs = (await latestRuns(deps, { limit: 6 })).filter((r) => r.state.name !== 'sync.nightly').slice(0, 5);
     const card = (value: unknown, label: string, href: string) => html`<a class="card" href="${href}"><div class="value">${value}</div><div class="label">${label}</div></a>`;
     return sendPage(
       reply,
@@ -56,15 +57,7 @@ export function registerHome(server: FastifyInstance, deps: ConsoleDeps): void {
             ? html`<p><a href="/reports">第 ${latestReport.id} 号报告</a>，${when(latestReport.created_at)} 生成：${latestReport.persons} 人，${latestReport.flags} 项，预计 ${yuan(latestReport.total)} 元。</p>`
             : html`<p class="empty">还没有报告</p>`,
           html`<h2>最近的作业</h2>`,
-          table(
-            [
-              { label: '作业', cell: (s) => html`<a href="/runs/${s.id}">${s.id.split('/')[1]}</a>` },
-              { label: '状态', cell: (s) => (isFinished(s) ? (s.state === 'completed' ? badge('已完成', 'ok') : badge('失败', 'bad')) : badge('进行中', 'info')) },
-              { label: '开始', cell: (s) => when(s.createdAt) },
-            ],
-            runs,
-            '还没有作业',
-          ),
+          runsTable(runs),
         ],
       }),
     );

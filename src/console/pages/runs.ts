@@ -339,7 +339,8 @@ function progressBar(fraction: number): SafeHtml {
   return html`<progress class="run-progress" max="100" value="${pct}" aria-label="进度">${pct}%</progress>`;
 }
 
-function runsTable(runs: Run[]): SafeHtml {
+/** The runs as a table: what, who started it, state, progress or result, when, how long (the runs page and the home page). */
+export function runsTable(runs: Run[]): SafeHtml {
   if (!runs.length) return html`<p class="empty">还没有作业</p>`;
   return html`<table class="runs">
     <thead><tr><th>作业</th><th>发起</th><th>状态</th><th>进度或结果</th><th>开始</th><th>用时</th></tr></thead>
