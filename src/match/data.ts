@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
-import type { IdStatus, SourceKey } from '../db/schema.js';
+import type { IdStatus, PersonProfileTable, SourceKey } from '../db/schema.js';
 import { analyze, type Tx } from '../db/store.js';
 import { copyLine } from '../db/copy.js';
 import { relationKind, SELF_RELATIONS, type Probe, type Profile } from './compare.js';
@@ -148,21 +148,8 @@ export const PROFILE_COLUMNS = sql`
   array_remove(array_agg(distinct case when s.township is not null then s.township || '|' || coalesce(s.village, '') end), null) as places,
   array_remove(array_agg(distinct s.phone), null) as phones`;
 
-interface ProfileRow {
-  id18: string | null;
-  partials: string[];
-  names: string[];
-  folds: string[];
-  births: string[];
-  genders: string[];
-  head_ids: string[];
-  is_self: boolean | null;
-  relations: string[];
-  rosters: number[];
-  households: string[];
-  places: string[];
-  phones: string[];
-}
+/** A profile as PROFILE_COLUMNS aggregates it, and as person_profile keeps it. */
+type ProfileRow = Omit<PersonProfileTable, 'person_key'>;
 
 function toProfile(key: string, r: ProfileRow): Profile {
   const headIds = [...r.head_ids];

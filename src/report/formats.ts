@@ -19,13 +19,9 @@ import type { NewlyEligibleReport, QualityProblem, QualitySheet, ReportItem } fr
 import { formatYuan } from '../ingest/normalise/money.js';
 import { csvLine, textCell } from '../util/csv.js';
 import { countyTime } from '../util/time.js';
+import { headerRow, money, newWorkbook, num, printSetup, putCell, putRow, tableHeader, text, type Out } from './xlsx.js';
 
 const BOM = '\ufeff';
-const MONEY_FORMAT = '#,##0.00';
-/** Excel's "text" format: what staff type into the cell later stays text too */
-const TEXT_FORMAT = '@';
-/** the most characters an Excel cell holds */
-const MAX_CELL_CHARS = 32_767;
 const SUMMARY_SHEET = '汇总';
 const UNKNOWN_TOWNSHIP = '未知乡镇';
 
@@ -52,79 +48,6 @@ async function writeAtomically(file: string, write: (tmp: string) => Promise<voi
     await rm(tmp, { force: true });
     throw err;
   }
-}
-
-// ---------------------------------------------------------------------------
-// XLSX cells: the one place that decides what type a cell gets
-
-type Out =
-  | { kind: 'text'; value: string | null }
-  | { kind: 'number'; value: number | null }
-  | { kind: 'money'; fen: number | null };
-
-const text = (value: string | null): Out => ({ kind: 'text', value });
-const num = (value: number | null): Out => ({ kind: 'number', value });
-const money = (fen: number | null): Out => ({ kind: 'money', fen });
-
-/** A JS string is written as a plain string cell: never a formula, whatever it starts with. */
-function putCell(cell: ExcelJS.Cell, out: Out): void {
-  switch (out.kind) {
-    case 'text':
-      cell.value = out.value === null || out.value === '' ? null : out.value.slice(0, MAX_CELL_CHARS);
-      cell.numFmt = TEXT_FORMAT;
-      break;
-    case 'number':
-      cell.value = out.value;
-      break;
-    case 'money':
-      // fen to yuan only here, at the edge; sums are taken in fen before this
-      cell.value = out.fen === null ? null : out.fen / 100;
-      cell.numFmt = MONEY_FORMAT;
-      break;
-  }
-}
-
-function putRow(ws: ExcelJS.Worksheet, rowNo: number, cells: readonly Out[]): ExcelJS.Row {
-  const row = ws.getRow(rowNo);
-  cells.forEach((out, i) => putCell(row.getCell(i + 1), out));
-  return row;
-}
-
-function headerRow(ws: ExcelJS.Worksheet, rowNo: number, labels: readonly string[]): void {
-  const row = putRow(ws, rowNo, labels.map(text));
-  row.font = { bold: true };
-  row.eachCell((cell) => {
-    cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFE7EEF7' } };
-    cell.border = { bottom: { style: 'thin' } };
-  });
-}
-
-/** Frozen header with a filter on it, repeated on every printed page. */
-function tableHeader(ws: ExcelJS.Worksheet, rowNo: number, columns: readonly { label: string; width: number }[]): void {
-  headerRow(ws, rowNo, columns.map((c) => c.label));
-  columns.forEach((c, i) => (ws.getColumn(i + 1).width = c.width));
-  ws.views = [{ state: 'frozen', xSplit: 0, ySplit: rowNo }];
-  ws.autoFilter = { from: { row: rowNo, column: 1 }, to: { row: rowNo, column: columns.length } };
-  ws.pageSetup.printTitlesRow = `${rowNo}:${rowNo}`;
-}
-
-/** Landscape, as wide as one page, as many pages long as it takes. */
-function printSetup(ws: ExcelJS.Worksheet): void {
-  const p = ws.pageSetup;
-  p.paperSize = 9; // A4
-  p.orientation = 'landscape';
-  p.fitToPage = true;
-  p.fitToWidth = 1;
-  p.fitToHeight = 0;
-}
-
-function newWorkbook(createdAt: Date): ExcelJS.Workbook {
-  const wb = new ExcelJS.Workbook();
-  wb.creator = 'aidlink';
-  wb.lastModifiedBy = 'aidlink';
-  wb.created = createdAt;
-  wb.modified = createdAt;
-  return wb;
 }
 
 function writeWorkbook(wb: ExcelJS.Workbook, file: string): Promise<void> {
