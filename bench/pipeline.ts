@@ -647,7 +647,8 @@ Cost grows linearly when rows per second stay level from one size to the next.
 
 **What limits it.** ${limitsLine(main)} Matching takes most of both syncs: an increment
 re-scores every row without a usable id when the month changes the anchored rows of more than 2%
-of persons (docs/matching.md), and re-derives anchors and person blocks over every row. Spells and
+of persons (docs/matching.md); anchors, person blocks and golden records are kept between runs and
+redone only for the rows and persons the month touched (the backfill builds them once). Spells and
 assessment redo only the persons the sync's changes touched (docs/assessment.md), except in the
 backfill, which is everyone's. Ingest parses and validates every cell and keeps each problem with its
 file, row and column, where \`psql \\copy\` loads bare text.

@@ -46,7 +46,7 @@ export interface AffectedRows {
 }
 
 /** Parameters as text, keys sorted (jsonb keeps its own key order). */
-const canonical = (o: Record<string, unknown>) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+export const canonical = (o: Record<string, unknown>) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
 
 export const blockId = (kind: string, value: string) => `${kind}\u0000${value}`;
 

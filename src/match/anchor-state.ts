@@ -24,6 +24,7 @@ import { analyze, type Tx } from '../db/store.js';
 import { computeAnchors, computeAnchorsOf } from './anchors.js';
 import { applyDecisions, loadActiveDecisions, type ActiveDecision, type ActiveDecisions } from './decisions.js';
 import { BLOCKS_OF, MAX_BLOCK_SIZE } from './data.js';
+import { canonical } from './affected.js';
 
 /** What the kept tables were built under: other values mean a rebuild. */
 const PARAMS = { version: 1, maxBlockSize: MAX_BLOCK_SIZE };
@@ -47,7 +48,7 @@ export async function updateAnchorState(tx: Tx, opts: { rebuild: boolean; runId:
     ? 'a rematch of more than the new rows'
     : !state
       ? 'no anchored state kept yet'
-      : JSON.stringify(state.params) !== JSON.stringify(PARAMS)
+      : canonical(state.params) !== canonical(PARAMS)
         ? 'other parameters'
         : changed.some((d) => d.kind === 'merge' || d.kind === 'split')
           ? 'a merge or split made or revoked'
