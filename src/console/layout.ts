@@ -22,7 +22,7 @@ const NAV: { href: string; label: string; permission: Permission }[] = [
   { href: '/persons', label: '人员查询', permission: 'view' },
   { href: '/worklist', label: '外展工作台', permission: 'view' },
   { href: '/reports', label: '报告', permission: 'view' },
-  { href: '/metrics', label: '统计', permission: 'view' },
+  { href: '/stats', label: '统计', permission: 'view' },
   { href: '/runs', label: '作业', permission: 'view' },
   { href: '/audit', label: '审计日志', permission: 'audit' },
 ];

@@ -174,7 +174,7 @@ describe.skipIf(!haveChromium)('the console in a browser', () => {
     await page.goto(`${base}/persons/${person.rows[0]!.id}`);
     expect(await page.locator('svg').count()).toBeGreaterThan(0);
     await shot('12-person');
-    await page.goto(`${base}/metrics`);
+    await page.goto(`${base}/stats`);
     await shot('13-metrics');
     await page.click('nav form[action="/logout"] button');
     await page.waitForURL(/\/login/);

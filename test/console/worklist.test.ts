@@ -194,7 +194,11 @@ describe('console: outreach worklist, cases and metrics', () => {
     expect(contact).toBe('50.0%'); // one contacted, one only sent down
     const countyCases = Number((await k().selectFrom('outreach_case').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
 
-    for (const url of ['/metrics', `/metrics?township=${encodeURIComponent(township)}`]) {
+    // the page's old address (now the Prometheus scrape's) sends a browser on, filter kept
+    const old = await viewer.get(`/metrics?township=${encodeURIComponent(township)}`);
+    expect(old.statusCode).toBe(301);
+    expect(old.headers.location).toBe(`/stats?township=${encodeURIComponent(township)}`);
+    for (const url of ['/stats', `/stats?township=${encodeURIComponent(township)}`]) {
       const r = await viewer.get(url);
       expect(r.statusCode, r.body.slice(0, 300)).toBe(200);
       expect(r.body).toContain('<svg');

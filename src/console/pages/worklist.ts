@@ -280,10 +280,16 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
 
   // ——— 统计 ———
 
+  // the page was at /metrics, which is now the Prometheus scrape (server/ops.ts): old links land here
   server.get('/metrics', async (req, reply) => {
+    const at = req.url.indexOf('?');
+    return reply.redirect(`/stats${at >= 0 ? req.url.slice(at) : ''}`, 301);
+  });
+
+  server.get('/stats', async (req, reply) => {
     const v = viewerOf(req);
     const parsed = metricsQuery.safeParse(req.query ?? {});
-    if (!parsed.success) return sendPage(reply, invalidQuery(v, '/metrics'), 400);
+    if (!parsed.success) return sendPage(reply, invalidQuery(v, '/stats'), 400);
     const { township } = parsed.data;
     const [metrics, townships, openFlags] = await Promise.all([
       caseMetrics(store, township ? { township } : {}),
@@ -322,9 +328,9 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
       page({
         title: '统计',
         viewer: v,
-        active: '/metrics',
+        active: '/stats',
         body: [
-          html`<form method="get" action="/metrics">
+          html`<form method="get" action="/stats">
             <div class="form-row">
               <label for="township">乡镇</label>
               <select id="township" name="township">
