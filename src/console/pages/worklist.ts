@@ -21,7 +21,7 @@ import { countyStamp } from '../../util/time.js';
 import { audit } from '../../server/audit.js';
 import { disclosureFor, may } from '../../server/users.js';
 import { barChart, groupedBarChart } from '../charts.js';
-import { html, query } from '../html.js';
+import { html, query, type SafeHtml } from '../html.js';
 import { badge, csrfField, details, page, pager, percent, table, when, yuan, type Column, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
@@ -70,6 +70,15 @@ async function caseTownships(store: Store): Promise<string[]> {
 
 function invalidQuery(v: Viewer, active: string) {
   return page({ title: '筛选条件不正确', viewer: v, active, body: html`<p><a href="${active}">清除筛选条件</a></p>` });
+}
+
+/** The township filter of the worklist and the 统计 page. */
+function townshipSelect(townships: readonly string[], township: string | undefined): SafeHtml {
+  return html`<label for="township">乡镇</label>
+    <select id="township" name="township">
+      <option value="">全部乡镇</option>
+      ${townships.map((t) => html`<option value="${t}" ${t === township ? 'selected' : ''}>${t}</option>`)}
+    </select>`;
 }
 
 export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): void {
@@ -332,11 +341,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         body: [
           html`<form method="get" action="/stats">
             <div class="form-row">
-              <label for="township">乡镇</label>
-              <select id="township" name="township">
-                <option value="">全部乡镇</option>
-                ${townships.map((t) => html`<option value="${t}" ${t === township ? 'selected' : ''}>${t}</option>`)}
-              </select>
+              ${townshipSelect(townships, township)}
               <button type="submit">筛选</button>
             </div>
           </form>`,
@@ -522,11 +527,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store): void {
           moved,
           html`<form method="get" action="/worklist" class="filters">
             <div class="form-row">
-              <label for="township">乡镇</label>
-              <select id="township" name="township">
-                <option value="">全部乡镇</option>
-                ${townships.map((t) => html`<option value="${t}" ${t === township ? 'selected' : ''}>${t}</option>`)}
-              </select>
+              ${townshipSelect(townships, township)}
               ${township
                 ? html`<label for="village">村</label>
                     <select id="village" name="village">
