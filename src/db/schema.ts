@@ -368,6 +368,8 @@ export interface PersonProfileTable {
 export interface MatchAnchorStateTable {
   id: number;
   decisions: number[];
+  /** the highest decision id made when the state was brought up to date */
+  seen_decision: number;
   params: ColumnType<Record<string, unknown>, string, string>;
   run_id: number;
 }

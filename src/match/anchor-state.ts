@@ -41,9 +41,11 @@ export interface AnchorUpdate {
 
 /** Brings link_key, person_block and big_block up to date with the rows and decisions; see above. */
 export async function updateAnchorState(tx: Tx, opts: { rebuild: boolean; runId: number }): Promise<AnchorUpdate> {
+  // read before the decisions in effect: a decision made in between is one the next run looks at
+  const seen = (await sql<{ id: number }>`select coalesce(max(id), 0)::int as id from match_decision`.execute(tx.k)).rows[0]!.id;
   const decisions = await loadActiveDecisions(tx.k);
   const state = await tx.k.selectFrom('match_anchor_state').selectAll().where('id', '=', 1).executeTakeFirst();
-  const changed = state ? await changedDecisions(tx, state.decisions, decisions) : [];
+  const changed = state ? await changedDecisions(tx, state, decisions) : [];
   const reason = opts.rebuild
     ? 'a rematch of more than the new rows'
     : !state
@@ -55,21 +57,34 @@ export async function updateAnchorState(tx: Tx, opts: { rebuild: boolean; runId:
           : null;
   const update: AnchorUpdate = reason ? { mode: 'rebuilt', reason, moved: 0, decisions: await rebuild(tx, decisions) } : await updateChanged(tx, decisions, changed);
   const params = JSON.stringify(PARAMS);
+  const values = { decisions: decisions.map((d) => d.id), seen_decision: seen, params, run_id: opts.runId };
   await tx.k
     .insertInto('match_anchor_state')
-    .values({ id: 1, decisions: decisions.map((d) => d.id), params, run_id: opts.runId })
-    .onConflict((oc) => oc.column('id').doUpdateSet({ decisions: decisions.map((d) => d.id), params, run_id: opts.runId }))
+    .values({ id: 1, ...values })
+    .onConflict((oc) => oc.column('id').doUpdateSet(values))
     .execute();
   return update;
 }
 
-/** Decisions in effect now and not at the latest run, or then and not now. */
-async function changedDecisions(tx: Tx, then: readonly number[], now: readonly ActiveDecision[]): Promise<Pick<ActiveDecision, 'id' | 'kind' | 'delivery_id' | 'row_no'>[]> {
-  const before = new Set(then);
+/**
+ * Decisions in effect now and not at the latest run, or then and not now, and those made
+ * since and already revoked (a decision in effect at once, apply-now.ts, moved their rows
+ * in row_link, and the run must move them back).
+ */
+async function changedDecisions(
+  tx: Tx,
+  then: { decisions: readonly number[]; seen_decision: number },
+  now: readonly ActiveDecision[],
+): Promise<Pick<ActiveDecision, 'id' | 'kind' | 'delivery_id' | 'row_no'>[]> {
+  const before = new Set(then.decisions);
   const current = new Set(now.map((d) => d.id));
   const added = now.filter((d) => !before.has(d.id));
-  const gone = then.filter((id) => !current.has(id));
-  const revoked = gone.length ? await tx.k.selectFrom('match_decision').select(['id', 'kind', 'delivery_id', 'row_no']).where('id', 'in', gone).execute() : [];
+  const gone = then.decisions.filter((id) => !current.has(id));
+  const revoked = await tx.k
+    .selectFrom('match_decision')
+    .select(['id', 'kind', 'delivery_id', 'row_no'])
+    .where((eb) => eb.or([eb('id', 'in', gone.length ? gone : [-1]), eb.and([eb('id', '>', then.seen_decision), eb('revoked_at', 'is not', null)])]))
+    .execute();
   return [...added, ...revoked];
 }
 

@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import type { TestDb } from '../helpers/db.js';
 import { matchedSampleDb } from '../helpers/match.js';
 import { runMatch } from '../../src/match/run.js';
-import { confirmLink, mergePersons, rejectLink, splitPerson } from '../../src/match/decisions.js';
+import { confirmLink, mergePersons, rejectLink, revokeDecision, splitPerson } from '../../src/match/decisions.js';
 import { applyPendingDecisions } from '../../src/match/apply-now.js';
 
 interface Link {
@@ -108,6 +108,28 @@ describe('a staff decision in effect at once', () => {
     await runMatch(db.store, { scope: { kind: 'all' } });
     const final = await links();
     for (const [k, l] of afterMerge) if (l.person_id === big) expect(final.get(k), k).toEqual({ person_id: big, state: 'linked' });
+  });
+
+  it('a split in effect at once and revoked before the next match: that match (new rows only) puts the rows back', async () => {
+    const big = (
+      await sql<{ person_id: number }>`
+        select l.person_id from row_link l join person p on p.id = l.person_id
+        where p.person_key like 'id:%' and l.state = 'linked' and l.method = 'id'
+        group by l.person_id having count(*) >= 4 order by l.person_id desc limit 1`.execute(db.store.k)
+    ).rows[0]!.person_id;
+    await runMatch(db.store);
+    const before = await links();
+    const rows = await db.store.k.selectFrom('row_link').select(['delivery_id', 'row_no']).where('person_id', '=', big).orderBy('delivery_id').orderBy('row_no').execute();
+    const leaving = rows.slice(0, 2).map((r) => ({ deliveryId: r.delivery_id, rowNo: r.row_no }));
+    const splitId = await splitPerson(db.store, big, leaving, 'caseworker-2');
+    await applyPendingDecisions(db.store);
+    expect(changed(before, await links())).toEqual(leaving.map((r) => `${r.deliveryId}:${r.rowNo}`).sort());
+    await revokeDecision(db.store, splitId, 'caseworker-2');
+
+    const next = await runMatch(db.store);
+    // the decision was made and revoked between two runs: the kept anchored state is rebuilt from the decisions in effect
+    expect(next.stats.anchors).toMatchObject({ mode: 'rebuilt', reason: 'a merge or split made or revoked' });
+    expect(changed(before, await links())).toEqual([]);
   });
 
   it('reject: a linked row leaves its person for one of its own, and no later match puts it back', async () => {

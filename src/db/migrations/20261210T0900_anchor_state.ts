@@ -69,6 +69,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     create unlogged table match_anchor_state (
       id smallint primary key check (id = 1),
       decisions int[] not null,
+      seen_decision int not null,
       params jsonb not null,
       run_id int not null
     )`.execute(db);
