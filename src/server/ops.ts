@@ -237,19 +237,23 @@ class ServerMetrics {
     this.jobs = new Histogram({ name: 'aidlink_job_duration_seconds', help: 'Jobs finished, by job name and outcome (completed, failed), from when a worker took them', labelNames: ['job', 'outcome'], buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200], registers });
     new Counter({ name: 'aidlink_metrics_scrapes_total', help: 'Times /metrics was read', registers }).inc(0);
 
-    const fromFigures = <L extends string>(name: string, help: string, labelNames: L[], set: (g: Gauge<L>, f: Figures) => void) =>
-      new Gauge<L>({
-        name,
-        help,
-        labelNames,
-        registers,
-        async collect() {
-          this.reset();
-          // the database away: these gauges are left empty, the rest of the scrape still answers (aidlink_up says why)
-          const f = await figures().catch(() => undefined);
-          if (f) set(this, f);
-        },
-      });
+    /** Gauges set at each scrape from what `read` gives; left empty when it gives nothing. */
+    const gaugesFrom =
+      <T>(read: () => Promise<T | undefined>) =>
+      <L extends string>(name: string, help: string, labelNames: L[], set: (g: Gauge<L>, value: T) => void) =>
+        new Gauge<L>({
+          name,
+          help,
+          labelNames,
+          registers,
+          async collect() {
+            this.reset();
+            const value = await read();
+            if (value !== undefined) set(this, value);
+          },
+        });
+    // the database away: these gauges are left empty, the rest of the scrape still answers (aidlink_up says why)
+    const fromFigures = gaugesFrom(() => figures().catch(() => undefined));
     fromFigures('aidlink_rows_ingested', 'Rows read from delivered files, by source (all deliveries, from the database)', ['source'], (g, f) => f.deliveries.forEach((d) => g.set({ source: d.source }, d.rows)));
     fromFigures('aidlink_rows_rejected', 'Rows refused by ingest, by source (all deliveries, from the database)', ['source'], (g, f) => f.deliveries.forEach((d) => g.set({ source: d.source }, d.rejected)));
     fromFigures('aidlink_deliveries', 'Delivered files, by source', ['source'], (g, f) => f.deliveries.forEach((d) => g.set({ source: d.source }, d.files)));
@@ -257,17 +261,7 @@ class ServerMetrics {
     fromFigures('aidlink_open_flags', 'Flags not withdrawn, by kind', ['kind'], (g, f) => f.openFlags.forEach((x) => g.set({ kind: x.kind }, x.n)));
     fromFigures('aidlink_cases', 'Outreach cases, by status', ['status'], (g, f) => f.cases.forEach((x) => g.set({ status: x.status }, x.n)));
 
-    const fromHealth = <L extends string>(name: string, help: string, labelNames: L[], set: (g: Gauge<L>, h: Health) => void) =>
-      new Gauge<L>({
-        name,
-        help,
-        labelNames,
-        registers,
-        async collect() {
-          this.reset();
-          set(this, await health());
-        },
-      });
+    const fromHealth = gaugesFrom(health);
     fromHealth('aidlink_up', '1 when the component answers (database, redis; redis absent with the in-process runner)', ['component'], (g, h) => {
       g.set({ component: 'database' }, h.database === 'ok' ? 1 : 0);
       if (h.redis !== 'not_used') g.set({ component: 'redis' }, h.redis === 'ok' ? 1 : 0);
