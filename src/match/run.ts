@@ -584,7 +584,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     return { runId: run.id, stats, weights };
   });
   // a run rewrites many links and persons: reclaim the old versions and count them for the next run's plans
-  await vacuumAnalyze(store, ['row_link', 'person', 'link_key', 'person_block', 'big_block']);
+  await vacuumAnalyze(store, ['row_link', 'person', 'link_key', 'person_block', 'big_block', 'person_profile']);
   return result;
 }
 
