@@ -246,6 +246,8 @@ export interface RowLinkTable {
   scored_pass: ColumnType<number | null, number | null | undefined, number | null>;
   /** no person claimed the row: it founded a person with the unclaimed rows like it */
   unclaimed: ColumnType<boolean, boolean | undefined, boolean>;
+  /** linked by what its cluster of rows says together (match/pool.ts); alone it waited for review */
+  pooled: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 /** A version of the match model: estimated weights and the name frequencies scored with. */

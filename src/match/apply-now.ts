@@ -154,7 +154,7 @@ async function moveRows(tx: Tx, runId: number, filter: RowFilter, key: string, m
   await sql`
     update row_link l
     set person_id = ${to}, state = 'linked', method = ${method}, score = null, evidence = null, candidates = null, model_id = null,
-        scored_pass = null, unclaimed = false, run_id = ${runId}
+        scored_pass = null, unclaimed = false, pooled = false, run_id = ${runId}
     from source_row s
     where s.delivery_id = l.delivery_id and s.row_no = l.row_no and ${filter}
       and (l.person_id is distinct from ${to} or l.state <> 'linked' or l.method is distinct from ${method} or l.score is not null

@@ -237,6 +237,7 @@ interface ProbeSqlRow {
   birth_date: string | null;
   gender: string | null;
   head_id: string | null;
+  head_birth_year: number | null;
   relation: string | null;
   household_no: string | null;
   township: string | null;
@@ -246,11 +247,25 @@ interface ProbeSqlRow {
   true_key?: string;
 }
 
+/**
+ * A rural row's head of household, for its relation's age check: the row of the same roster
+ * and 户编号 that says it is the head, when it carries a usable id (one year of birth among
+ * such rows, else none: a household listing two heads tells nothing).
+ */
+const HEAD_BIRTH_YEAR = sql<number | null>`
+  case when s.household_no is not null and s.head_id_number is null then (
+    select case when count(distinct substr(h.id_number, 7, 4)) = 1 then min(substr(h.id_number, 7, 4))::int end
+    from source_row h
+    where h.household_no = s.household_no and h.delivery_id = s.delivery_id
+      and h.relation = any(${[...SELF_RELATIONS]}::text[]) and h.id_status in ('valid', 'legacy15'))
+  end`;
+
 const PROBE_COLUMNS = (forPseudo: boolean): RawBuilder<unknown> => sql`
   l.delivery_id, l.row_no, d.file, s.source, s.name_norm, l.name_fold, l.name_sound, s.id_status, s.id_number,
   ${forPseudo ? sql`case when d.column_map ? 'birth_date' then s.birth_date::text end` : sql`s.birth_date::text`} as birth_date,
   ${forPseudo ? sql`case when d.column_map ? 'gender' then s.gender::text end` : sql`s.gender::text`} as gender,
   case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end as head_id,
+  ${HEAD_BIRTH_YEAR} as head_birth_year,
   s.relation, s.household_no, s.township, s.village, dr.address, s.phone`;
 
 function toProbe(r: ProbeSqlRow, places: PlaceIndex): ProbeRow {
@@ -269,6 +284,7 @@ function toProbe(r: ProbeSqlRow, places: PlaceIndex): ProbeRow {
     birth: r.birth_date,
     gender: r.gender === 'M' || r.gender === 'F' ? r.gender : null,
     headId: r.head_id,
+    headBirthYear: r.head_birth_year,
     isSelf: r.relation !== null && SELF_RELATIONS.includes(r.relation),
     relation: relationKind(r.relation),
     roster: r.source === 'settlement' ? null : r.delivery_id,
@@ -288,12 +304,14 @@ export interface EarlierOutcome {
   pass: number | null;
   key: string | null;
   unclaimed: boolean;
+  /** alone, the row waited for review (it may since be linked by its cluster: pool.ts) */
+  review: boolean;
 }
 
 /** Rows without a person key: what the scored phase decides. In a stable order (file, row). */
 export async function loadFloating(tx: Tx, places: PlaceIndex): Promise<{ probes: ProbeRow[]; sounds: (string | null)[]; earlier: EarlierOutcome[] }> {
-  const rows = await sql<ProbeSqlRow & { model_id: number | null; method: string; scored_pass: number | null; unclaimed: boolean; person_key: string | null }>`
-    select ${PROBE_COLUMNS(false)}, l.model_id, l.method, l.scored_pass, l.unclaimed, p.person_key
+  const rows = await sql<ProbeSqlRow & { model_id: number | null; method: string; scored_pass: number | null; unclaimed: boolean; review: boolean; person_key: string | null }>`
+    select ${PROBE_COLUMNS(false)}, l.model_id, l.method, l.scored_pass, l.unclaimed, l.state = 'review' or l.pooled as review, p.person_key
     from row_link l
     join source_row s on s.delivery_id = l.delivery_id and s.row_no = l.row_no
     join delivery d on d.id = l.delivery_id
@@ -310,6 +328,7 @@ export async function loadFloating(tx: Tx, places: PlaceIndex): Promise<{ probes
       pass: r.scored_pass,
       key: r.scored_pass !== null ? r.person_key : null,
       unclaimed: r.unclaimed,
+      review: r.review,
     })),
   };
 }

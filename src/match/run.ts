@@ -29,6 +29,7 @@ import { blockKeys, extendPersonBlocks, findCandidates, loadFloating, loadLeaveO
 import { affectedRows, blockId, MAX_CHANGED_SHARE, widen, type AffectedRows } from './affected.js';
 import { assignedJointly, housemateClaims, householdOnRoster } from './household.js';
 import { livePersons, refreshPersons } from './persons.js';
+import { againstCandidate, pooledProbe } from './pool.js';
 import { estimateWeights, posteriors, score, type Evidence, type Labelled, type NameFrequency, type Weights } from './weights.js';
 import { DEFAULT_MODEL_POLICY, finishModel, latestModel, loadModel, modelFrequency, reestimateReason, startModel, type ModelPolicy, type ModelReason } from './model.js';
 
@@ -55,6 +56,8 @@ export interface MatchStats {
   linked: number;
   review: number;
   unclaimed: number;
+  /** rows that alone would wait for review, decided with their cluster's pooled evidence (pool.ts) */
+  pooled: number;
   changed: number;
   /** rows whose person or review state changed (match_change) */
   relinked: number;
@@ -112,6 +115,8 @@ interface FloatDecision {
   pass?: number | null;
   /** no person claimed the row: it is clustered with the other unclaimed rows */
   unclaimed?: boolean;
+  /** alone the row waited for review; its cluster's pooled evidence linked it (pool.ts) */
+  pooled?: boolean;
   personKey: string | null;
   state: 'linked' | 'review';
   method: 'scored' | 'new' | 'staff';
@@ -393,7 +398,7 @@ async function scoreInPasses(
   affected: AffectedRows,
   modelId: number,
   spent: ScoringSeconds,
-): Promise<(FloatDecision | undefined)[]> {
+): Promise<Scored> {
   const { probes, sounds, earlier } = floating;
   const decided: (FloatDecision | undefined)[] = new Array(probes.length);
   // once scored in a pass, a row is scored in every later pass too
@@ -457,7 +462,96 @@ async function scoreInPasses(
   probes.forEach((_, i) => {
     if (!scoring[i] && earlier[i]!.unclaimed) decided[i] = { keep: true, pass: null, personKey: null, state: 'linked', method: 'new', score: null, evidence: null, candidates: null };
   });
-  return decided;
+  return { decided, profiles, scoredKeys };
+}
+
+/** What the passes decided, with the candidates' profiles as the passes left them (for pool.ts). */
+interface Scored {
+  decided: (FloatDecision | undefined)[];
+  profiles: Map<string, Profile>;
+  /** persons that gained rows by score in this run: their profiles are read from all their rows */
+  scoredKeys: Set<string>;
+}
+
+/**
+ * The rows no known person claimed and the rows in review, clustered (cluster.ts). A
+ * cluster of unclaimed rows founds a person. A cluster holding rows in review is scored
+ * as one pooled probe (pool.ts): a known person at LINK_PROBABILITY takes every row of
+ * it, nobody known makes it one new person, anything else leaves each row as it decided
+ * alone. Runs over every such row each run, kept or scored, as the clustering always did:
+ * its verdicts follow from the rows' own decisions, which equal a full rematch's.
+ * Returns how many rows in review their cluster decided.
+ */
+async function decideClusters(
+  tx: Tx,
+  floating: { probes: readonly ProbeRow[]; sounds: readonly (string | null)[]; earlier: readonly EarlierOutcome[] },
+  scored: Scored,
+  model: { weights: Weights; frequency: NameFrequency },
+  tools: NameTools,
+  decisions: ActiveDecisions,
+  spent: ScoringSeconds,
+): Promise<number> {
+  const { probes, sounds, earlier } = floating;
+  const { decided, profiles, scoredKeys } = scored;
+  const { weights, frequency } = model;
+  const inReview = (i: number) => (decided[i] ? decided[i]!.state === 'review' : earlier[i]!.review);
+  const members = probes.flatMap((_, i) => (decided[i]?.method === 'new' || inReview(i) ? [i] : []));
+  // a row kept as it was is written again only where its cluster's verdict may differ from the latest run's
+  const kept = (i: number): FloatDecision =>
+    decided[i] ?? { keep: true, pass: null, personKey: null, state: 'review', method: 'scored', score: null, evidence: null, candidates: null };
+  const found = (group: readonly number[]) => {
+    const first = probes[group[0]!]!;
+    const key = `row:${first.deliveryId}:${first.rowNo}`;
+    group.forEach((i, n) => {
+      const review = inReview(i);
+      decided[i] = { ...kept(i), personKey: key, state: 'linked', method: n === 0 ? 'new' : 'scored', unclaimed: !review, pooled: review };
+    });
+  };
+  const groups = clusterUnclaimed(members, probes, sounds, tools, weights, frequency, linkScore);
+  const mixed: number[][] = [];
+  for (const g of groups) {
+    if (g.some(inReview)) mixed.push(g);
+    else found(g);
+  }
+
+  const pooled = mixed.map((g) => pooledProbe(g.map((i) => probes[i]!)));
+  const asked = mixed.flatMap((_, j) => (pooled[j] ? [j] : []));
+  const candidates = await timed(spent, 'candidates', () => findCandidates(tx, asked.map((j) => pooled[j]!), asked.map((j) => sounds[mixed[j]![0]!] ?? null)));
+  const missing = new Set<string>();
+  for (const list of candidates.values()) for (const k of list) if (!profiles.has(k)) missing.add(k);
+  for (const [k, q] of await timed(spent, 'profiles', () => loadProfiles(tx, [...missing], scoredKeys))) profiles.set(k, q);
+
+  let decidedTogether = 0;
+  await timed(spent, 'compare', () => {
+    asked.forEach((j, n) => {
+      const group = mixed[j]!;
+      const probe = pooled[j]!;
+      // a person staff rejected for any row of the cluster is not the cluster's
+      const rejected = new Set(group.flatMap((i) => [...(decisions.rejects.get(rowId(probes[i]!.deliveryId, probes[i]!.rowNo)) ?? [])]));
+      const totals = (candidates.get(n) ?? [])
+        .filter((k) => !rejected.has(k))
+        .map((k) => {
+          const q = profiles.get(k)!;
+          const p = againstCandidate(probe, q.rosters);
+          return { key: k, total: score(weights, compareContext(p, q), compareAll(p, q, tools), p.fold, frequency).total };
+        })
+        .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1));
+      const probs = posteriors(totals.map((t) => t.total));
+      if (totals.length > 0 && probs[0]! >= LINK_PROBABILITY) {
+        for (const i of group) decided[i] = { ...kept(i), personKey: totals[0]!.key, state: 'linked', method: 'scored', unclaimed: false, pooled: true };
+      } else if (totals.length === 0 || (probs[0]! < REVIEW_PROBABILITY && probs.reduce((a, b) => a + b, 0) < 0.5)) {
+        found(group);
+      } else return;
+      decidedTogether += group.filter(inReview).length;
+      mixed[j] = [];
+    });
+  });
+  // undecided together: each row as it decided alone, the unclaimed ones clustered among themselves
+  for (const group of mixed) {
+    for (const i of group) if (inReview(i)) decided[i] = { ...kept(i), personKey: null, state: 'review', method: 'scored', unclaimed: false, pooled: false };
+    for (const g of clusterUnclaimed(group.filter((i) => !inReview(i)), probes, sounds, tools, weights, frequency, linkScore)) found(g);
+  }
+  return decidedTogether;
 }
 
 /** Rows linked by scoring become part of their persons for the passes that follow. */
@@ -528,19 +622,11 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
     const affected = await affectedRows(tx, { full: scope.kind !== 'new', modelId: model.id, params, maxChangedShare: opts.maxChangedShare ?? MAX_CHANGED_SHARE, anchorsMoved: anchors.mode === 'updated' ? 'anchor_moved' : null });
     const floating = await loadFloating(tx, places);
     const scoringSeconds: ScoringSeconds = { candidates: 0, profiles: 0, compare: 0, join: 0 };
-    const decided = await scoreInPasses(tx, floating, weights, tools, frequency, decisions, affected, model.id, scoringSeconds);
-    // rows nobody claims: one person per cluster of them
-    const unclaimed = decided.flatMap((d, i) => (d?.method === 'new' ? [i] : []));
-    for (const group of clusterUnclaimed(unclaimed, floating.probes, floating.sounds, tools, weights, frequency, linkScore)) {
-      const first = floating.probes[group[0]!]!;
-      const key = `row:${first.deliveryId}:${first.rowNo}`;
-      for (const [n, i] of group.entries()) {
-        const d = decided[i]!;
-        d.personKey = key;
-        d.method = n === 0 ? 'new' : 'scored';
-        d.unclaimed = true;
-      }
-    }
+    const passes = await scoreInPasses(tx, floating, weights, tools, frequency, decisions, affected, model.id, scoringSeconds);
+    const decided = passes.decided;
+    const unclaimed = decided.filter((d) => d?.method === 'new').length;
+    // rows nobody claims, and rows in review, decided with the rows of their person (pool.ts)
+    const pooled = await decideClusters(tx, floating, passes, model, tools, decisions, scoringSeconds);
     seconds.scoring = lap();
 
     progress('writing links');
@@ -568,7 +654,8 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
       everyRow: affected.all ? affected.reason : null,
       linked: c.linked,
       review: c.review,
-      unclaimed: unclaimed.length,
+      unclaimed,
+      pooled,
       changed,
       relinked,
       persons,
@@ -591,7 +678,7 @@ export async function runMatch(store: Store, opts: MatchOptions = {}): Promise<M
 /** The scored rows' decisions, before they are written where they changed. */
 const FLOAT_LINK = workTable('float_link', {
   delivery_id: 'int', row_no: 'int', keep: 'boolean', person_key: 'text', state: 'text', method: 'text', score: 'real',
-  evidence: 'jsonb', candidates: 'jsonb', scored_pass: 'smallint', unclaimed: 'boolean',
+  evidence: 'jsonb', candidates: 'jsonb', scored_pass: 'smallint', unclaimed: 'boolean', pooled: 'boolean',
 });
 
 /**
@@ -618,7 +705,7 @@ async function writeLinks(
     lines.push(FLOAT_LINK.line({
       delivery_id: p.deliveryId, row_no: p.rowNo, keep: d.keep === true, person_key: d.personKey, state: d.state, method: d.method, score: d.score,
       evidence: d.evidence ? JSON.stringify(d.evidence) : null, candidates: d.candidates ? JSON.stringify(d.candidates) : null,
-      scored_pass: d.pass ?? null, unclaimed: d.unclaimed === true,
+      scored_pass: d.pass ?? null, unclaimed: d.unclaimed === true, pooled: d.pooled === true,
     }));
   });
   await FLOAT_LINK.fill(tx, lines);
@@ -646,16 +733,16 @@ async function writeLinks(
     create temp table desired on commit drop as
     select k.delivery_id, k.row_no, p.id as person_id, 'linked'::text as state, ${anchoredMethod('k')} as method,
            null::real as score, null::jsonb as evidence, null::jsonb as candidates, null::int as model_id,
-           null::smallint as scored_pass, false as unclaimed
+           null::smallint as scored_pass, false as unclaimed, false as pooled
     from link_key k
     join person p on p.person_key = k.person_key
     join source_row s on s.delivery_id = k.delivery_id and s.row_no = k.row_no
     where not k.scored and ${anchoredRows}
     union all
-    -- an unclaimed row kept as it was keeps its score and candidates; only its cluster's person is new
+    -- a row kept as it was (unclaimed, or in review and pooled again) keeps its score and candidates; only its cluster's verdict is new
     select f.delivery_id, f.row_no, p.id, f.state, f.method,
            case when f.keep then l.score else f.score end, case when f.keep then l.evidence else f.evidence end,
-           case when f.keep then l.candidates else f.candidates end, ${modelId}::int, f.scored_pass, f.unclaimed
+           case when f.keep then l.candidates else f.candidates end, ${modelId}::int, f.scored_pass, f.unclaimed, f.pooled
     from float_link f
     join row_link l on l.delivery_id = f.delivery_id and l.row_no = f.row_no
     left join person p on p.person_key = f.person_key`.execute(tx.k);
@@ -669,12 +756,14 @@ async function writeLinks(
   const r = await sql`
     update row_link l
     set person_id = d.person_id, state = d.state, method = d.method, score = d.score, evidence = d.evidence,
-        candidates = d.candidates, run_id = ${runId}, model_id = d.model_id, scored_pass = d.scored_pass, unclaimed = d.unclaimed
+        candidates = d.candidates, run_id = ${runId}, model_id = d.model_id, scored_pass = d.scored_pass, unclaimed = d.unclaimed,
+        pooled = d.pooled
     from desired d
     where l.delivery_id = d.delivery_id and l.row_no = d.row_no
       and (l.person_id is distinct from d.person_id or l.state is distinct from d.state or l.method is distinct from d.method
            or l.score is distinct from d.score or l.candidates is distinct from d.candidates or l.evidence is distinct from d.evidence
-           or l.model_id is distinct from d.model_id or l.scored_pass is distinct from d.scored_pass or l.unclaimed is distinct from d.unclaimed)`.execute(tx.k);
+           or l.model_id is distinct from d.model_id or l.scored_pass is distinct from d.scored_pass or l.unclaimed is distinct from d.unclaimed
+           or l.pooled is distinct from d.pooled)`.execute(tx.k);
   return { changed: Number(r.numAffectedRows ?? 0), relinked: Number(relinked.numAffectedRows ?? 0) };
 }
 

@@ -43,6 +43,14 @@ const P = {
   // brother, say); the roster lists the head's son 郑伟, without an id, whom nothing knew before
   zhengHead: { name: '郑国强', id: makeId('1950-06-06', 917), phone: '13900000007' },
   zhengUncle: { name: '郑伟', id: makeId('1952-08-08', 939), phone: '13900000008' },
+  // 落别乡坪寨村: 何永福, whose son 何浩然 is listed without an id, his birth date on one roster only;
+  // another 何浩然, born 2009, is known only from a settlement
+  heHead: { name: '何永福', id: makeId('1980-01-01', 911), phone: '13900000009' },
+  heNamesake: { name: '何浩然', id: makeId('2009-07-07', 933), phone: '13900000010' },
+  // 新窑镇松林村, rural: the head 龙德贵 born 1950, whose son 龙飞 is listed without an id; a 龙飞
+  // born 1955 is known only from a settlement
+  longHead: { name: '龙德贵', id: makeId('1950-02-02', 951), phone: '13900000011' },
+  longNamesake: { name: '龙飞', id: makeId('1955-09-09', 973), phone: '13900000012' },
 };
 type Who = keyof typeof P;
 
@@ -109,6 +117,8 @@ function roster() {
       /* 23 */ rosterRow('zhengHead', P.zhengHead.id, 'zhengHead', '本人', PING_ZHAI),
       // the son: two years younger than his father cannot be he
       /* 24 */ rosterRow('zhengUncle', '无', 'zhengHead', '子', PING_ZHAI, { phone: false }),
+      /* 25 */ rosterRow('heHead', P.heHead.id, 'heHead', '本人', PING_ZHAI),
+      /* 26 */ rosterRow('heNamesake', '无', 'heHead', '子', PING_ZHAI, { birth: '2012-03-03' }),
     ],
   };
 }
@@ -129,6 +139,8 @@ function earlierRoster() {
       /* 5 */ rosterRow('yangHead', P.yangHead.id, 'yangHead', '本人', HONG_YAN),
       /* 6 */ rosterRow('yangLi', P.yangLi.id, 'yangHead', '女', HONG_YAN),
       /* 7 */ rosterRow('yangLi2', P.yangLi2.id, 'yangHead', '女', HONG_YAN),
+      // 何永福's son again, without his birth date: alone, the namesake born 2009 could be he
+      /* 8 */ rosterRow('heNamesake', '无', 'heHead', '子', PING_ZHAI),
     ],
   };
 }
@@ -138,13 +150,19 @@ const EARLIER = 'civil/civil_20201130.csv';
 // has cut the daughter's id to its area code
 const SONG = { household: '520203000009901', head: { name: '宋建军', id: makeId('1970-10-10', 915) }, daughter: { name: '宋美玲', id: makeId('1996-03-03', 926) } };
 const RURAL_HEADER = ['户编号', '姓名', '证件号码', '性别', '与户主关系', '乡(镇)', '行政村', '联系电话', '户类型', '识别时间'];
-const ruralRow = (who: { name: string }, idCell: string, gender: string, relation: string) =>
-  [SONG.household, who.name, idCell, gender, relation, '新窑镇', '松林村', '', '脱贫户', '2016-05-01'];
+const LONG_HOUSEHOLD = '520203000009902';
+const ruralRow = (who: { name: string }, idCell: string, gender: string, relation: string, household = SONG.household) =>
+  [household, who.name, idCell, gender, relation, '新窑镇', '松林村', '', '脱贫户', '2016-05-01'];
 const RURAL_Q3 = 'rural/防返贫监测和脱贫人口信息_2020年第3季度.csv';
 const RURAL_Q4 = 'rural/防返贫监测和脱贫人口信息_2020年第4季度.csv';
 const ruralRegister = (daughterId: string) => ({
   header: RURAL_HEADER,
-  rows: [ruralRow(SONG.head, SONG.head.id, '男', '户主'), ruralRow(SONG.daughter, daughterId, '女', '女')],
+  rows: [
+    /* 2 */ ruralRow(SONG.head, SONG.head.id, '男', '户主'),
+    /* 3 */ ruralRow(SONG.daughter, daughterId, '女', '女'),
+    /* 4 */ ruralRow(P.longHead, P.longHead.id, '男', '户主', LONG_HOUSEHOLD),
+    /* 5 */ ruralRow(P.longNamesake, '无', '男', '子', LONG_HOUSEHOLD),
+  ],
 });
 
 let db: TestDb;
@@ -220,6 +238,26 @@ describe('a consistency check', () => {
     const row = await linkOf(24);
     expect(row.person_id).not.toBe(await personOf('zhengUncle'));
     expect(row).toMatchObject({ state: 'linked', method: 'new' });
+  });
+});
+
+describe('the rows of one person decided together (pool.ts)', () => {
+  it('a son listed without an id is not his namesake: one roster gives his birth date, and it rules the namesake out for every row', async () => {
+    const withBirth = await linkOf(26);
+    const without = await linkOf(8, EARLIER);
+    expect(withBirth.person_id).not.toBe(await personOf('heNamesake'));
+    expect(withBirth).toMatchObject({ state: 'linked' });
+    // alone the row without a birth date waits for review; with its cluster it is the son
+    expect(without).toMatchObject({ state: 'linked', person_id: withBirth.person_id });
+    const pooled = await db.store.k.selectFrom('row_link').select('pooled').where('delivery_id', '=', without.delivery_id).where('row_no', '=', without.row_no).executeTakeFirstOrThrow();
+    expect(pooled.pooled).toBe(true);
+  });
+  it('a rural son is checked against the age of the head his 户编号 lists: a namesake five years younger than the head is not he', async () => {
+    const q3 = await linkOf(5, RURAL_Q3);
+    const q4 = await linkOf(5, RURAL_Q4);
+    expect(q3.person_id).not.toBe(await personOf('longNamesake'));
+    expect(q3).toMatchObject({ state: 'linked' });
+    expect(q4).toMatchObject({ state: 'linked', person_id: q3.person_id });
   });
 });
 
