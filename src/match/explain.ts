@@ -41,7 +41,7 @@ export async function explainLink(k: Kysely<DB>, file: string, rowNo: number): P
     .selectFrom('row_link')
     .innerJoin('delivery', 'delivery.id', 'row_link.delivery_id')
     .leftJoin('person', 'person.id', 'row_link.person_id')
-    .select(['delivery.file', 'delivery.sheet', 'row_link.row_no', 'row_link.state', 'row_link.method', 'row_link.score', 'row_link.evidence', 'row_link.candidates', 'row_link.person_id', 'person.person_key', 'person.row_count'])
+    .select(['delivery.file', 'delivery.sheet', 'row_link.row_no', 'row_link.state', 'row_link.method', 'row_link.score', 'row_link.evidence', 'row_link.candidates', 'row_link.person_id', 'row_link.pooled', 'person.person_key', 'person.row_count'])
     .where('delivery.file', '=', file)
     .where('row_link.row_no', '=', rowNo)
     .orderBy('delivery.received_at', 'desc')
@@ -55,9 +55,12 @@ export async function explainLink(k: Kysely<DB>, file: string, rowNo: number): P
     out.push(`人员 / person: ${row.person_id}（共 ${row.row_count} 行 / ${row.row_count} rows）`);
   }
   out.push(`方式 / method: ${mzh} / ${men}`);
+  if (row.pooled) {
+    out.push('合并判断：单独比对时待人工核对，与同一人的其他记录合并比对后关联 / decided with its cluster: alone it waited for review; pooled with the other rows of its person, the evidence was clear');
+  }
   const evidence = evidenceOf(row.evidence);
   if (evidence) {
-    out.push(row.state === 'review' ? '最可能的人员的比对 / against the most likely person:' : '比对 / comparison:');
+    out.push(row.state === 'review' ? '最可能的人员的比对 / against the most likely person:' : row.pooled ? '单独比对 / the row alone, against its most likely person:' : '比对 / comparison:');
     out.push(...evidenceLines(evidence));
   }
   const candidates = candidatesOf(row.candidates);

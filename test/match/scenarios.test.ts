@@ -251,6 +251,10 @@ describe('the rows of one person decided together (pool.ts)', () => {
     expect(without).toMatchObject({ state: 'linked', person_id: withBirth.person_id });
     const pooled = await db.store.k.selectFrom('row_link').select('pooled').where('delivery_id', '=', without.delivery_id).where('row_no', '=', without.row_no).executeTakeFirstOrThrow();
     expect(pooled.pooled).toBe(true);
+    // staff and the operator are told the row was decided with its cluster, and what it said alone
+    const text = await explainLink(db.store.k, EARLIER, 8);
+    expect(text).toContain('合并判断');
+    expect(text).toContain('单独比对');
   });
   it('a rural son is checked against the age of the head his 户编号 lists: a namesake five years younger than the head is not he', async () => {
     const q3 = await linkOf(5, RURAL_Q3);

@@ -90,6 +90,12 @@ function candidatesEvidenceTable(candidates: readonly Candidate[], prior: number
     }</p>`;
 }
 
+/** A row its cluster decided (match/pool.ts): alone it waited for review. */
+const POOLED_LABEL = '与同一人的其他记录合并判断后关联';
+const POOLED_NOTE =
+  '本条记录单独比对时未达自动关联标准（下表是单独比对的结果）。它与同名、同户、各期名册中同一人的其他记录合并比对' +
+  '（如出生日期、与户主关系取自其他记录）后，结论明确，因此与这些记录一同关联。如有疑问，可在上方标记“不是同一人”。';
+
 export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void {
   const store = deps.app.store;
 
@@ -139,7 +145,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
       .selectFrom('row_link as l')
       .innerJoin('source_row as s', (j) => j.onRef('s.delivery_id', '=', 'l.delivery_id').onRef('s.row_no', '=', 'l.row_no'))
       .innerJoin('delivery as d', 'd.id', 'l.delivery_id')
-      .select(['l.state', 'l.method', 'l.score', 'l.evidence', 'l.candidates', 'l.person_id', 'd.file', 'd.sheet', 'd.as_of'])
+      .select(['l.state', 'l.method', 'l.score', 'l.evidence', 'l.candidates', 'l.person_id', 'l.pooled', 'd.file', 'd.sheet', 'd.as_of'])
       .select(['s.source', 's.name', 's.id_number', 's.id_status', 's.gender', 's.birth_date', 's.phone', 's.township', 's.village'])
       .select(['s.head_name', 's.head_id_number', 's.head_id_status', 's.relation', 's.household_no', 's.insurance_no'])
       .where('l.delivery_id', '=', deliveryId)
@@ -166,7 +172,8 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
 
     // the stored evidence compares the row with the best candidate (a review, a new person) or with its person (a scored link)
     const evidence = evidenceOf(row.evidence);
-    const evidenceAgainst = row.method === 'scored' && !inReview ? row.person_id : candidates[0]?.person_id;
+    // a pooled row's stored evidence is what it said alone (match/pool.ts): against its best candidate then
+    const evidenceAgainst = row.method === 'scored' && !inReview && !row.pooled ? row.person_id : candidates[0]?.person_id;
 
     const decisions = await rowDecisions(store.k, { deliveryId, rowNo });
 
@@ -208,7 +215,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
           html`<p>
             ${inReview ? badge('待人工核对', 'warn') : badge('已关联', 'ok')}
             ${SOURCE_LABEL[row.source] ?? row.source}，<a href="/deliveries/${deliveryId}">${row.file}</a>${row.sheet ? `（${row.sheet}）` : ''}，数据截至 ${row.as_of ?? '—'}；
-            ${inReview ? '评分比对未达自动关联标准' : (METHOD_LABEL[row.method] ?? row.method)}${row.score !== null ? `（评分 ${row.score.toFixed(1)}）` : ''}。
+            ${inReview ? '评分比对未达自动关联标准' : row.pooled ? POOLED_LABEL : (METHOD_LABEL[row.method] ?? row.method)}${row.score !== null ? `（评分 ${row.score.toFixed(1)}）` : ''}。
           </p>`,
           unmaskLink(r, path),
           html`<h2>${inReview ? '本条记录与候选人员' : '本条记录与关联的人员'}</h2>`,
@@ -234,7 +241,10 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
           canChange ? decisionHint : '',
 
           html`<h2>比对依据</h2>`,
-          inReview && evidence && candidates.some((c) => c.evidence)
+          row.pooled && evidence && candidates.some((c) => c.evidence)
+            ? html`<p>${POOLED_NOTE}</p>
+                ${candidatesEvidenceTable(candidates.slice(0, MAX_CANDIDATES), evidence.prior)}`
+            : inReview && evidence && candidates.some((c) => c.evidence)
             ? html`<p>本条记录与每名候选人员逐项比对（标出的行是候选人员之间结果不同的比对项）：</p>
                 ${candidatesEvidenceTable(candidates.slice(0, MAX_CANDIDATES), evidence.prior)}`
             : evidence
