@@ -8,7 +8,8 @@ import { reportsDir } from '../jobs/handlers.js';
 import { writeNewlyEligibleReport } from '../report/newly-eligible.js';
 import { CASE_STATUS_LABEL, CASE_STATUSES, moveCase, updateCases } from '../outreach/cases.js';
 import { caseMetrics } from '../outreach/metrics.js';
-import { formatYuan } from '../ingest/normalise/money.js';
+import { formatYuan, parseMoney } from '../ingest/normalise/money.js';
+import { parseDate } from '../ingest/normalise/date.js';
 import type { CaseStatus } from '../db/schema.js';
 
 const n = (x: number) => x.toLocaleString('en');
@@ -18,6 +19,18 @@ function parseStatus(v: string): CaseStatus {
   const s = (byLabel ?? v) as CaseStatus;
   if (!CASE_STATUSES.includes(s)) throw new InvalidArgumentError(`one of ${CASE_STATUSES.map((x) => `${x} (${CASE_STATUS_LABEL[x]})`).join(', ')}`);
   return s;
+}
+
+function parseAmount(v: string): number {
+  const m = parseMoney(v);
+  if (!m || m.rounded || m.fen <= 0) throw new InvalidArgumentError('an amount of yuan above 0, at most two decimals');
+  return m.fen;
+}
+
+function parsePaidOn(v: string): string {
+  const d = parseDate(v);
+  if (!d) throw new InvalidArgumentError('a date, YYYY-MM-DD');
+  return d;
 }
 
 export function registerOutreachCommands(program: Command): void {
@@ -50,15 +63,18 @@ export function registerOutreachCommands(program: Command): void {
     });
   cases
     .command('move')
-    .description('move a case along: dispatched 已下放, received 已接收, contacted 已联系, applied 已申请, paid 已支付, unreachable 无法联系, declined 已放弃')
+    .description('move a case along: dispatched 已下放, received 已接收, contacted 已联系, applied 已申请, paid 已支付 (with --amount and --paid-on), unreachable 无法联系, declined 已放弃; an outcome (paid, declined) on a case sent down records the steps before it')
     .argument('<case>', 'case id', parsePositiveInt)
     .argument('<status>', 'the new status (code or Chinese label)', parseStatus)
     .option('--note <text>', 'a note for the case history')
-    .action(async (id: number, status: CaseStatus, opts: { note?: string }) => {
+    .option('--amount <yuan>', 'with paid: the amount paid, in yuan (required)', parseAmount)
+    .option('--paid-on <date>', 'with paid: the day it was paid (required, not in the future)', parsePaidOn)
+    .action(async (id: number, status: CaseStatus, opts: { note?: string; amount?: number; paidOn?: string }) => {
       await withContext(async (ctx) => {
         const actor = actorDefault();
-        await moveCase(ctx.store, id, status, actor, opts.note ?? null);
-        await audit(ctx.store, { actor, action: 'case_update', subject: `case:${id}`, detail: { to: status } });
+        const payment = opts.amount !== undefined && opts.paidOn !== undefined ? { amount: opts.amount, paidOn: opts.paidOn } : undefined;
+        await moveCase(ctx.store, id, status, actor, opts.note ?? null, payment);
+        await audit(ctx.store, { actor, action: 'case_update', subject: `case:${id}`, detail: { to: status, ...(payment ?? {}) } });
         process.stdout.write(`case ${id}: ${CASE_STATUS_LABEL[status]}\n`);
       });
     });

@@ -464,7 +464,10 @@ export interface OutreachCaseTable {
   settled_on: DateCol | null;
   amount: Fen;
   paid_at_open: Generated<Fen>;
+  /** fen paid because of the case: the data's increase in assistance paid, or the amount staff recorded with 已支付 (挽回金额) */
   recovered: Generated<Fen>;
+  /** the day staff recorded it was paid (null when the data closed the case) */
+  paid_on: DateCol | null;
   opened_at: Timestamp;
   opened_month: string;
   updated_at: Timestamp;
@@ -480,6 +483,9 @@ export interface CaseEventTable {
   from_status: CaseStatus | null;
   to_status: CaseStatus;
   note: string | null;
+  /** on the event that recorded 已支付: the amount (fen) and the day paid */
+  amount: Fen | null;
+  paid_on: DateCol | null;
 }
 
 export interface AppSessionTable {

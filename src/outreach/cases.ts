@@ -7,7 +7,8 @@
  *
  * 已下放: the county sent the case down to its township (in bulk, from the worklist); 已接收:
  * the township acknowledged the list. Staff move a case along (with a note; who and when
- * are recorded), one case or many at once (moveCases, one statement). The data closes
+ * are recorded), one case or many at once (moveCases, one statement); an outcome (已支付 with
+ * the amount and day paid, 已放弃) is recorded in one action with the steps before it. The data closes
  * it too: when a later settlement delivery shows the assistance paid, the case is
  * paid with the amount recovered; when its flag is withdrawn for another reason (a
  * reversed settlement, a category no longer held), it is withdrawn (已撤销).
@@ -18,6 +19,8 @@ import type { CaseStatus } from '../db/schema.js';
 import { OUTREACH_FLAGS, WITHDRAWN_LABEL } from '../assess/labels.js';
 import { formatYuan } from '../ingest/normalise/money.js';
 import { COUNTY_TIME_ZONE } from '../config.js';
+import { parseDate } from '../ingest/normalise/date.js';
+import { countyTime } from '../util/time.js';
 
 export const CASE_STATUSES: readonly CaseStatus[] = ['pending', 'dispatched', 'received', 'contacted', 'applied', 'paid', 'unreachable', 'declined', 'withdrawn'];
 
@@ -134,22 +137,103 @@ async function closeWithdrawn(tx: Tx): Promise<{ paid: number; withdrawn: number
   return { paid, withdrawn };
 }
 
-/** A staff member moves a case along. Refuses a move the worklist does not have, in words staff read. */
-export async function moveCase(store: Store, caseId: number, to: CaseStatus, actor: string, note: string | null): Promise<void> {
-  await store.transaction(async (tx) => {
+/** The outcomes that close a case, which staff record in one action once they know them (stepsTo). */
+export const OUTCOMES: readonly CaseStatus[] = ['paid', 'declined'];
+
+/**
+ * The statuses a move from `from` to `to` passes through, `to` last; undefined when staff may not
+ * make it. A move of the flow (TRANSITIONS) is one step. An outcome (已支付, 已放弃) may also be
+ * recorded on a case sent down but not yet that far: the steps in between, by the shortest way
+ * of the flow, are recorded with it (a caseworker who hears the person was paid records it
+ * once, not four times). Never from 待下放: sending a case down is the county's act.
+ */
+export function stepsTo(from: CaseStatus, to: CaseStatus): CaseStatus[] | undefined {
+  if (TRANSITIONS[from].includes(to)) return [to];
+  if (!OUTCOMES.includes(to) || from === 'pending') return undefined;
+  const cameFrom = new Map<CaseStatus, CaseStatus>();
+  const queue: CaseStatus[] = [from];
+  while (queue.length) {
+    const s = queue.shift()!;
+    for (const n of TRANSITIONS[s]) {
+      if (n === from || cameFrom.has(n)) continue;
+      cameFrom.set(n, s);
+      if (n === to) {
+        const path: CaseStatus[] = [to];
+        for (let p = s; p !== from; p = cameFrom.get(p)!) path.unshift(p);
+        return path;
+      }
+      queue.push(n);
+    }
+  }
+  return undefined;
+}
+
+/** The outcomes a case in `from` may be given at once (stepsTo), for the case page's forms. */
+export const outcomesFrom = (from: CaseStatus): CaseStatus[] => OUTCOMES.filter((o) => stepsTo(from, o) !== undefined);
+
+/** What staff record with 已支付: the amount paid (fen, > 0) and the day (county date, not in the future). */
+export interface Payment {
+  amount: number;
+  paidOn: string;
+}
+
+/** Today in the county (Asia/Shanghai), YYYY-MM-DD. */
+export const countyToday = (now = new Date()): string => countyTime(now).slice(0, 10);
+
+function checkPayment(to: CaseStatus, payment: Payment | undefined): void {
+  if (to !== 'paid') {
+    if (payment) throw new CaseError('只有“已支付”需要填写支付金额和支付日期');
+    return;
+  }
+  if (!payment) throw new CaseError('记录“已支付”须填写支付金额（元）和支付日期');
+  if (!Number.isSafeInteger(payment.amount) || payment.amount <= 0) throw new CaseError('支付金额须大于 0 元');
+  const today = countyToday();
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(payment.paidOn) || parseDate(payment.paidOn) !== payment.paidOn) throw new CaseError('支付日期不正确');
+  if (payment.paidOn > today) throw new CaseError(`支付日期不能晚于今天（${today}）`);
+}
+
+/**
+ * A staff member moves a case along, or records its outcome with the steps before it (stepsTo):
+ * one event per step, with the same actor and note; 已支付 carries the amount and the day, which
+ * become the case's 挽回金额 (`recovered`). Refuses a move the worklist does not have, in words
+ * staff read. Returns the statuses the case passed through.
+ */
+export async function moveCase(store: Store, caseId: number, to: CaseStatus, actor: string, note: string | null, payment?: Payment): Promise<CaseStatus[]> {
+  return store.transaction(async (tx) => {
     const c = await tx.k.selectFrom('outreach_case').select(['status']).where('id', '=', caseId).forUpdate().executeTakeFirst();
     if (!c) throw new CaseError(`没有编号为 ${caseId} 的个案`);
-    if (!TRANSITIONS[c.status].includes(to)) {
+    const steps = stepsTo(c.status, to);
+    if (!steps) {
       const allowed = TRANSITIONS[c.status].map((s) => CASE_STATUS_LABEL[s]);
       throw new CaseError(`个案当前为“${CASE_STATUS_LABEL[c.status]}”，不能改为“${CASE_STATUS_LABEL[to]}”` + (allowed.length ? `；可改为：${allowed.join('、')}` : '；个案已结束'));
     }
+    checkPayment(to, payment);
     const closing = CLOSED_STATUSES.includes(to);
     await tx.k
       .updateTable('outreach_case')
-      .set({ status: to, updated_at: new Date(), ...(closing ? { closed_at: new Date(), closed_by: 'staff' as const } : {}) })
+      .set({
+        status: to,
+        updated_at: new Date(),
+        ...(closing ? { closed_at: new Date(), closed_by: 'staff' as const } : {}),
+        ...(payment ? { recovered: payment.amount, paid_on: payment.paidOn } : {}),
+      })
       .where('id', '=', caseId)
       .execute();
-    await tx.k.insertInto('case_event').values({ case_id: caseId, actor, from_status: c.status, to_status: to, note: note?.trim() || null }).execute();
+    const text = note?.trim() || null;
+    await tx.k
+      .insertInto('case_event')
+      .values(
+        steps.map((s, i) => ({
+          case_id: caseId,
+          actor,
+          from_status: i === 0 ? c.status : steps[i - 1]!,
+          to_status: s,
+          note: text,
+          ...(s === 'paid' && payment ? { amount: payment.amount, paid_on: payment.paidOn } : {}),
+        })),
+      )
+      .execute();
+    return steps;
   });
 }
 

@@ -26,7 +26,10 @@ export interface CaseMetrics {
   contactRate: number | null;
   /** cases paid, of those contacted or further */
   conversion: number | null;
-  /** fen recovered by paid cases */
+  /**
+   * fen recovered by paid cases (挽回金额): outreach_case.recovered, which both ways a case is paid
+   * write — the data's increase in assistance paid, or the amount staff recorded with 已支付
+   */
   recovered: number;
 }
 

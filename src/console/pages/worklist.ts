@@ -1,8 +1,10 @@
 /**
  * 外展工作台, 个案 and 统计: the cases township staff follow from an outreach flag
  * until the assistance is paid. The worklist lists persons, one
- * row each, with bulk 下放 and 已接收 and an Excel export; a case shows the person, the flag and its history, and lets a caseworker
- * move it along or add a note (audited); the metrics page counts cases, contact
+ * row each, with bulk 下放 and 已接收 and an Excel export; a case shows the person, the flag, the
+ * calculation of its settlements (测算过程) and its history, and lets a caseworker move it along,
+ * record its outcome (已支付 with the amount and day, 已放弃: each asks first) or add a note
+ * (audited); the metrics page counts cases, contact
  * and conversion per township and month, with charts. Id numbers are always masked, phones for viewers.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -12,7 +14,10 @@ import type { CaseStatus } from '../../db/schema.js';
 import type { Store } from '../../db/store.js';
 import { FLAG_LABEL, OUTREACH_FLAGS, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
 import { CATEGORIES, CATEGORY_LABEL, type Category } from '../../policy/policy.js';
-import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, CLOSED_STATUSES, moveCase, noteCase, TRANSITIONS } from '../../outreach/cases.js';
+import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, CLOSED_STATUSES, countyToday, moveCase, noteCase, OUTCOMES, outcomesFrom, stepsTo, TRANSITIONS, type Payment } from '../../outreach/cases.js';
+import { calculationSteps, categoryName, periodText, storedCalculation, type Step } from '../../assess/steps.js';
+import { parseMoney } from '../../ingest/normalise/money.js';
+import { parseDate } from '../../ingest/normalise/date.js';
 import { caseMetrics, noCases, openCount, totalOf, UNKNOWN_TOWNSHIP, UNKNOWN_VILLAGE, type CaseMetrics } from '../../outreach/metrics.js';
 import { bulkMove, caseConditions, listWorklist, SORT_DEFAULT_DIR, SORT_LABEL, WORKLIST_SORTS, type WorklistFilter, type WorklistOrder, type WorklistSort } from '../../outreach/worklist.js';
 import { categoriesText, worklistXlsx } from '../../outreach/worklist-export.js';
@@ -22,7 +27,7 @@ import { audit } from '../../server/audit.js';
 import { disclosureFor, may } from '../../server/users.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { html, query, type SafeHtml } from '../html.js';
-import { badge, csrfField, details, page, pager, percent, table, when, yuan, type Column, type Viewer } from '../layout.js';
+import { badge, csrfField, details, page, pager, percent, SOURCE_LABEL, table, when, yuan, type Column, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'muted';
@@ -50,7 +55,13 @@ const optionalText = z
 
 const metricsQuery = z.object({ township: optionalText });
 const idParam = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) });
-const moveBody = z.object({ to: caseStatus, note: z.string().max(2000).optional() });
+const moveBody = z.object({
+  to: caseStatus,
+  note: z.string().max(2000).optional(),
+  // with 已支付: yuan as typed (parsed to fen below) and the day paid
+  amount: z.string().trim().max(30).optional(),
+  paid_on: z.string().trim().max(30).optional(),
+});
 const noteBody = z.object({ note: z.string().max(2000) });
 
 /** Who did it, as staff read it: the system, or the user's name without the channel. */
@@ -81,6 +92,100 @@ function townshipSelect(townships: readonly string[], township: string | undefin
     </select>`;
 }
 
+/** One settlement of a case as its 测算过程 shows it: the row's amounts, the stored assessment, the policy, the spell used and the files. */
+interface CaseSettlement {
+  settlement_id: string;
+  service_date: string;
+  institution: string | null;
+  category: string | null;
+  assessed: boolean;
+  base: number;
+  entitled: number;
+  paid: number;
+  calc: unknown;
+  total: number | null;
+  in_scope: number | null;
+  basic_paid: number | null;
+  critical_paid: number | null;
+  other_paid: number | null;
+  delivery_id: number;
+  file: string;
+  row_no: number;
+  policy_name: string | null;
+  spell_source: string | null;
+  spell_from: string | null;
+  spell_to: string | null;
+  first_listed: string | null;
+  spell_delivery_id: number | null;
+  spell_file: string | null;
+}
+
+/**
+ * The settlements a case is about: the flag's settlement, or for a person-year flag every
+ * settlement of the person in that year. With each, the spell the calculation used — as
+ * assessPerson picks it, the earliest-starting spell of the category applied that covers the
+ * service date — and the roster delivery that first listed it (its source, first_listed).
+ */
+async function caseSettlements(store: Store, c: { scope: 'settlement' | 'person_year'; settlement_id: string | null; person_id: number; year: number | null }): Promise<CaseSettlement[]> {
+  const which = c.scope === 'settlement' ? sql`e.settlement_id = ${c.settlement_id}` : sql`e.person_id = ${c.person_id} and e.year = ${c.year}`;
+  const r = await sql<CaseSettlement>`
+    select e.settlement_id, e.service_date::text as service_date, sr.institution_name as institution, e.category, e.assessed,
+           e.base, e.entitled, e.paid, e.calc, sr.total, sr.in_scope, sr.basic_paid, sr.critical_paid, sr.other_paid,
+           d.id as delivery_id, d.file, e.row_no, r.policy->>'name' as policy_name,
+           sp.source as spell_source, sp.valid_from::text as spell_from, sp.valid_to::text as spell_to, sp.first_listed::text as first_listed,
+           sd.id as spell_delivery_id, sd.file as spell_file
+    from entitlement e
+    join delivery d on d.id = e.delivery_id
+    left join settlement_row sr on sr.delivery_id = e.delivery_id and sr.row_no = e.row_no
+    left join assessment_run r on r.id = e.run_id
+    left join lateral (
+      select s.source, s.valid_from, s.valid_to, s.first_listed from spell s
+      where s.person_id = e.person_id and s.category = e.category and s.superseded_at is null
+        and s.valid_from <= e.service_date and (s.valid_to is null or s.valid_to > e.service_date)
+      order by s.valid_from, s.id limit 1) sp on true
+    left join lateral (
+      select d2.id, d2.file from delivery d2
+      where d2.source = sp.source and d2.as_of = sp.first_listed and d2.status in ('accepted', 'superseded')
+        and exists (select 1 from row_link l where l.delivery_id = d2.id and l.person_id = e.person_id and l.state = 'linked')
+      order by d2.file limit 1) sd on true
+    where ${which}
+    order by e.service_date, e.settlement_id`.execute(store.k);
+  return r.rows.map((x) => ({ ...x, base: Number(x.base), entitled: Number(x.entitled), paid: Number(x.paid) }));
+}
+
+const fenOrNull = (v: number | null): number | null => (v === null ? null : Number(v));
+
+/** 测算过程 of one settlement: where its figures and rules came from, then the steps. */
+function calculationOf(s: CaseSettlement): SafeHtml {
+  const parsed = storedCalculation.safeParse(s.calc);
+  const calc = parsed.success ? parsed.data : undefined;
+  const steps = calculationSteps({
+    total: fenOrNull(s.total), inScope: fenOrNull(s.in_scope), basicPaid: fenOrNull(s.basic_paid), criticalPaid: fenOrNull(s.critical_paid), otherPaid: fenOrNull(s.other_paid),
+    base: s.base, entitled: s.entitled, paid: s.paid, category: s.category, assessed: s.assessed, calc,
+  });
+  const spell = s.category
+    ? s.spell_from
+      ? html`${categoryName(s.category)}，${SOURCE_LABEL[s.spell_source ?? ''] ?? s.spell_source}，${s.spell_from} 至 ${s.spell_to ?? '今'}${s.first_listed ? `，首次列入名册 ${s.first_listed}` : ''}${s.spell_file ? html`（<a href="/deliveries/${s.spell_delivery_id}">${s.spell_file}</a>）` : ''}`
+      : categoryName(s.category)
+    : '无';
+  return html`<h3>结算 ${s.settlement_id}</h3>
+    ${details([
+      ['医疗机构', s.institution],
+      ['出院（结算）日期', s.service_date],
+      ['结算数据来源', html`<a href="/deliveries/${s.delivery_id}">${s.file}</a> 第 ${s.row_no} 行`],
+      ['适用政策', `${s.policy_name ?? '—'}；政策期间 ${periodText(calc?.period ?? null)}`],
+      ['适用的救助类别时段', spell],
+    ])}
+    ${table<Step>(
+      [
+        { label: '项目', cell: (x) => x.label },
+        { label: '金额', cell: (x) => x.value, num: true },
+        { label: '计算', cell: (x) => x.how },
+      ],
+      steps,
+    )}`;
+}
+
 export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): void {
   const store = deps.app.store;
 
@@ -91,13 +196,13 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
   async function casePage(v: Viewer, id: number, opts: { done?: string | undefined; error?: string | undefined } = {}): Promise<string | undefined> {
     const c = (
       await sql<{
-        id: number; status: CaseStatus; amount: number; recovered: number; paid_at_open: number; opened_at: Date; closed_at: Date | null; closed_by: 'staff' | 'data' | null;
+        id: number; status: CaseStatus; amount: number; recovered: number; paid_on: string | null; paid_at_open: number; opened_at: Date; closed_at: Date | null; closed_by: 'staff' | 'data' | null;
         person_id: number; name: string | null; id_number: string | null; phone: string | null; township: string | null; village: string | null;
         flag: string; reason: string | null; scope: 'settlement' | 'person_year'; settlement_id: string | null; year: number | null;
         flag_entitled: number | null; flag_paid: number | null; flag_amount: number | null; raised_at: Date; withdrawn_at: Date | null; withdrawn_reason: string | null;
         base: number | null; entitled: number | null; paid: number | null; institution: string | null; began_on: string | null; ended_on: string | null;
       }>`
-        select c.id, c.status, c.amount, c.recovered, c.paid_at_open, c.opened_at, c.closed_at, c.closed_by,
+        select c.id, c.status, c.amount, c.recovered, c.paid_on::text as paid_on, c.paid_at_open, c.opened_at, c.closed_at, c.closed_by,
                p.id as person_id, p.name, p.id_number, p.golden->'phone'->>'value' as phone, p.township, p.village,
                f.flag, f.reason, f.scope, f.settlement_id, f.year, f.entitled as flag_entitled, f.paid as flag_paid, f.amount as flag_amount,
                f.raised_at, f.withdrawn_at, f.withdrawn_reason,
@@ -111,13 +216,18 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         where c.id = ${id}`.execute(store.k)
     ).rows[0];
     if (!c) return undefined;
-    const [categories, events] = await Promise.all([
+    const [categories, events, settlements] = await Promise.all([
       sql<{ category: string }>`select distinct category from spell where person_id = ${c.person_id} and superseded_at is null and valid_to is null order by category`.execute(store.k),
-      store.k.selectFrom('case_event').select(['at', 'actor', 'from_status', 'to_status', 'note']).where('case_id', '=', id).orderBy('at').orderBy('id').execute(),
+      store.k.selectFrom('case_event').select(['at', 'actor', 'from_status', 'to_status', 'note', 'amount', 'paid_on']).where('case_id', '=', id).orderBy('at').orderBy('id').execute(),
+      caseSettlements(store, c),
     ]);
     const closedEvent = [...events].reverse().find((e) => e.to_status === c.status && e.from_status !== e.to_status);
     const closedBy = c.closed_by === 'data' ? '数据自动结案' : c.closed_by === 'staff' ? `工作人员结案${closedEvent ? `（${actorText(closedEvent.actor)}）` : ''}` : null;
     const next = TRANSITIONS[c.status];
+    // the form moves along the flow; an outcome that closes the case has a form of its own, which asks first
+    const steps = next.filter((s) => !OUTCOMES.includes(s));
+    const outcomes = outcomesFrom(c.status);
+    const via = (o: CaseStatus) => (stepsTo(c.status, o) ?? []).slice(0, -1).map((s) => CASE_STATUS_LABEL[s]);
     const canChange = may(v.role, 'change');
     const show = shownAs(disclosureFor(v.role, false));
 
@@ -143,7 +253,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     flagPairs.push(['标记金额（元）', yuan(c.flag_amount)], ['标记时间', when(c.raised_at)]);
     if (c.withdrawn_at) flagPairs.push(['标记撤销', `${when(c.withdrawn_at)}（${WITHDRAWN_LABEL[c.withdrawn_reason ?? ''] ?? c.withdrawn_reason ?? ''}）`]);
 
-    const moves = next.map((s) => CASE_STATUS_LABEL[s]).join('、');
+    const moves = [...new Set([...next, ...outcomes])].map((s) => CASE_STATUS_LABEL[s]).join('、');
     const action = `/cases/${id}`;
     return page({
       title: `个案 ${id}`,
@@ -155,7 +265,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         html`<p><a href="/worklist">返回外展工作台</a></p>`,
         html`<h2>人员</h2>`,
         details([
-          ['姓名', c.name],
+          ['姓名', html`<a href="/persons/${c.person_id}">${c.name ?? '（无姓名）'}</a>`],
           ['身份证号', show.id(c.id_number)],
           ['联系电话', show.phone(c.phone)],
           ['乡镇', c.township ?? UNKNOWN_TOWNSHIP],
@@ -164,11 +274,16 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         ]),
         html`<h2>标记</h2>`,
         details(flagPairs),
+        html`<h2>测算过程</h2>`,
+        settlements.length
+          ? settlements.map(calculationOf)
+          : html`<p class="empty">没有可显示的结算测算（结算已不在数据中）</p>`,
         html`<h2>个案</h2>`,
         details([
           ['状态', statusBadge(c.status)],
           ['金额（元）', yuan(c.amount)],
           ['已挽回（元）', yuan(c.recovered)],
+          ['支付日期', c.paid_on],
           ['立案时间', when(c.opened_at)],
           ['结案时间', c.closed_at ? when(c.closed_at) : null],
           ['结案方式', closedBy],
@@ -176,13 +291,14 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         ]),
         canChange
           ? html`<h2>处理</h2>
-              ${next.length
+              ${steps.length
                 ? html`<form method="post" action="${action}">
                     ${csrfField(v)}
                     <div class="form-row">
                       <label for="to">状态改为</label>
                       <select id="to" name="to" required>
-                        ${next.map((s) => html`<option value="${s}">${CASE_STATUS_LABEL[s]}</option>`)}
+                        <option value="">请选择</option>
+                        ${steps.map((s) => html`<option value="${s}">${CASE_STATUS_LABEL[s]}</option>`)}
                       </select>
                     </div>
                     <div class="form-row">
@@ -191,7 +307,37 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
                     </div>
                     <button type="submit">更新状态</button>
                   </form>`
-                : html`<p class="muted">个案已结束，不能再更改状态；仍可添加备注。</p>`}
+                : ''}
+              ${outcomes.includes('paid')
+                ? html`<form method="post" action="${action}" data-confirm="${`确定记录为“已支付”吗？${via('paid').length ? `将同时记录${via('paid').join('、')}。` : ''}个案将结案，不能再更改状态。`}">
+                    ${csrfField(v)}<input type="hidden" name="to" value="paid" />
+                    <h3>记录已支付（结案）</h3>
+                    <div class="form-row">
+                      <label for="paid-amount">支付金额（元）</label>
+                      <input id="paid-amount" name="amount" inputmode="decimal" pattern="\\d+(\\.\\d{1,2})?" required placeholder="如 1234.50" />
+                      <label for="paid-on">支付日期</label>
+                      <input id="paid-on" name="paid_on" type="date" max="${countyToday()}" required />
+                    </div>
+                    <div class="form-row">
+                      <label for="paid-note">备注（可选）</label><br />
+                      <textarea id="paid-note" name="note" rows="2" cols="60" maxlength="2000"></textarea>
+                    </div>
+                    ${via('paid').length ? html`<p class="muted">个案当前为“${CASE_STATUS_LABEL[c.status]}”：将依次记录${via('paid').join(' → ')} → 已支付，操作人和备注相同。</p>` : ''}
+                    <button type="submit">记录已支付</button>
+                  </form>`
+                : ''}
+              ${outcomes.includes('declined')
+                ? html`<form method="post" action="${action}" data-confirm="${`确定记录为“已放弃”吗？${via('declined').length ? `将同时记录${via('declined').join('、')}。` : ''}个案将结案，不能再更改状态。`}">
+                    ${csrfField(v)}<input type="hidden" name="to" value="declined" />
+                    <h3>记录已放弃（结案）</h3>
+                    <div class="form-row">
+                      <label for="declined-note">备注（可选，如放弃原因）</label><br />
+                      <textarea id="declined-note" name="note" rows="2" cols="60" maxlength="2000"></textarea>
+                    </div>
+                    <button type="submit" class="secondary">记录已放弃</button>
+                  </form>`
+                : ''}
+              ${next.length || outcomes.length ? '' : html`<p class="muted">个案已结束，不能再更改状态；仍可添加备注。</p>`}
               <form method="post" action="${action}/note">
                 ${csrfField(v)}
                 <div class="form-row">
@@ -211,6 +357,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
               cell: (e) =>
                 e.from_status === e.to_status ? html`<span class="muted">备注</span>` : html`${e.from_status ? html`${statusBadge(e.from_status)} → ` : ''}${statusBadge(e.to_status)}`,
             },
+            { label: '支付', cell: (e) => (e.amount !== null ? `${yuan(e.amount)} 元（${e.paid_on ?? '—'}）` : '') },
             // staff may type an id number into a note: shown masked like everywhere else
             { label: '备注', cell: (e) => (e.note ? scrubText(e.note) : '') },
           ],
@@ -250,8 +397,24 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     }
     const before = await store.k.selectFrom('outreach_case').select('status').where('id', '=', id).executeTakeFirst();
     if (!before) return sendPage(reply, notFound(v), 404);
+    // 已支付's amount in yuan becomes fen here; a missing one is refused by moveCase, after the move itself is checked
+    let payment: Payment | undefined;
+    if (b.data.to === 'paid' && b.data.amount && b.data.paid_on) {
+      const money = parseMoney(b.data.amount);
+      if (!money || money.rounded || money.fen <= 0) {
+        const r = await refusal(req, id, '支付金额应为大于 0 的金额（元，最多两位小数），如 1234.50');
+        return sendPage(reply, r.body, r.status);
+      }
+      const paidOn = parseDate(b.data.paid_on);
+      if (!paidOn) {
+        const r = await refusal(req, id, '支付日期不正确，请按 2026-01-31 的格式填写');
+        return sendPage(reply, r.body, r.status);
+      }
+      payment = { amount: money.fen, paidOn };
+    }
+    let steps: CaseStatus[];
     try {
-      await moveCase(store, id, b.data.to, `console:${v.username}`, b.data.note ?? null);
+      steps = await moveCase(store, id, b.data.to, `console:${v.username}`, b.data.note ?? null, payment);
     } catch (err) {
       if (err instanceof CaseError) {
         const r = await refusal(req, id, err.message);
@@ -259,7 +422,8 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
       }
       throw err;
     }
-    await audit(store, { actor: v.username, action: 'case_update', subject: `case:${id}`, detail: { from: before.status, to: b.data.to }, ip: req.ip });
+    const detail = { from: before.status, to: b.data.to, ...(steps.length > 1 ? { steps } : {}), ...(payment ? { amount: payment.amount, paidOn: payment.paidOn } : {}) };
+    await audit(store, { actor: v.username, action: 'case_update', subject: `case:${id}`, detail, ip: req.ip });
     return reply.redirect(`/cases/${id}?done=case`, 303);
   });
 
