@@ -1,5 +1,6 @@
 /**
- * 人员查询: find a person by number, id number or name; and one person's page: the
+ * 人员查询: find a person by one search box (part of a name, a phone or id number by its
+ * last digits, a person number: console/person-search.ts); and one person's page: the
  * golden record, the source rows linked to them, their category spells (with a
  * timeline), their settlements with the calculation, their flags and outreach cases.
  *
@@ -14,16 +15,15 @@ import { z } from 'zod';
 import { FLAG_LABEL, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
 import type { CaseStatus, FlagTable, GoldenField, IdStatus, SpellTable } from '../../db/schema.js';
 import type { Store } from '../../db/store.js';
-import { parseIdNumber } from '../../ingest/normalise/id-number.js';
-import { parseName } from '../../ingest/normalise/name.js';
 import { CASE_STATUS_LABEL } from '../../outreach/cases.js';
 import { CATEGORIES, CATEGORY_LABEL } from '../../policy/policy.js';
-import { maskIdNumber, scrubText, shownAs } from '../../privacy.js';
+import { scrubText, shownAs } from '../../privacy.js';
 import { audit } from '../../server/audit.js';
 import { disclosureFor, may, ROLE_LABEL } from '../../server/users.js';
 import { html, query, type SafeHtml } from '../html.js';
 import { badge, csrfField, details, page, SOURCE_LABEL, table, when, yuan, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
+import { findPersons, MAX_PERSON_ID, MAX_RESULTS, MIN_NAME_CHARS, MIN_TAIL_DIGITS, readSearch, type MatchKind, type ReadSearch } from '../person-search.js';
 
 // ---------------------------------------------------------------------------
 // Shared with review.ts: labels, masking, golden fields
@@ -172,54 +172,25 @@ export function notFound(reply: FastifyReply, v: Viewer, title: string, back: Sa
 // Search
 // ---------------------------------------------------------------------------
 
-const MAX_RESULTS = 50;
-/** person.id is an int4: larger numbers cannot be a person (and would make PostgreSQL fail). */
-const MAX_ID = 2_147_483_647;
-
 /** What a link may carry: a person number, never an id number or a name. */
 const linkQuery = z.object({ id: z.string().max(20).optional() });
-const searchQuery = z.object({ id: z.string().max(20).optional(), idno: z.string().max(40).optional(), name: z.string().max(200).optional(), _csrf: z.string().optional() });
-const idParam = z.object({ id: z.coerce.number().int().positive().max(MAX_ID) });
+/** The one search box (`q`); `name` and `idno`, the fields of the earlier form, are read as the box. */
+const searchQuery = z.object({ q: z.string().max(100).optional(), name: z.string().max(100).optional(), idno: z.string().max(100).optional(), _csrf: z.string().optional() });
+const idParam = z.object({ id: z.coerce.number().int().positive().max(MAX_PERSON_ID) });
 
-interface Criteria {
-  id?: number;
-  idNumber?: string;
-  name?: string;
-}
+const MATCH_LABEL: Record<MatchKind, string> = { person_no: '人员编号', name: '姓名', phone: '电话', id_number: '身份证号' };
 
-/** The search form's fields read as criteria, or what is wrong with them (in Chinese). */
-function readCriteria(q: z.infer<typeof searchQuery>): { criteria: Criteria; error?: string } {
-  const criteria: Criteria = {};
-  const id = q.id?.trim();
-  if (id) {
-    if (!/^\d{1,10}$/.test(id) || Number(id) < 1 || Number(id) > MAX_ID) return { criteria, error: '人员编号应为正整数' };
-    criteria.id = Number(id);
-  }
-  if (q.idno?.trim()) {
-    const p = parseIdNumber(q.idno);
-    if ((p.status !== 'valid' && p.status !== 'legacy15') || !p.value) return { criteria, error: '请输入完整、正确的 18 位身份证号' };
-    criteria.idNumber = p.value;
-  }
-  if (q.name?.trim()) {
-    // the same normal form as person.name (spaces, annotations and dots dropped)
-    const n = parseName(q.name)?.norm;
-    if (!n || [...n].length > 50) return { criteria, error: '请输入完整的姓名（不超过 50 个字）' };
-    criteria.name = n;
-  }
-  return { criteria };
-}
-
-function searchForm(v: Viewer, q: { id?: string | undefined; name?: string | undefined }): SafeHtml {
-  // posted, so that an id number or a name never stands in a URL; a full id number typed in is not written back into the page
+/** The search box, with a name written back (never a number: it may be a whole id number or phone). */
+function searchForm(v: Viewer, typed = ''): SafeHtml {
+  // posted, so that a name or a number never stands in a URL
   return html`<form method="post" action="/persons/search" class="search">
     ${csrfField(v)}
     <div class="form-row">
-      <label for="id">人员编号</label><input id="id" name="id" inputmode="numeric" value="${q.id ?? ''}" size="10" />
-      <label for="idno">身份证号（完整 18 位）</label><input id="idno" name="idno" autocomplete="off" size="20" />
-      <label for="name">姓名（完整）</label><input id="name" name="name" value="${q.name ?? ''}" size="10" />
+      <label for="q">姓名、电话、身份证号或人员编号</label>
+      <input id="q" name="q" value="${/\d/.test(typed) ? '' : typed}" size="24" maxlength="100" autocomplete="off" placeholder="如：张三、尾号 5678、人员编号" />
       <button type="submit">查询</button>
     </div>
-    <p class="muted">填写其中一项即可；填写多项时须同时符合。身份证号和姓名须完全一致。</p>
+    <p class="muted">姓名可只输入其中 ${MIN_NAME_CHARS} 个字（姓名的开头或结尾；3 个字以上可在任意位置），繁体或异体字同样可查；电话、身份证号可只输入最后 ${MIN_TAIL_DIGITS} 位以上；也可输入人员编号。各来源记录中的写法均可查到。</p>
   </form>`;
 }
 
@@ -353,54 +324,58 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
   const store = deps.app.store;
   registerUnmaskRefusal(server, store);
 
-  /** The search and its results; the criteria come from the form (POST) or, for a person number alone, a link. */
-  async function search(reply: FastifyReply, v: Viewer, parsed: { success: true; data: z.infer<typeof searchQuery> } | { success: false }): Promise<FastifyReply> {
+  /** The search and its results: what was typed in the box (POST), or a person number from a link. */
+  async function search(req: FastifyRequest, reply: FastifyReply, asked: { typed: string } | { personId: number } | { error: string }): Promise<FastifyReply> {
+    const v = viewerOf(req);
     const show = (body: unknown, error?: string, status = 200) => sendPage(reply, page({ title: '人员查询', viewer: v, active: '/persons', error, body }), status);
-    if (!parsed.success) return show(searchForm(v, {}), '查询条件不正确', 400);
-    const q = parsed.data;
-    const { criteria: c, error } = readCriteria(q);
-    if (error) return show(searchForm(v, q), error, 400);
-    if (c.id === undefined && c.idNumber === undefined && c.name === undefined) return show(searchForm(v, q));
+    if ('error' in asked) return show(searchForm(v), asked.error, 400);
+    const typed = 'typed' in asked ? asked.typed : undefined;
+    const read: ReadSearch = 'personId' in asked ? { query: { personId: asked.personId, shown: `人员编号 ${asked.personId}` } } : readSearch(asked.typed, deps.app.names);
+    if ('empty' in read) return show(searchForm(v));
+    if ('error' in read) return show(searchForm(v, typed), read.error, 400);
 
-    let sel = store.k
-      .selectFrom('person')
-      .select(['id', 'name', 'id_number', 'gender', 'birth_date', 'township', 'village', 'row_count', 'retired_at'])
-      .orderBy('id')
-      .limit(MAX_RESULTS + 1);
-    if (c.id !== undefined) sel = sel.where('id', '=', c.id);
-    if (c.idNumber !== undefined) sel = sel.where('id_number', '=', c.idNumber);
-    if (c.name !== undefined) sel = sel.where('name', '=', c.name);
-    const found = await sel.execute();
-    const asked = [c.id !== undefined ? `人员编号 ${c.id}` : '', c.idNumber ? `身份证号 ${maskIdNumber(c.idNumber)}` : '', c.name ? `姓名 ${c.name}` : ''].filter(Boolean).join('，');
-
+    const { total, rows } = await findPersons(store.k, read.query);
+    // id numbers masked in a list whoever looks (the full number is on the person's page, for a supervisor, audited); phones by role
+    const r = shownAs(disclosureFor(v.role, false));
     return show([
-      searchForm(v, q),
-      html`<h2>查询结果</h2><p class="muted">按 ${asked} 查询，共 ${found.length > MAX_RESULTS ? `${MAX_RESULTS} 人以上` : `${found.length} 人`}。</p>`,
+      searchForm(v, typed),
+      read.note ? html`<p class="notice">${read.note}</p>` : '',
+      html`<h2>查询结果</h2><p class="muted">按 ${read.query.shown} 查询，共找到 ${total} 人${total > MAX_RESULTS ? `，显示前 ${MAX_RESULTS} 人` : ''}。</p>`,
       table(
         [
           { label: '人员编号', cell: (p) => html`<a href="/persons/${p.id}">${p.id}</a>`, num: true },
-          { label: '姓名', cell: (p) => html`<a href="/persons/${p.id}">${p.name ?? '（无姓名）'}</a>` },
-          // always masked in a list: the full number is on the person's page, for a supervisor, audited
-          { label: '身份证号', cell: (p) => maskIdNumber(p.id_number) || '—' },
+          { label: '姓名', cell: (p) => html`<a href="/persons/${p.id}">${p.name ?? '（无姓名）'}</a>${p.matched ? html` <span class="muted">（记录中写作 ${p.matched}）</span>` : ''}` },
+          { label: '身份证号', cell: (p) => r.id(p.id_number) || '—' },
+          { label: '电话', cell: (p) => r.phone(p.phone) || '—' },
           { label: '性别', cell: (p) => GENDER_LABEL[p.gender ?? ''] ?? '—' },
           { label: '出生日期', cell: (p) => p.birth_date ?? '—' },
           { label: '乡镇', cell: (p) => p.township ?? '—' },
           { label: '村', cell: (p) => p.village ?? '—' },
-          { label: '关联记录', cell: (p) => p.row_count, num: true },
+          { label: '符合', cell: (p) => `${p.kinds.map((k) => MATCH_LABEL[k]).join('、')}${p.rank === 0 ? '' : '（部分）'}` },
           { label: '状态', cell: (p) => (p.retired_at ? badge('已停用（无关联记录）', 'muted') : badge('有效', 'ok')) },
         ],
-        found.slice(0, MAX_RESULTS),
+        rows,
         '没有找到符合条件的人员',
       ),
-      found.length > MAX_RESULTS ? html`<p class="muted">只显示前 ${MAX_RESULTS} 人，请补充查询条件。</p>` : '',
+      total > MAX_RESULTS ? html`<p class="muted">只显示最符合的前 ${MAX_RESULTS} 人，请输入更多的字或位数。</p>` : '',
     ]);
   }
 
   // a link may name a person number; an id number or a name never travels in a URL (it would sit in logs and history)
-  server.get('/persons', async (req, reply) => search(reply, viewerOf(req), linkQuery.safeParse(req.query)));
+  server.get('/persons', async (req, reply) => {
+    const id = linkQuery.safeParse(req.query).data?.id?.trim() ?? '';
+    if (id === '') return search(req, reply, { typed: '' });
+    // a link names a person by number, and by nothing else (not a phone or id number that ends so)
+    if (!/^\d{1,10}$/.test(id) || Number(id) < 1 || Number(id) > MAX_PERSON_ID) return search(req, reply, { error: '人员编号应为正整数' });
+    return search(req, reply, { personId: Number(id) });
+  });
 
   // a search changes nothing, so a viewer may post it (the session's CSRF token is still required)
-  server.post('/persons/search', { config: { permission: 'view' } }, async (req, reply) => search(reply, viewerOf(req), searchQuery.safeParse(req.body ?? {})));
+  server.post('/persons/search', { config: { permission: 'view' } }, async (req, reply) => {
+    const q = searchQuery.safeParse(req.body ?? {});
+    if (!q.success) return search(req, reply, { error: '查询条件不正确' });
+    return search(req, reply, { typed: q.data.q ?? q.data.name ?? q.data.idno ?? '' });
+  });
 
   server.get('/persons/:id', async (req, reply) => {
     const v = viewerOf(req);
