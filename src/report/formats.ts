@@ -19,11 +19,13 @@ import type { NewlyEligibleReport, QualityProblem, QualitySheet, ReportItem } fr
 import { formatYuan } from '../ingest/normalise/money.js';
 import { csvLine, textCell } from '../util/csv.js';
 import { countyTime } from '../util/time.js';
-import { headerRow, money, newWorkbook, num, printSetup, putCell, putRow, tableHeader, text, type Out } from './xlsx.js';
+import { chineseDate, genderOfId, money, newWorkbook, num, printListSheet, printSetup, putRow, tableHeader, text, type Out, type PrintColumn } from './xlsx.js';
 
 const BOM = '\ufeff';
 const SUMMARY_SHEET = '汇总';
 const UNKNOWN_TOWNSHIP = '未知乡镇';
+/** what a township's detail sheet is named after it */
+const DETAIL_TAIL = '（明细）';
 
 const STATUS_LABEL: Record<string, string> = {
   staged: '导入中',
@@ -73,13 +75,13 @@ function cut(s: string, max: number): string {
  * A name Excel accepts: no : \ / ? * [ ], no leading or trailing apostrophe, at most
  * 31 characters, unique ignoring case (a repeat gets "(2)", "(3)" …).
  */
-function sheetName(raw: string, taken: Set<string>): string {
+function sheetName(raw: string, taken: Set<string>, tail = ''): string {
   let base = raw.replace(/[:\\/?*[\]]/g, '_').replace(/[\u0000-\u001f\u007f]/g, '').trim().replace(/^'+|'+$/g, '');
   if (base === '') base = UNKNOWN_TOWNSHIP;
-  let name = cut(base, MAX_SHEET_NAME);
+  let name = cut(base, MAX_SHEET_NAME - tail.length) + tail;
   // "History" is reserved by Excel
   for (let n = 2; taken.has(name.toLowerCase()) || name.toLowerCase() === 'history'; n++) {
-    const suffix = `(${n})`;
+    const suffix = `(${n})${tail}`;
     name = cut(base, MAX_SHEET_NAME - suffix.length) + suffix;
   }
   taken.add(name.toLowerCase());
@@ -126,8 +128,8 @@ const SUMMARY_COLUMNS = [
 
 function summarySheet(wb: ExcelJS.Workbook, report: NewlyEligibleReport, townships: readonly Township[]): void {
   const ws = wb.addWorksheet(SUMMARY_SHEET);
-  const title = putRow(ws, 1, [text(`新增应救助人员名单（数据截至 ${report.dataAsOf ?? '未知'}）`)]);
-  title.font = { bold: true, size: 14 };
+  const title = `新增应救助人员名单（数据截至 ${report.dataAsOf ?? '未知'}）`;
+  putRow(ws, 1, [text(title)]).font = { bold: true, size: 14 };
   putRow(ws, 2, [text(`生成时间：${countyTime(report.createdAt)}（北京时间）`)]);
   putRow(ws, 3, [text(report.since ? `上次报告：${countyTime(report.since)}，本表为其后新增` : '首次报告')]);
   const header = 5;
@@ -138,7 +140,7 @@ function summarySheet(wb: ExcelJS.Workbook, report: NewlyEligibleReport, townshi
   });
   const total = putRow(ws, header + 1 + townships.length, [text('合计'), num(report.persons), num(report.newPersons), num(report.items.length), money(report.total)]);
   total.font = { bold: true };
-  printSetup(ws);
+  printSetup(ws, title);
 }
 
 const ITEM_COLUMNS = [
@@ -169,8 +171,9 @@ function itemCells(i: ReportItem): Out[] {
   ];
 }
 
-function townshipSheet(wb: ExcelJS.Workbook, t: Township, taken: Set<string>): void {
-  const ws = wb.addWorksheet(sheetName(t.name ?? UNKNOWN_TOWNSHIP, taken));
+/** The detail sheet of a township: every flag with every column, for the screen. */
+function townshipSheet(wb: ExcelJS.Workbook, t: Township, name: string): void {
+  const ws = wb.addWorksheet(name);
   tableHeader(ws, 1, ITEM_COLUMNS);
   t.items.forEach((item, i) => putRow(ws, 2 + i, itemCells(item)));
   const s = tally(t.items);
@@ -180,15 +183,82 @@ function townshipSheet(wb: ExcelJS.Workbook, t: Township, taken: Set<string>): v
   total[6] = text(`${t.items.length} 项`);
   total[ITEM_COLUMNS.length - 1] = money(s.fen);
   putRow(ws, 2 + t.items.length, total).font = { bold: true };
-  printSetup(ws);
+  printSetup(ws, `${t.name ?? UNKNOWN_TOWNSHIP}新增应救助人员明细`);
 }
 
-export async function writeNewlyEligibleXlsx(report: NewlyEligibleReport, file: string): Promise<void> {
+/** The printed list's columns: one line per person, what a township caseworker needs to call them. */
+export const PRINT_COLUMNS: readonly PrintColumn[] = [
+  { label: '序号', min: 5, max: 5, align: 'center' },
+  { label: '村', min: 8, max: 14 },
+  { label: '姓名', min: 7, max: 10 },
+  { label: '性别', min: 6, max: 6, align: 'center' },
+  { label: '联系电话', min: 13, max: 13 },
+  { label: '救助类别', min: 10, max: 14 },
+  { label: '标记', min: 10, max: 14 },
+  { label: '预计金额（元）', min: 11, max: 12, align: 'right' },
+  { label: '最早出院日期', min: 11, max: 12, align: 'center' },
+  { label: '备注', min: 12, max: 40, fill: true },
+];
+
+interface PersonLine {
+  first: ReportItem;
+  flags: string[];
+  fen: number;
+  earliest: string | null;
+}
+
+/** A township's items as one line per person, in the report's order (village, person). */
+function personLines(items: readonly ReportItem[]): PersonLine[] {
+  const lines = new Map<number, PersonLine>();
+  for (const i of items) {
+    let l = lines.get(i.personId);
+    if (!l) lines.set(i.personId, (l = { first: i, flags: [], fen: 0, earliest: null }));
+    if (!l.flags.includes(i.flagLabel)) l.flags.push(i.flagLabel);
+    l.fen += i.amount;
+    if (i.endedOn !== null && (l.earliest === null || i.endedOn < l.earliest)) l.earliest = i.endedOn;
+  }
+  return [...lines.values()];
+}
+
+export interface ReportXlsxOptions {
+  /** the county's name, for the printed titles; left out when not known */
+  county?: string | undefined;
+}
+
+/** The township's list to print, before its detail sheet. */
+function townshipPrintSheet(wb: ExcelJS.Workbook, report: NewlyEligibleReport, t: Township, name: string, o: ReportXlsxOptions): void {
+  const lines = personLines(t.items);
+  const s = tally(t.items);
+  const none = text(null);
+  printListSheet(wb, name, {
+    title: `${o.county ?? ''}${t.name ?? UNKNOWN_TOWNSHIP}新增应救助人员名单`,
+    lines: [
+      `数据截至 ${report.dataAsOf ?? '未知'}；${report.since ? `上次报告（${countyTime(report.since)}）之后新增` : '首次报告'}`,
+      `制表日期：${chineseDate(countyTime(report.createdAt))}；共 ${s.persons} 人（其中新增人员 ${s.newPersons} 人），预计金额合计 ${formatYuan(s.fen)} 元`,
+    ],
+    columns: PRINT_COLUMNS,
+    rows: lines.map((l, n) => [
+      num(n + 1), text(l.first.village), text(l.first.name), text(genderOfId(l.first.idNumber)), text(l.first.phone),
+      text(categoryText(l.first)), text(l.flags.join('、')), money(l.fen), text(l.earliest), none,
+    ]),
+    total: [text('合计'), none, text(`${s.persons} 人`), none, none, none, text(`${t.items.length} 项`), money(s.fen), none, none],
+  });
+}
+
+/**
+ * The summary 汇总, then for each township its list to print (named as the township) and
+ * its detail sheet (…（明细）).
+ */
+export async function writeNewlyEligibleXlsx(report: NewlyEligibleReport, file: string, o: ReportXlsxOptions = {}): Promise<void> {
   const wb = newWorkbook(report.createdAt);
   const townships = byTownship(report.items);
   summarySheet(wb, report, townships);
   const taken = new Set([SUMMARY_SHEET.toLowerCase()]);
-  for (const t of townships) townshipSheet(wb, t, taken);
+  for (const t of townships) {
+    const name = t.name ?? UNKNOWN_TOWNSHIP;
+    townshipPrintSheet(wb, report, t, sheetName(name, taken), o);
+    townshipSheet(wb, t, sheetName(name, taken, DETAIL_TAIL));
+  }
   await writeWorkbook(wb, file);
 }
 
@@ -248,7 +318,8 @@ const QUALITY_COLUMNS = [
 export async function writeQualityXlsx(sheet: QualitySheet, file: string): Promise<void> {
   const wb = newWorkbook(new Date());
   const ws = wb.addWorksheet(QUALITY_SHEET);
-  putRow(ws, 1, [text('数据质量问题清单')]).font = { bold: true, size: 14 };
+  const title = '数据质量问题清单';
+  putRow(ws, 1, [text(title)]).font = { bold: true, size: 14 };
   const heading = qualityHeading(sheet);
   heading.forEach(([label, value], i) => {
     const row = putRow(ws, 2 + i, [text(label), typeof value === 'number' ? num(value) : text(value)]);
@@ -262,7 +333,7 @@ export async function writeQualityXlsx(sheet: QualitySheet, file: string): Promi
       text(p.code), text(p.message), text(p.value),
     ]);
   });
-  printSetup(ws);
+  printSetup(ws, `${title}：${sheet.file}`);
   await writeWorkbook(wb, file);
 }
 

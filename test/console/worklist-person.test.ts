@@ -235,7 +235,9 @@ describe('console: the worklist by person', () => {
     expect(r.headers['content-type']).toContain('spreadsheetml');
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(r.rawPayload as unknown as ArrayBuffer);
-    const ws = wb.worksheets[0]!;
+    // the list to print first, the detail after it
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['打印名单', '外展工作台']);
+    const ws = wb.getWorksheet('外展工作台')!;
     const header = (ws.getRow(5).values as unknown[]).slice(1);
     expect(header).toEqual(['乡镇', '村', '姓名', '身份证号', '联系电话', '救助类别', '标记数', '应补金额（元）', '最早结算日期', '个案状态']);
     const rows: unknown[][] = [];
@@ -244,6 +246,9 @@ describe('console: the worklist by person', () => {
     expect(rows.map((x) => x[2])).toEqual(listed.map((l) => l.cell['姓名']));
     expect(rows.map((x) => Math.round(Number(x[7]) * 100))).toEqual(listed.map((l) => yuanToFen(l.cell['应补金额（元）']!)));
     expect(rows.every((x) => x[0] === township)).toBe(true);
+    const print = wb.getWorksheet('打印名单')!;
+    expect(print.getCell('A1').value).toBe(`${township}医疗救助待联系人员名单`);
+    expect(listed.map((_, i) => print.getCell(`C${5 + i}`).value)).toEqual(listed.map((l) => l.cell['姓名']));
     const audit = await k().selectFrom('audit_log').select(['actor', 'subject']).where('action', '=', 'export').where('subject', '=', 'worklist').execute();
     expect(audit).toEqual([{ actor: 'caseworker1', subject: 'worklist' }]);
   });

@@ -4,16 +4,15 @@
  * it). Synthetic data only; id numbers and phones are invented.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, delimiter, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, join } from 'node:path';
 import ExcelJS from 'exceljs';
 import yauzl, { type Entry } from 'yauzl';
 import { writeNewlyEligibleCsv, writeNewlyEligibleXlsx, writeQualityCsv, writeQualityXlsx } from '../../src/report/formats.js';
 import type { NewlyEligibleReport, QualitySheet, ReportItem } from '../../src/report/types.js';
 import { parseCsv } from '../helpers/csv.js';
-import { run } from '../helpers/process.js';
+import { convertToPdf, libreoffice } from '../helpers/office.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aidlink-formats-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -152,9 +151,11 @@ describe('newly eligible report as XLSX', async () => {
   const wb = await readXlsx(file);
   const townships = ['岩脚镇', SLASHED, '新窑镇_街道', LONG_A, LONG_B, null];
 
-  it('has the summary first, then one sheet per township in order, names made legal and unique', () => {
+  it('has the summary first, then per township in order its printed list and its detail, names made legal and unique', () => {
     expect(wb.worksheets.map((ws) => ws.name)).toEqual([
-      '汇总', '岩脚镇', '新窑镇_街道', '新窑镇_街道(2)', '六枝特区' + '甲'.repeat(27), '六枝特区' + '甲'.repeat(24) + '(2)', '未知乡镇',
+      '汇总', '岩脚镇', '岩脚镇（明细）', '新窑镇_街道', '新窑镇_街道（明细）', '新窑镇_街道(2)', '新窑镇_街道(2)（明细）',
+      '六枝特区' + '甲'.repeat(27), '六枝特区' + '甲'.repeat(23) + '（明细）', '六枝特区' + '甲'.repeat(24) + '(2)', '六枝特区' + '甲'.repeat(20) + '(2)（明细）',
+      '未知乡镇', '未知乡镇（明细）',
     ]);
     for (const ws of wb.worksheets) expect(ws.name.length).toBeLessThanOrEqual(31);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -181,7 +182,7 @@ describe('newly eligible report as XLSX', async () => {
   });
 
   it('lists each flag with text as text, money as yuan numbers, and a total per township', () => {
-    const ws = wb.getWorksheet('岩脚镇')!;
+    const ws = wb.getWorksheet('岩脚镇（明细）')!;
     expect(rowValues(ws, 1, 17)).toEqual([
       '村', '姓名', '身份证号', '联系电话', '救助类别', '新增人员', '标记', '原因', '结算ID', '医疗机构', '入院日期', '出院日期', '年度',
       '进入救助金额', '应救助金额', '已救助金额', '差额/金额',
@@ -215,7 +216,7 @@ describe('newly eligible report as XLSX', async () => {
 
   it('has the amounts of each township sheet add up to the summary', () => {
     townships.forEach((t, i) => {
-      const ws = wb.worksheets[i + 1]!;
+      const ws = wb.worksheets[2 + 2 * i]!;
       const mine = items.filter((x) => x.township === t);
       const amounts = Array.from({ length: mine.length }, (_, r) => ws.getRow(r + 2).getCell(17).value);
       expect(amounts).toEqual(mine.map((x) => yuan(x.amount)));
@@ -231,7 +232,7 @@ describe('newly eligible report as XLSX', async () => {
 
   it('has no formula element in any worksheet part of the file itself', async () => {
     const parts = await zipParts(file, /^xl\/worksheets\/sheet\d+\.xml$/);
-    expect(parts).toHaveLength(7);
+    expect(parts).toHaveLength(13);
     for (const xml of parts) {
       expect(xml).not.toMatch(/<f[\s>]/);
       expect(xml).toMatch(/t="s"/); // shared strings: plain text
@@ -239,7 +240,7 @@ describe('newly eligible report as XLSX', async () => {
   });
 
   it('has a bold frozen header with a filter, prints landscape one page wide, and is stamped by aidlink', () => {
-    const ws = wb.getWorksheet('岩脚镇')!;
+    const ws = wb.getWorksheet('岩脚镇（明细）')!;
     expect(ws.getCell('A1').font?.bold).toBe(true);
     expect(ws.views[0]).toMatchObject({ state: 'frozen', ySplit: 1 });
     expect(ws.autoFilter).toBe('A1:Q1');
@@ -339,45 +340,8 @@ describe('data-quality sheet', async () => {
 // ---------------------------------------------------------------------------
 // A real spreadsheet program must open what we write
 
-function onPath(command: string): string | null {
-  for (const d of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(d, command);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-const libreoffice = onPath('libreoffice');
-
-async function convertToPdf(xlsx: string): Promise<{ pdf: Buffer; ms: number }> {
-  const work = mkdtempSync(join(tmpdir(), 'aidlink-lo-'));
-  try {
-    const started = performance.now();
-    // a profile of its own: parallel runs would otherwise fight over one
-    const result = await run(
-      libreoffice!,
-      [`-env:UserInstallation=${pathToFileURL(join(work, 'profile')).href}`, '--headless', '--convert-to', 'pdf', '--outdir', work, xlsx],
-      { timeout: 120_000 },
-    );
-    const ms = performance.now() - started;
-    expect(result.code, `libreoffice: ${result.err}${result.out}`).toBe(0);
-    const pdf = join(work, basename(xlsx).replace(/\.xlsx$/, '.pdf'));
-    expect(existsSync(pdf), `no PDF: ${result.out}${result.err}`).toBe(true);
-    expect(statSync(pdf).size).toBeGreaterThan(1024);
-    return { pdf: readFileSync(pdf), ms };
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-}
-
 describe('LibreOffice', () => {
   it.skipIf(!libreoffice && !process.env.CI)('converts both workbooks to PDF', async () => {
-    if (!libreoffice) throw new Error('libreoffice is required in CI: apt-get install -y libreoffice-calc-nogui');
     const reportFile = join(dir, 'lo-report.xlsx');
     const qualityFile = join(dir, 'lo-quality.xlsx');
     await writeNewlyEligibleXlsx(report, reportFile);
