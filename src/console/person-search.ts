@@ -42,7 +42,8 @@ export const TOO_SHORT = `请输入至少 ${MIN_NAME_CHARS} 个字的姓名，�
 
 /** What staff typed in the box, read as the query it is; a query too short to narrow the county is refused. */
 export function readSearch(typed: string, names: NameTools): ReadSearch {
-  const text = removeSpaces(toHalfWidth(typed)).replace(/[-()]/g, '');
+  // a number as people write it: 139-1234-5678, (0831) 1234567, +86 139…
+  const text = removeSpaces(toHalfWidth(typed)).replace(/[-()]/g, '').replace(/^(?:\+86|0086)(?=1[3-9]\d{9}$)/, '');
   if (text === '') return { empty: true };
   if (/^\d+$/.test(text)) {
     const asPersonId = text.length <= 10 && Number(text) >= 1 && Number(text) <= MAX_PERSON_ID ? Number(text) : undefined;

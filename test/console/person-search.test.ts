@@ -214,6 +214,7 @@ describe('person search: reading the box', () => {
     expect(readSearch(' 1234 ', names)).toEqual({ query: { personId: 1234, phoneTail: '1234', idTail: '1234', shown: '号码 1234' } });
     expect(readSearch('12345x', names)).toEqual({ query: { idTail: '12345X', shown: '身份证号尾号 12345X' } });
     expect(readSearch('139-1234-5678', names)).toMatchObject({ query: { phoneTail: '13912345678', shown: '号码尾号 5678' } });
+    expect(readSearch('+86 139 1234 5678', names)).toMatchObject({ query: { phoneTail: '13912345678' } });
     expect(readSearch('陈', names)).toEqual({ error: TOO_SHORT });
     expect(readSearch('', names)).toEqual({ empty: true });
     expect(readSearch('0', names)).toEqual({ error: '人员编号应为正整数' });
