@@ -124,6 +124,16 @@ describe('the worklist export: the list to print first', async () => {
     expect(cells.filter((c) => /\d{6}(\*{8}|\d{8})\d{3}[\dX]/.test(c))).toEqual([]);
   });
 
+  it('writes a name that looks like a formula as plain text', async () => {
+    const hostile = { ...person(1), name: '=HYPERLINK("http://x","点我")', village: '+SUM(A1:A9)' };
+    const w = (await load(await worklistXlsx(exportOf({ rows: [hostile] })))).worksheets[0]!;
+    for (const address of ['B5', 'C5']) {
+      expect(w.getCell(address).type).toBe(ExcelJS.ValueType.String);
+      expect(w.getCell(address).formula).toBeUndefined();
+    }
+    expect(w.getCell('C5').value).toBe(hostile.name);
+  });
+
   it('names the township of each person when the list has several, and leaves out an unknown county', async () => {
     const mixed = [person(1, '岩脚镇'), person(2, '木岗镇')];
     const w = (await load(await worklistXlsx(exportOf({ rows: mixed, county: undefined })))).worksheets[0]!;
