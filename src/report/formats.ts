@@ -17,6 +17,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import ExcelJS from 'exceljs';
 import type { NewlyEligibleReport, QualityProblem, QualitySheet, ReportItem } from './types.js';
 import { formatYuan } from '../ingest/normalise/money.js';
+import { problemText } from '../ingest/problem-text.js';
 import { csvLine, textCell } from '../util/csv.js';
 import { countyTime } from '../util/time.js';
 import { chineseDate, genderOfId, money, newWorkbook, num, printListSheet, printSetup, putRow, tableHeader, text, type Out, type PrintColumn } from './xlsx.js';
@@ -306,14 +307,22 @@ function qualityHeading(sheet: QualitySheet): [string, string | number | null][]
   ];
 }
 
+// in Chinese throughout: the agency reads it (the codes' words are src/ingest/problem-text.ts)
 const QUALITY_COLUMNS = [
   { label: '行号', width: 10 },
   { label: '列', width: 16 },
+  { label: '原值', width: 24 },
   { label: '严重程度', width: 10 },
-  { label: '问题代码', width: 20 },
+  { label: '问题', width: 22 },
   { label: '说明', width: 48 },
-  { label: '原值', width: 30 },
+  { label: '处理办法', width: 40 },
 ] as const;
+
+/** One problem's cells, in QUALITY_COLUMNS order. */
+function qualityCells(p: QualityProblem): [number | null, string | null, string | null, string, string, string, string] {
+  const t = problemText(p.code);
+  return [p.rowNo, p.column, p.value, SEVERITY_LABEL[p.severity], t.title, p.message, t.action];
+}
 
 export async function writeQualityXlsx(sheet: QualitySheet, file: string): Promise<void> {
   const wb = newWorkbook(new Date());
@@ -328,10 +337,8 @@ export async function writeQualityXlsx(sheet: QualitySheet, file: string): Promi
   const header = 2 + heading.length + 1;
   tableHeader(ws, header, QUALITY_COLUMNS);
   sheet.problems.forEach((p, i) => {
-    putRow(ws, header + 1 + i, [
-      p.rowNo === null ? text(WHOLE_FILE) : num(p.rowNo), text(p.column), text(SEVERITY_LABEL[p.severity]),
-      text(p.code), text(p.message), text(p.value),
-    ]);
+    const [rowNo, ...rest] = qualityCells(p);
+    putRow(ws, header + 1 + i, [rowNo === null ? text(WHOLE_FILE) : num(rowNo), ...rest.map(text)]);
   });
   printSetup(ws, `${title}：${sheet.file}`);
   await writeWorkbook(wb, file);
@@ -339,9 +346,10 @@ export async function writeQualityXlsx(sheet: QualitySheet, file: string): Promi
 
 export async function writeQualityCsv(sheet: QualitySheet, file: string): Promise<void> {
   const heading = qualityHeading(sheet).map(([label, value]) => csvLine([label, typeof value === 'string' ? textCell(value) : value]));
-  const problems = sheet.problems.map((p) =>
-    csvLine([p.rowNo ?? WHOLE_FILE, textCell(p.column), SEVERITY_LABEL[p.severity], textCell(p.code), textCell(p.message), textCell(p.value)]),
-  );
+  const problems = sheet.problems.map((p) => {
+    const [rowNo, ...rest] = qualityCells(p);
+    return csvLine([rowNo ?? WHOLE_FILE, ...rest.map(textCell)]);
+  });
   const body = BOM + heading.join('') + '\n' + csvLine(QUALITY_COLUMNS.map((c) => c.label)) + problems.join('');
   await writeAtomically(file, (tmp) => writeFile(tmp, body, 'utf8'));
 }

@@ -11,6 +11,7 @@ import ExcelJS from 'exceljs';
 import yauzl, { type Entry } from 'yauzl';
 import { writeNewlyEligibleCsv, writeNewlyEligibleXlsx, writeQualityCsv, writeQualityXlsx } from '../../src/report/formats.js';
 import type { NewlyEligibleReport, QualitySheet, ReportItem } from '../../src/report/types.js';
+import { problemText, type ProblemText } from '../../src/ingest/problem-text.js';
 import { parseCsv } from '../helpers/csv.js';
 import { convertToPdf, libreoffice } from '../helpers/office.js';
 
@@ -81,9 +82,9 @@ const quality: QualitySheet = {
   rows: 120,
   rejectedRows: 2,
   problems: [
-    { rowNo: null, severity: 'error', code: 'missing_column', column: null, message: '缺少必需列：身份证号', value: null },
-    { rowNo: 5, severity: 'warning', code: 'bad_amount', column: '金额', message: '金额不是数字', value: '=1+1' },
-    { rowNo: 7, severity: 'error', code: 'bad_phone', column: '联系电话', message: '电话号码格式不对', value: '+86 183 0000 0000' },
+    { rowNo: null, severity: 'error', code: 'missing_required_column', column: null, message: '缺少必需列：身份证号', value: null },
+    { rowNo: 5, severity: 'warning', code: 'invalid_money', column: '金额', message: '金额不是数字', value: '=1+1' },
+    { rowNo: 7, severity: 'error', code: 'invalid_phone', column: '联系电话', message: '电话号码格式不对', value: '+86 183 0000 0000' },
   ],
 };
 
@@ -290,6 +291,7 @@ describe('newly eligible report as CSV', async () => {
 });
 
 describe('data-quality sheet', async () => {
+  const [MISSING, MONEY, PHONE] = ['missing_required_column', 'invalid_money', 'invalid_phone'].map(problemText) as [ProblemText, ProblemText, ProblemText];
   const xlsx = join(dir, 'quality.xlsx');
   const csv = join(dir, 'quality.csv');
   await writeQualityXlsx(quality, xlsx);
@@ -304,13 +306,13 @@ describe('data-quality sheet', async () => {
       ['文件', '岩脚镇结算明细-2026-10.xlsx'], ['来源', '医保结算数据'], ['数据截至', '2026-10-31'], ['状态', '待核实（已暂扣）'],
       ['数据行数', 120], ['被拒行数', 2], ['问题数', 3],
     ]);
-    expect(rowValues(ws, 10, 6)).toEqual(['行号', '列', '严重程度', '问题代码', '说明', '原值']);
-    expect(rowValues(ws, 11, 6)).toEqual(['整个文件', null, '错误', 'missing_column', '缺少必需列：身份证号', null]);
-    expect(rowValues(ws, 12, 6)).toEqual([5, '金额', '警告', 'bad_amount', '金额不是数字', '=1+1']);
-    expect(ws.getCell('F12').type).toBe(ExcelJS.ValueType.String);
-    expect(rowValues(ws, 13, 6)).toEqual([7, '联系电话', '错误', 'bad_phone', '电话号码格式不对', '+86 183 0000 0000']);
+    expect(rowValues(ws, 10, 7)).toEqual(['行号', '列', '原值', '严重程度', '问题', '说明', '处理办法']);
+    expect(rowValues(ws, 11, 7)).toEqual(['整个文件', null, null, '错误', MISSING.title, '缺少必需列：身份证号', MISSING.action]);
+    expect(rowValues(ws, 12, 7)).toEqual([5, '金额', '=1+1', '警告', MONEY.title, '金额不是数字', MONEY.action]);
+    expect(ws.getCell('C12').type).toBe(ExcelJS.ValueType.String);
+    expect(rowValues(ws, 13, 7)).toEqual([7, '联系电话', '+86 183 0000 0000', '错误', PHONE.title, '电话号码格式不对', PHONE.action]);
     expect(ws.views[0]).toMatchObject({ state: 'frozen', ySplit: 10 });
-    expect(ws.autoFilter).toBe('A10:F10');
+    expect(ws.autoFilter).toBe('A10:G10');
     expectNoFormulaAndOnlyPlainCells(wb);
   });
 
@@ -322,11 +324,22 @@ describe('data-quality sheet', async () => {
       ['文件', '岩脚镇结算明细-2026-10.xlsx'], ['来源', '医保结算数据'], ['数据截至', '2026-10-31'], ['状态', '待核实（已暂扣）'],
       ['数据行数', '120'], ['被拒行数', '2'], ['问题数', '3'],
       [''],
-      ['行号', '列', '严重程度', '问题代码', '说明', '原值'],
-      ['整个文件', '', '错误', 'missing_column', '缺少必需列：身份证号', ''],
-      ['5', '金额', '警告', 'bad_amount', '金额不是数字', "'=1+1"],
-      ['7', '联系电话', '错误', 'bad_phone', '电话号码格式不对', "'+86 183 0000 0000"],
+      ['行号', '列', '原值', '严重程度', '问题', '说明', '处理办法'],
+      ['整个文件', '', '', '错误', MISSING.title, '缺少必需列：身份证号', MISSING.action],
+      ['5', '金额', "'=1+1", '警告', MONEY.title, '金额不是数字', MONEY.action],
+      ['7', '联系电话', "'+86 183 0000 0000", '错误', PHONE.title, '电话号码格式不对', PHONE.action],
     ]);
+    // Chinese throughout: no problem code reaches the agency
+    expect(raw).not.toMatch(/[a-z]+_[a-z_]+/);
+    expect(MISSING.title).toMatch(/[\u4e00-\u9fff]/);
+  });
+
+  it('says a code it does not know in Chinese rather than by the code', async () => {
+    const file = join(dir, 'quality-new-code.csv');
+    await writeQualityCsv({ ...quality, problems: [{ rowNo: 3, severity: 'warning', code: 'some_new_code', column: '姓名', message: '新问题', value: null }] }, file);
+    const raw = readFileSync(file, 'utf8');
+    expect(raw).toContain('其他问题');
+    expect(raw).not.toContain('some_new_code');
   });
 
   it('shows an unknown status by its code rather than dropping it', async () => {
