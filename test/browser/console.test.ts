@@ -4,43 +4,25 @@
  * update a case, re-run matching and follow its progress, download a report. Every
  * main page is saved as a screenshot in test-results/screenshots/.
  *
- * Needs /usr/bin/chromium (apt-get install -y chromium). Without it the test is
- * skipped on a developer machine and fails in CI.
+ * Started by test/helpers/browser.ts (skipped without Chromium, except in CI).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { sql } from 'kysely';
-import type { FastifyInstance } from 'fastify';
-import { syncInProcess } from '../../src/jobs/local.js';
-import { BullRunner, startWorkers, type RunningWorkers } from '../../src/jobs/bull.js';
-import { buildServer } from '../../src/server/app.js';
-import { addUser } from '../../src/server/users.js';
-import type { AppContext } from '../../src/context.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { testContext } from '../helpers/context.js';
-import { dropQueues, queueEnv } from '../helpers/queues.js';
+import type { TestDb } from '../helpers/db.js';
+import { browserRig, haveChromium, type BrowserRig } from '../helpers/browser.js';
+import { PASSWORD } from '../helpers/console.js';
 import { SAMPLE_INBOX } from '../helpers/sample.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) throw new Error(`Chromium is required in CI for the browser tests: apt-get install -y chromium (looked for ${CHROMIUM})`);
-
 const SHOTS = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
-const PASSWORD = 'caseworker-password-1';
 
 describe.skipIf(!haveChromium)('the console in a browser', () => {
-  const env = queueEnv({ AIDLINK_INBOX: mkdtempSync(join(tmpdir(), 'aidlink-browser-inbox-')) });
+  let rig: BrowserRig;
   let db: TestDb;
-  let app: AppContext;
-  let runner: BullRunner;
-  let workers: RunningWorkers;
-  let server: FastifyInstance;
-  let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   let base: string;
 
@@ -50,34 +32,15 @@ describe.skipIf(!haveChromium)('the console in a browser', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    db = await createTestDb({ poolSize: 30 });
-    app = testContext(db.store, env);
-    await syncInProcess(app, { inbox: SAMPLE_INBOX, requestedBy: 'test', report: true });
-    await addUser(db.store, 'caseworker1', PASSWORD, 'caseworker');
-    await addUser(db.store, 'supervisor1', 'supervisor-password-1', 'supervisor');
-    runner = await BullRunner.connect(app.config);
-    workers = await startWorkers(app, { concurrency: 1 });
-    server = await buildServer(app, runner);
-    const address = await server.listen({ host: '127.0.0.1', port: 0 });
-    // localhost: a secure context, where the Secure session cookie is kept over plain HTTP
-    base = address.replace('127.0.0.1', 'localhost');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    context = await browser.newContext({ acceptDownloads: true, locale: 'zh-CN', viewport: { width: 1360, height: 900 } });
-    page = await context.newPage();
+    rig = await browserRig();
+    ({ db, base } = rig);
+    page = await (await rig.newContext()).newPage();
     // irreversible buttons ask first: the caseworker agrees
     page.on('dialog', (d) => void d.accept());
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await workers?.stop(5_000);
-    await runner?.close();
-    await dropQueues(env.AIDLINK_QUEUE_PREFIX!);
-    await db?.drop();
+    await rig?.close();
   });
 
   it('signs in', async () => {
@@ -88,7 +51,7 @@ describe.skipIf(!haveChromium)('the console in a browser', () => {
     await page.fill('#password', 'wrong-password');
     await page.click('button[type=submit]');
     await expect(page.locator('.notice.error').textContent()).resolves.toContain('用户名或密码不正确');
-    await page.fill('#password', PASSWORD);
+    await page.fill('#password', PASSWORD.caseworker);
     await page.click('button[type=submit]');
     await page.waitForURL(`${base}/`);
     expect(await page.locator('nav .user').textContent()).toContain('caseworker1（经办）');
@@ -179,7 +142,7 @@ describe.skipIf(!haveChromium)('the console in a browser', () => {
     await page.click('nav form[action="/logout"] button');
     await page.waitForURL(/\/login/);
     await page.fill('#username', 'supervisor1');
-    await page.fill('#password', 'supervisor-password-1');
+    await page.fill('#password', PASSWORD.supervisor);
     await page.click('button[type=submit]');
     await page.waitForURL(`${base}/`);
     await page.goto(`${base}/audit`);
