@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { syncInProcess } from '../../src/jobs/local.js';
-import { COMPARISON_LABEL, LEVEL_LABEL } from '../../src/match/compare.js';
+import { COMPARISON_LABEL } from '../../src/match/compare.js';
+import { evidencePhrase, verdictOf } from '../../src/console/evidence-words.js';
 import { formatYuan } from '../../src/ingest/normalise/money.js';
 import { CATEGORY_LABEL } from '../../src/policy/policy.js';
 import { maskIdNumber } from '../../src/privacy.js';
@@ -75,19 +76,17 @@ describe('console: identity review and the person page', () => {
       expect(r.body).toMatch(/<a class="card" href="\/review"><div class="value">1<\/div><div class="label">待人工核对的记录<\/div><\/a>/);
     });
 
-    it('shows the row and its candidates side by side, with the evidence in Chinese, masked for a caseworker', async () => {
+    it('shows the row and its candidates side by side, with the evidence in plain Chinese, masked for a caseworker', async () => {
       const r = await (await rig.as('caseworker')).get(path);
       expect(r.statusCode).toBe(200);
       expect(r.body).toContain('本条记录');
       expect(r.body).toContain(`href="/persons/${best.id}"`);
       expect(r.body).toContain('候选人员 1');
       expect(r.body).toContain(review.name!);
-      for (const e of review.evidence.evidence) {
-        expect(r.body).toContain(COMPARISON_LABEL[e.c as keyof typeof COMPARISON_LABEL][0]);
-        expect(r.body).toContain(LEVEL_LABEL[e.l]![0]);
-      }
-      expect(r.body).toContain('比对项');
-      expect(r.body).toContain('先验');
+      // each comparison as a phrase (test/console/review-evidence.test.ts has the wording), not its weight
+      for (const e of review.evidence.evidence) expect(r.body).toContain(evidencePhrase(e.c, e.l));
+      expect(r.body).toContain(verdictOf(review.evidence.probability));
+      expect(r.body).not.toContain('先验');
       expect(r.body).toContain(`概率 ${(review.evidence.probability * 100).toFixed(1)}%`);
       // the candidate's id number is there, masked; no full one anywhere
       expect(best.id_number).toMatch(FULL_ID);
@@ -113,7 +112,7 @@ describe('console: identity review and the person page', () => {
       const split = all.filter((c) => levels(c).size > 1).map((c) => COMPARISON_LABEL[c as keyof typeof COMPARISON_LABEL][0]);
       if (review.candidates.length < 2) expect(r.body).toContain('只有一名候选人员');
       else if (split.length === 0) expect(r.body).toContain('现有信息区分不了他们');
-      else expect(r.body).toContain(`区分各候选人员的比对项：${split.join('、')}。`);
+      else expect(r.body).toContain(`能把候选人员区分开的是${split.join('、')}：`);
       expect(r.body).toContain('同户的已知成员');
     });
 

@@ -8,12 +8,12 @@ import type { FastifyInstance } from 'fastify';
 import { sql, type Selectable } from 'kysely';
 import { z } from 'zod';
 import type { PersonTable } from '../../db/schema.js';
-import { COMPARISON_LABEL, LEVEL_LABEL } from '../../match/compare.js';
 import { confirmLink, DecisionError, rejectLink } from '../../match/decisions.js';
 import { applyPendingDecisions } from '../../match/apply-now.js';
 import { candidatesOf, countReviewRows, evidenceOf, listReviewRows, rowDecisions, type ReviewCandidate, type StoredEvidence } from '../../match/review.js';
 import { audit } from '../../server/audit.js';
 import { may } from '../../server/users.js';
+import { evidenceSentence, verdictOf, whatToldApart } from '../evidence-words.js';
 import { html, type SafeHtml } from '../html.js';
 import { badge, page, pager, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
@@ -32,9 +32,6 @@ type Evidence = StoredEvidence;
 type Candidate = ReviewCandidate;
 type Person = Selectable<PersonTable>;
 
-const comparisonLabel = (c: string): string => (COMPARISON_LABEL as Record<string, [string, string] | undefined>)[c]?.[0] ?? c;
-const levelLabel = (l: string): string => LEVEL_LABEL[l]?.[0] ?? l;
-const weight = (w: number): string => `${w >= 0 ? '+' : ''}${w.toFixed(1)}`;
 const dash = (x: unknown): unknown => (x === null || x === undefined || x === '' ? '—' : x);
 
 const DECISION_LABEL: Record<string, string> = { confirm: '是同一人', reject: '不是同一人', split: '拆分人员', merge: '合并人员' };
@@ -46,48 +43,33 @@ function problemPage(v: Viewer, title: string, message: string, back: string): s
   return page({ title, viewer: v, active: '/review', error: message, body: html`<p><a href="${back}">返回</a></p>` });
 }
 
-/** The evidence of the comparison: what each compared item contributed, the prior, the total and the probability. */
-function evidenceTable(e: Evidence): SafeHtml {
-  return html`<table>
-      <thead><tr><th>比对项</th><th>结果</th><th class="num">权重</th></tr></thead>
-      <tbody>
-        <tr><td>先验</td><td class="muted">全县人员中任取一人恰为此人</td><td class="num">${weight(e.prior)}</td></tr>
-        ${e.evidence.map((x) => html`<tr><td>${comparisonLabel(x.c)}</td><td>${levelLabel(x.l)}</td><td class="num">${weight(x.w)}</td></tr>`)}
-        <tr><th>合计</th><th>概率 ${localPercent(e.probability)}</th><th class="num">${weight(e.total)}</th></tr>
-      </tbody>
-    </table>
-    <p class="muted">权重为以 2 为底的对数几率：正数支持“是同一人”，负数支持“不是同一人”。比对只看各项是否一致，不显示具体内容。</p>`;
+/** One comparison in words: the verdict from its probability, then what agreed and what did not. */
+function evidenceWords(e: Evidence): SafeHtml {
+  return html`<p><strong>${verdictOf(e.probability)}</strong>（概率 ${localPercent(e.probability)}）：${evidenceSentence(e.evidence)}</p>
+    <p class="muted">比对只看各项是否一致，不显示具体内容。</p>`;
 }
 
 /**
- * Each candidate's evidence side by side, one column per candidate, and the comparisons
- * that came out differently for them: what split them, or that nothing did.
+ * Each candidate's comparison in one sentence, with its verdict, and what told the
+ * candidates apart, or that nothing did.
  */
-function candidatesEvidenceTable(candidates: readonly Candidate[], prior: number): SafeHtml {
-  const order: string[] = [];
-  for (const c of candidates) for (const x of c.evidence ?? []) if (!order.includes(x.c)) order.push(x.c);
-  const levelOf = (c: Candidate, comparison: string) => c.evidence?.find((x) => x.c === comparison);
-  const split = order.filter((comparison) => new Set(candidates.map((c) => levelOf(c, comparison)?.l ?? '')).size > 1);
+function candidatesEvidenceTable(candidates: readonly Candidate[]): SafeHtml {
   return html`<table class="compare">
-      <thead><tr><th>比对项</th>${candidates.map((c, i) => html`<th>候选人员 ${i + 1}（人员 ${c.person_id}）</th>`)}</tr></thead>
+      <thead><tr><th>候选人员</th><th>判断</th><th>比对结果（先列相符的，再列不符的，越重要越靠前）</th></tr></thead>
       <tbody>
-        <tr><td>先验</td>${candidates.map(() => html`<td class="num">${weight(prior)}</td>`)}</tr>
-        ${order.map(
-          (comparison) => html`<tr${split.includes(comparison) ? html` class="split"` : ''}><td>${comparisonLabel(comparison)}</td>${candidates.map((c) => {
-            const x = levelOf(c, comparison);
-            return html`<td>${x ? html`${levelLabel(x.l)} <span class="muted">${weight(x.w)}</span>` : html`<span class="muted">无法比对</span>`}</td>`;
-          })}</tr>`,
+        ${candidates.map(
+          (c, i) => html`<tr><th>候选人员 ${i + 1}（人员 ${c.person_id}）</th><td>${verdictOf(c.probability)}<br /><span class="muted">概率 ${localPercent(c.probability)}</span></td><td>${c.evidence ? evidenceSentence(c.evidence) : html`<span class="muted">没有保存逐项比对</span>`}</td></tr>`,
         )}
-        <tr><th>合计</th>${candidates.map((c) => html`<th>${weight(c.score)}，概率 ${localPercent(c.probability)}</th>`)}</tr>
       </tbody>
     </table>
-    <p>${
-      candidates.length < 2
-        ? '只有一名候选人员：证据不足以认定，也不足以排除。'
-        : split.length === 0
-          ? '各候选人员在每一项上的比对结果都相同：现有信息区分不了他们，请核对户籍、联系电话等其他材料。'
-          : `区分各候选人员的比对项：${split.map(comparisonLabel).join('、')}。`
-    }</p>`;
+    <p>${whatToldApart(candidates)}</p>`;
+}
+
+/** The numbers behind the words (weights, prior, total) stay with the operator's command. */
+function calculationNote(file: string, rowNo: number): SafeHtml {
+  return html`<details class="muted"><summary>查看计算细节</summary>
+      <p>各项比对的具体分值和计算过程，可请系统管理员在服务器上运行 <code>aidlink explain-link ${/\s/.test(file) ? `"${file}"` : file} ${rowNo}</code> 查看。</p>
+    </details>`;
 }
 
 /** A row its cluster decided (match/pool.ts): alone it waited for review. */
@@ -215,7 +197,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
           html`<p>
             ${inReview ? badge('待人工核对', 'warn') : badge('已关联', 'ok')}
             ${SOURCE_LABEL[row.source] ?? row.source}，<a href="/deliveries/${deliveryId}">${row.file}</a>${row.sheet ? `（${row.sheet}）` : ''}，数据截至 ${row.as_of ?? '—'}；
-            ${inReview ? '评分比对未达自动关联标准' : row.pooled ? POOLED_LABEL : (METHOD_LABEL[row.method] ?? row.method)}${row.score !== null ? `（评分 ${row.score.toFixed(1)}）` : ''}。
+            ${inReview ? '多项信息比对未达自动关联标准' : row.pooled ? POOLED_LABEL : (METHOD_LABEL[row.method] ?? row.method)}。
           </p>`,
           unmaskLink(r, path),
           html`<h2>${inReview ? '本条记录与候选人员' : '本条记录与关联的人员'}</h2>`,
@@ -227,7 +209,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
                   ${persons.map(
                     ({ p, candidate }, i) => html`<th>
                       ${inReview ? `候选人员 ${i + 1}：` : ''}<a href="/persons/${p.id}">人员 ${p.id}</a>
-                      ${candidate ? html`<br /><span class="muted">概率 ${localPercent(candidate.probability)}，评分 ${candidate.score.toFixed(1)}</span>` : ''}
+                      ${candidate ? html`<br /><span class="muted">${verdictOf(candidate.probability)}（概率 ${localPercent(candidate.probability)}）</span>` : ''}
                       ${p.retired_at ? html`<br />${badge('已停用', 'muted')}` : ''}
                     </th>`,
                   )}
@@ -243,15 +225,18 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
           html`<h2>比对依据</h2>`,
           row.pooled && evidence && candidates.some((c) => c.evidence)
             ? html`<p>${POOLED_NOTE}</p>
-                ${candidatesEvidenceTable(candidates.slice(0, MAX_CANDIDATES), evidence.prior)}`
+                ${candidatesEvidenceTable(candidates.slice(0, MAX_CANDIDATES))}
+                ${calculationNote(row.file, rowNo)}`
             : inReview && evidence && candidates.some((c) => c.evidence)
-            ? html`<p>本条记录与每名候选人员逐项比对（标出的行是候选人员之间结果不同的比对项）：</p>
-                ${candidatesEvidenceTable(candidates.slice(0, MAX_CANDIDATES), evidence.prior)}`
+            ? html`<p>本条记录与每名候选人员逐项比对的结果：</p>
+                ${candidatesEvidenceTable(candidates.slice(0, MAX_CANDIDATES))}
+                ${calculationNote(row.file, rowNo)}`
             : evidence
             ? html`<p>${inReview ? `与最可能的人员（人员 ${evidenceAgainst ?? '—'}）逐项比对：` : row.method === 'new' ? `与最相近的已有人员（人员 ${evidenceAgainst ?? '—'}）逐项比对，未达关联标准，因此建立了新人员：` : `与关联的人员（人员 ${evidenceAgainst ?? '—'}）逐项比对：`}</p>
-                ${evidenceTable(evidence)}
-                ${inReview && persons.length > 1 ? html`<p class="muted">系统只保存与最可能的人员的逐项比对；其他候选人员请对照上表。</p>` : ''}`
-            : html`<p>${METHOD_LABEL[row.method] ?? row.method}，没有评分比对。</p>`,
+                ${evidenceWords(evidence)}
+                ${inReview && persons.length > 1 ? html`<p class="muted">系统只保存与最可能的人员的逐项比对；其他候选人员请对照上表。</p>` : ''}
+                ${calculationNote(row.file, rowNo)}`
+            : html`<p>${METHOD_LABEL[row.method] ?? row.method}，没有逐项比对。</p>`,
 
           html`<h2>同户的已知成员</h2>`,
           row.household_no || row.head_id_number
