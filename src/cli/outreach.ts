@@ -43,7 +43,7 @@ export function registerOutreachCommands(program: Command): void {
     .action(async (opts: { out?: string; unmasked?: boolean }) => {
       await withContext(async (ctx) => {
         const actor = actorDefault();
-        const r = await writeNewlyEligibleReport(ctx.store, { dir: resolve(opts.out ?? reportsDir(ctx)), requestedBy: actor, unmasked: opts.unmasked === true });
+        const r = await writeNewlyEligibleReport(ctx.store, { dir: resolve(opts.out ?? reportsDir(ctx)), requestedBy: actor, unmasked: opts.unmasked === true, county: ctx.policy.county });
         await audit(ctx.store, { actor, action: opts.unmasked ? 'unmask' : 'export', subject: `report:${r.runId}`, detail: { what: 'newly-eligible', flags: r.flags, unmasked: opts.unmasked === true } });
         process.stdout.write(
           `report ${r.runId}: ${n(r.persons)} persons (${n(r.newPersons)} new), ${n(r.flags)} items, ${formatYuan(r.total)} yuan\n  ${r.files.xlsx}\n  ${r.files.csv}\n`,

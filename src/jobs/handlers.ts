@@ -186,7 +186,7 @@ export const HANDLERS = {
 
   async 'report.newly-eligible'(p, job) {
     await job.progress({ stage: 'writing the report of newly eligible people' });
-    return writeNewlyEligibleReport(job.app.store, { dir: reportsDir(job.app), requestedBy: p.requestedBy });
+    return writeNewlyEligibleReport(job.app.store, { dir: reportsDir(job.app), requestedBy: p.requestedBy, county: job.app.policy.county });
   },
 } satisfies { [N in JobName]: Handler<N> };
 

@@ -71,6 +71,8 @@ const medicalTypes = z.array(z.union([z.string(), z.number()]).transform(String)
 const policySchema = z
   .object({
     name: z.string().min(1),
+    /** the county's name, for the titles of what is printed (a township's list, a report) */
+    county: z.string().trim().min(1).max(40).optional(),
     medical_types: medicalTypes,
     thresholds: z
       .object({ unclaimed: yuan, underpaid: yuan, overpaid: yuan, high_burden: yuan, potential_catastrophic: yuan })
@@ -110,6 +112,8 @@ export interface Period {
 
 export interface Policy {
   name: string;
+  /** the county's name, for printed titles; absent when the policy file does not give it */
+  county?: string | undefined;
   file: string;
   thresholds: { unclaimed: number; underpaid: number; overpaid: number; highBurden: number; potentialCatastrophic: number };
   /** categories in priority order */
@@ -146,6 +150,7 @@ export function parsePolicy(doc: unknown, file: string): Policy {
   });
   return {
     name: p.name,
+    county: p.county,
     file,
     thresholds: {
       unclaimed: p.thresholds.unclaimed,

@@ -123,7 +123,7 @@ export interface ReportRunResult {
  */
 export async function writeNewlyEligibleReport(
   store: Store,
-  opts: { dir: string; requestedBy: string; unmasked?: boolean; now?: Date },
+  opts: { dir: string; requestedBy: string; unmasked?: boolean; now?: Date; county?: string | undefined },
 ): Promise<ReportRunResult> {
   mkdirSync(opts.dir, { recursive: true });
   return store.transaction(async (tx) => {
@@ -147,7 +147,7 @@ export async function writeNewlyEligibleReport(
     const report: NewlyEligibleReport = { runId: run.id, createdAt, since: previous?.created_at ?? null, dataAsOf, items, persons: persons.size, newPersons: newPersons.size, total };
     const base = join(opts.dir, `newly-eligible-${countyStamp(createdAt)}-${run.id}${opts.unmasked ? '-unmasked' : ''}`);
     const files = { xlsx: `${base}.xlsx`, csv: `${base}.csv` };
-    await writeNewlyEligibleXlsx(report, files.xlsx);
+    await writeNewlyEligibleXlsx(report, files.xlsx, { county: opts.county });
     await writeNewlyEligibleCsv(report, files.csv);
     await tx.k.updateTable('report_run').set({ files: JSON.stringify([files.xlsx, files.csv]) }).where('id', '=', run.id).execute();
     return { runId: run.id, files, persons: persons.size, newPersons: newPersons.size, flags: items.length, total };

@@ -247,7 +247,8 @@ describe('console: the worklist by person', () => {
     expect(rows.map((x) => Math.round(Number(x[7]) * 100))).toEqual(listed.map((l) => yuanToFen(l.cell['应补金额（元）']!)));
     expect(rows.every((x) => x[0] === township)).toBe(true);
     const print = wb.getWorksheet('打印名单')!;
-    expect(print.getCell('A1').value).toBe(`${township}医疗救助待联系人员名单`);
+    // titled with the county the policy file names
+    expect(print.getCell('A1').value).toBe(`六枝特区${township}医疗救助待联系人员名单`);
     expect(listed.map((_, i) => print.getCell(`C${5 + i}`).value)).toEqual(listed.map((l) => l.cell['姓名']));
     const audit = await k().selectFrom('audit_log').select(['actor', 'subject']).where('action', '=', 'export').where('subject', '=', 'worklist').execute();
     expect(audit).toEqual([{ actor: 'caseworker1', subject: 'worklist' }]);

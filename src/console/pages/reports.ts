@@ -19,6 +19,7 @@ import { countyStamp } from '../../util/time.js';
 import { html } from '../html.js';
 import { page, postButton, table, when, yuan } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
+import { starterLabel } from './runs.js';
 
 const CONTENT_TYPE = { xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', csv: 'text/csv; charset=utf-8' } as const;
 
@@ -58,7 +59,7 @@ export function registerReports(server: FastifyInstance, deps: ConsoleDeps): voi
               { label: '新增人员', cell: (r) => fresh.get(r.id) ?? 0, num: true },
               { label: '标记数', cell: (r) => r.flags, num: true },
               { label: '预计金额（元）', cell: (r) => yuan(r.total), num: true },
-              { label: '生成人', cell: (r) => r.requested_by },
+              { label: '生成人', cell: (r) => starterLabel(r.requested_by) },
               {
                 label: '下载',
                 cell: (r) =>
@@ -77,7 +78,7 @@ export function registerReports(server: FastifyInstance, deps: ConsoleDeps): voi
 
   server.post('/reports', { config: { permission: 'change' } }, async (req, reply) => {
     const v = viewerOf(req);
-    const r = await writeNewlyEligibleReport(store, { dir: reportsDir(app), requestedBy: `console:${v.username}` });
+    const r = await writeNewlyEligibleReport(store, { dir: reportsDir(app), requestedBy: `console:${v.username}`, county: app.policy.county });
     await audit(store, { actor: v.username, action: 'export', subject: `report:${r.runId}`, detail: { what: 'newly-eligible', flags: r.flags }, ip: req.ip });
     return reply.redirect('/reports?done=report', 303);
   });
@@ -94,7 +95,7 @@ export function registerReports(server: FastifyInstance, deps: ConsoleDeps): voi
     const dir = resolve(join(app.config.AIDLINK_DATA_DIR, 'uploads'));
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `report-${randomUUID()}.${format}`);
-    await (format === 'xlsx' ? writeNewlyEligibleXlsx(report, tmp) : writeNewlyEligibleCsv(report, tmp));
+    await (format === 'xlsx' ? writeNewlyEligibleXlsx(report, tmp, { county: app.policy.county }) : writeNewlyEligibleCsv(report, tmp));
     const body = await readFile(tmp);
     await rm(tmp, { force: true });
     await audit(store, { actor: who.username, action: unmasked ? 'unmask' : 'download', subject: `report:${id}`, detail: { format, unmasked }, ip: req.ip });

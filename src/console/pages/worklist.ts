@@ -189,7 +189,7 @@ function calculationOf(s: CaseSettlement): SafeHtml {
 export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): void {
   const store = deps.app.store;
 
-  registerPersonWorklist(server, store);
+  registerPersonWorklist(server, store, deps.app.policy.county);
 
   // ——— 个案 ———
 
@@ -599,7 +599,8 @@ function filterText(f: WorklistFilter, o: WorklistOrder): string {
   return parts.filter(Boolean).join('；');
 }
 
-function registerPersonWorklist(server: FastifyInstance, store: Store): void {
+/** @param county the county's name, for the printed list's title (the policy file's `county`) */
+function registerPersonWorklist(server: FastifyInstance, store: Store, county: string | undefined): void {
   async function parse(req: FastifyRequest) {
     const parsed = worklistQuery.safeParse(req.query ?? {});
     if (!parsed.success) return undefined;
@@ -760,7 +761,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store): void {
     if (!p) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
     const list = await listWorklist(store, p.filter, p.order);
     const createdAt = new Date();
-    const body = await worklistXlsx({ rows: list.rows, filter: filterText(p.filter, p.order), createdAt, shown: shownAs(disclosureFor(v.role, false)) });
+    const body = await worklistXlsx({ rows: list.rows, filter: filterText(p.filter, p.order), createdAt, shown: shownAs(disclosureFor(v.role, false)), county });
     await audit(store, { actor: v.username, action: 'export', subject: 'worklist', detail: { persons: list.persons, cases: list.cases, ...listParams(p.q) }, ip: req.ip });
     const name = `外展工作台_${countyStamp(createdAt)}.xlsx`;
     return reply
