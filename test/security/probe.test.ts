@@ -43,7 +43,8 @@ function multipart(parts: ({ name: string; value: string } | { name: string; fil
   return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
 }
 
-const CSV = '姓名,身份证号,低保类别\n测试,110101199001010011,A\n';
+// a civil roster's header (an upload whose header fits no source is refused before the inbox)
+const CSV = '姓名,身份证号,救助类别,认定日期\n测试,110101199001010011,A,2020-01-01\n';
 
 describe('security probe of every route', () => {
   let rig: ConsoleRig;

@@ -15,13 +15,15 @@ import { z } from 'zod';
 import { decideQuarantine, DeliveryError } from '../../ingest/deliveries.js';
 import type { Mapping } from '../../ingest/mapping.js';
 import { SOURCES } from '../../ingest/sources.js';
-import { placeUpload } from '../../ingest/upload.js';
+import { AUTO_SOURCE, placeUpload, receivedBefore } from '../../ingest/upload.js';
 import { audit } from '../../server/audit.js';
 import { authOf } from '../../server/auth.js';
 import { csrfMatches, type Session } from '../../server/sessions.js';
 import { RateLimit } from '../../server/throttle.js';
-import { may } from '../../server/users.js';
-import { qualitySheet } from '../../report/quality.js';
+import { disclosureFor, may } from '../../server/users.js';
+import { scrubText, shownAs } from '../../privacy.js';
+import { problemText } from '../../ingest/problem-text.js';
+import { deliveryProblems, qualitySheet, type DeliveryProblem } from '../../report/quality.js';
 import { writeQualityCsv, writeQualityXlsx } from '../../report/formats.js';
 import { html } from '../html.js';
 import { badge, csrfField, DELIVERY_STATUS_LABEL, details, page, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
@@ -35,15 +37,25 @@ function statusBadge(status: string) {
   return badge(label, tone);
 }
 
-function uploadForm(v: Viewer, error?: string) {
+/** A refused upload: why, and the delivery when the file was received before. */
+interface Refusal {
+  message: string;
+  received?: number | undefined;
+}
+
+/** The upload form; after a refusal, why (with a link to the delivery received before) and the source that was chosen. */
+function uploadForm(v: Viewer, refusal?: Refusal, chosen: string = AUTO_SOURCE) {
   return html`<h2>上传文件</h2>
     <form method="post" action="/deliveries/upload" enctype="multipart/form-data" class="upload">
       ${csrfField(v)}
-      ${error ? html`<p class="notice error">${error}</p>` : ''}
+      ${refusal
+        ? html`<p class="notice error">${refusal.message}${refusal.received ? html` <a href="/deliveries/${refusal.received}">查看该文件</a>` : ''}</p>`
+        : ''}
       <div class="form-row">
         <label for="source">来源</label>
         <select id="source" name="source" required>
-          ${SOURCES.map((s) => html`<option value="${s}">${SOURCE_LABEL[s] ?? s}</option>`)}
+          <option value="${AUTO_SOURCE}" ${chosen === AUTO_SOURCE ? 'selected' : ''}>自动识别（按表头）</option>
+          ${SOURCES.map((s) => html`<option value="${s}" ${chosen === s ? 'selected' : ''}>${SOURCE_LABEL[s] ?? s}</option>`)}
         </select>
         <label for="file">文件（CSV 或 XLSX）</label>
         <input id="file" name="file" type="file" accept=".csv,.txt,.xlsx" required />
@@ -114,14 +126,9 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
     const { id } = idParam.parse(req.params);
     const d = await store.k.selectFrom('delivery').selectAll().where('id', '=', id).executeTakeFirst();
     if (!d) return sendPage(reply, page({ title: '没有这个文件', viewer: v, body: html`<p><a href="/deliveries">返回文件列表</a></p>` }), 404);
-    const problems = await store.k
-      .selectFrom('row_problem')
-      .select(['row_no', 'severity', 'code', 'column_name', 'message'])
-      .where('delivery_id', '=', id)
-      .orderBy('row_no', (ob) => ob.nullsFirst())
-      .orderBy('id')
-      .limit(MAX_PROBLEMS_SHOWN + 1)
-      .execute();
+    const problems = await deliveryProblems(store, id, d.headers ?? [], MAX_PROBLEMS_SHOWN + 1);
+    // nobody asks to unmask here: id numbers masked for all, phones by role
+    const shown = shownAs(disclosureFor(v.role, false));
     const events = await store.k.selectFrom('delivery_event').selectAll().where('delivery_id', '=', id).orderBy('id').execute();
     const canChange = may(v.role, 'change');
     const done = (req.query as { done?: string }).done;
@@ -161,10 +168,12 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
             : '',
           table(
             [
-              { label: '行号', cell: (p) => p.row_no ?? '整个文件', num: true },
-              { label: '列', cell: (p) => p.column_name ?? '—' },
+              { label: '行号', cell: (p) => p.rowNo ?? '整个文件', num: true },
+              { label: '列', cell: (p) => p.column ?? '—' },
+              { label: '原值', cell: (p) => valueShown(p, shown) },
               { label: '严重程度', cell: (p) => (p.severity === 'error' ? badge('错误', 'bad') : badge('警告', 'warn')) },
-              { label: '说明', cell: (p) => p.message },
+              { label: '问题', cell: (p) => html`<strong>${problemText(p.code).title}</strong><br />${p.message}` },
+              { label: '怎么办', cell: (p) => problemText(p.code).action },
             ],
             problems.slice(0, MAX_PROBLEMS_SHOWN),
             '没有发现问题',
@@ -231,8 +240,10 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
 
     const tooLarge = `文件超过 ${app.config.AIDLINK_UPLOAD_MAX_MB} MB，请通过共享目录投递`;
     const badOrigin = '请求来源无法确认（页面已过期？请刷新页面后重试）';
-    type Outcome = { refused: string; status: number } | { redirect: string };
-    const refused = (message: string, status = 400): Outcome => ({ refused: message, status });
+    type Outcome = { refused: Refusal; status: number; chosen?: string } | { redirect: string };
+    const refused = (message: string, status = 400, more: { received?: number; chosen?: string } = {}): Outcome => ({
+      refused: { message, received: more.received }, status, ...(more.chosen ? { chosen: more.chosen } : {}),
+    });
 
     /** Reads the upload and hands it to placeUpload (ingest/upload.ts); the temporary file is gone before the answer is sent. */
     async function takeUpload(req: FastifyRequest, v: Viewer, session: Session): Promise<Outcome> {
@@ -265,8 +276,11 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
         if (!tokenOk) return refused(badOrigin, 403);
         if (!uploaded) return refused('请选择要上传的文件');
         if (uploaded.truncated) return refused(tooLarge, 413);
-        const placed = await placeUpload({ inbox, source, tmp: uploaded.tmp, filename: uploaded.filename });
-        if (!placed.ok) return refused(placed.message);
+        const placed = await placeUpload({
+          inbox, source, tmp: uploaded.tmp, filename: uploaded.filename, mapping: app.mapping, received: (hash) => receivedBefore(store.k, hash), choiceLabel: SOURCE_LABEL,
+        });
+        // a file received before is a conflict with that delivery, not a bad request
+        if (!placed.ok) return refused(placed.message, placed.received ? 409 : 400, { ...(placed.received ? { received: placed.received.id } : {}), chosen: source });
         const { file, hash } = placed;
         const job = await runner.submitIngest({ inboxRoot: inbox, file, hash }, `console:${v.username}`);
         await audit(store, { actor: v.username, action: 'upload', subject: file, ip: req.ip });
@@ -290,7 +304,7 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
       if ('redirect' in outcome) return reply.redirect(outcome.redirect, 303);
       // the client may still be sending: close the connection rather than read the rest
       reply.header('Connection', 'close');
-      return sendPage(reply, page({ title: '上传失败', viewer: v, active: '/deliveries', body: uploadForm(v, outcome.refused) }), outcome.status);
+      return sendPage(reply, page({ title: '上传失败', viewer: v, active: '/deliveries', body: uploadForm(v, outcome.refused, outcome.chosen) }), outcome.status);
     });
   });
 }
@@ -306,12 +320,24 @@ async function saveTo(source: Readable, path: string): Promise<void> {
   }
 }
 
-/** Temporary uploads a crashed or killed server left behind (a day old: none is still being written). */
+/** Temporary uploads (and the folders they are read in, ingest/upload.ts) a crashed or killed server left behind (a day old: none is still being written). */
 function removeStaleUploads(dir: string): void {
   const dayAgo = Date.now() - 24 * 3600_000;
   void readdir(dir)
-    .then((names) => Promise.all(names.map(async (n) => ((await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? Infinity) < dayAgo && rm(join(dir, n), { force: true }))))
+    .then((names) => Promise.all(names.map(async (n) => ((await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? Infinity) < dayAgo && rm(join(dir, n), { recursive: true, force: true }))))
     .catch(() => undefined);
+}
+
+/** Columns whose values are id numbers (a certificate or insurance number holds one). */
+const ID_FIELDS: ReadonlySet<string> = new Set(['id_number', 'head_id_number', 'cert_no', 'insurance_no']);
+const MAX_VALUE_CHARS = 40;
+
+/** A problem's cell as delivered, as this reader may see it: id numbers and phones masked by disclosure, anything else that looks like one scrubbed. */
+function valueShown(p: DeliveryProblem, shown: ReturnType<typeof shownAs>): string {
+  if (p.value === null) return '—';
+  if (p.value.trim() === '') return '（空）';
+  const v = p.field && ID_FIELDS.has(p.field) ? shown.id(p.value) : p.field === 'phone' ? shown.phone(p.value) : scrubText(p.value);
+  return v.length > MAX_VALUE_CHARS ? `${v.slice(0, MAX_VALUE_CHARS)}…` : v;
 }
 
 /** The title of the format profile that read a delivery, as the mapping names it now (a profile since removed: its name). */
