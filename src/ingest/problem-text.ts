@@ -75,6 +75,3 @@ const UNKNOWN: ProblemText = { title: '其他问题', action: '请按说明核�
 export function problemText(code: string): ProblemText {
   return TEXT[code] ?? UNKNOWN;
 }
-
-/** The codes this table explains (a test checks that problems.ts has none without its text). */
-export const EXPLAINED_CODES: readonly string[] = Object.keys(TEXT);

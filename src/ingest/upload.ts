@@ -116,20 +116,22 @@ const HEADER_CODES = new Set(['missing_required_column', 'header_not_found', 'pr
 export async function recogniseSource(mapping: Mapping, path: string, inspection: Inspection): Promise<SourceFit[]> {
   const fits: SourceFit[] = [];
   for (const source of SOURCES) {
-    const found = await findTable(path, inspection.kind, mapping, source, undefined);
-    if (found.ok) {
-      fits.push({ source, fits: true, recognised: recognisedCount(found.table.headers, found.table.profile), missing: [] });
-    } else if (found.header) {
-      const { headers, profile } = found.header;
-      const missing = mapColumns(headers, profile).missing.map((m) => FIELD_LABEL[m.field]);
-      fits.push({ source, fits: false, recognised: recognisedCount(headers, profile), missing });
-    } else if (!HEADER_CODES.has(found.problem.code)) {
-      return [{ source, fits: false, recognised: 0, missing: [], problem: found.problem }];
-    } else {
-      fits.push({ source, fits: false, recognised: 0, missing: [], ...(found.problem.code === 'header_not_found' ? {} : { problem: found.problem }) });
-    }
+    const fit = await fitAs(mapping, path, inspection, source);
+    if (fit.problem && !HEADER_CODES.has(fit.problem.code)) return [fit];
+    fits.push(fit);
   }
   return fits.sort((a, b) => Number(b.fits) - Number(a.fits) || b.recognised - a.recognised || a.missing.length - b.missing.length);
+}
+
+/** How the header fits one source. */
+async function fitAs(mapping: Mapping, path: string, inspection: Inspection, source: SourceKey): Promise<SourceFit> {
+  const found = await findTable(path, inspection.kind, mapping, source, undefined);
+  if (found.ok) return { source, fits: true, recognised: recognisedCount(found.table.headers, found.table.profile), missing: [] };
+  if (found.header) {
+    const { headers, profile } = found.header;
+    return { source, fits: false, recognised: recognisedCount(headers, profile), missing: mapColumns(headers, profile).missing.map((m) => FIELD_LABEL[m.field]) };
+  }
+  return { source, fits: false, recognised: 0, missing: [], ...(found.problem.code === 'header_not_found' ? {} : { problem: found.problem }) };
 }
 
 /** The source to read the file as, or why none: from the choice and how the header fits each source. */
@@ -193,7 +195,10 @@ export async function placeUpload(u: Upload): Promise<Placement> {
   try {
     await mkdir(folder, { recursive: true });
     await rename(u.tmp, named);
-    const choice = chooseSource(chosen, await recogniseSource(u.mapping, named, inspection), u.choiceLabel);
+    // a chosen source that fits needs no other read (a workbook is opened once per source tried)
+    const own = chosen === AUTO_SOURCE ? undefined : await fitAs(u.mapping, named, inspection, chosen);
+    const fits = own?.fits ? [own] : await recogniseSource(u.mapping, named, inspection);
+    const choice = chooseSource(chosen, fits, u.choiceLabel);
     if (!choice.ok) return choice;
     const source = choice.source;
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMapping } from '../../src/ingest/mapping.js';
+import { UNSUPPORTED_MESSAGE } from '../../src/ingest/problems.js';
 import { AUTO_SOURCE, chooseSource, MAX_NAME_BYTES, placeUpload, receivedMessage, safeFileName, type SourceFit, type Upload } from '../../src/ingest/upload.js';
 import { CIVIL_HEADER, civilRow, csvText, makeId, SETTLEMENT_HEADER } from '../helpers/fixtures.js';
 
@@ -73,6 +74,14 @@ describe('placeUpload', () => {
     expect(existsSync(tmp)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.endsWith('.d'))).toEqual([]);
     expect(existsSync(join(inbox, 'settlement'))).toBe(false);
+  });
+
+  it('refuses a file that is not a table with the reason ingest gives, whatever the source chosen', async () => {
+    for (const source of [AUTO_SOURCE, 'civil']) {
+      const tmp = tmpWith('%PDF-1.4\n%âãÏÓ\n1 0 obj\n');
+      expect(await upload({ source, tmp, filename: 'civil_20261031.csv' })).toEqual({ ok: false, message: UNSUPPORTED_MESSAGE.pdf });
+      expect(existsSync(tmp)).toBe(false);
+    }
   });
 
   it('reads a settlement file as one, by its header, and says a file received before was', async () => {
