@@ -17,13 +17,8 @@ export interface Probe {
   idValue: string | null;
   birth: string | null;
   gender: 'M' | 'F' | null;
-  /** the head of household's usable id number (civil rosters) */
+  /** the head of household's usable id number: its column (civil), else its 户编号's head row (rural; data.ts HEAD_ID) */
   headId: string | null;
-  /**
-   * the head of household's year of birth: from headId, else from the id on the row of the
-   * same roster and 户编号 that says it is the head (rural rosters carry no head column)
-   */
-  headBirthYear: number | null;
   /** the row says it is the head itself (本人, 户主) */
   isSelf: boolean;
   /** its relation to the head of household, as a kind (relationKind) */
@@ -290,7 +285,7 @@ function birthYear(id18: string): number | null {
 export function compareHouseholdRole(p: Probe, q: Profile): Level<'household_role'> | null {
   if (!p.relation) return null;
   const gap = GENERATION_GAP[p.relation];
-  const head = p.headId ? birthYear(p.headId) : p.headBirthYear;
+  const head = p.headId ? birthYear(p.headId) : null;
   const years = q.births.map((b) => Number(b.slice(0, 4)));
   const ageKnown = gap !== undefined && head !== null && years.length > 0;
   const gender = RELATION_GENDER[p.relation];

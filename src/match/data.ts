@@ -237,7 +237,6 @@ interface ProbeSqlRow {
   birth_date: string | null;
   gender: string | null;
   head_id: string | null;
-  head_birth_year: number | null;
   relation: string | null;
   household_no: string | null;
   township: string | null;
@@ -248,24 +247,27 @@ interface ProbeSqlRow {
 }
 
 /**
- * A rural row's head of household, for its relation's age check: the row of the same roster
- * and 户编号 that says it is the head, when it carries a usable id (one year of birth among
- * such rows, else none: a household listing two heads tells nothing).
+ * A row's head of household: its head-of-household column (civil rosters), else, on a
+ * rural roster (which has no such column), the id of the other row of the same roster and
+ * 户编号 that says it is the head, when it carries a usable one (a household listing two
+ * heads gives none). So a rural row and a civil row of one household share the household,
+ * and a rural row's relation is checked against its head's age.
  */
-const HEAD_BIRTH_YEAR = sql<number | null>`
-  case when s.household_no is not null and s.head_id_number is null then (
-    select case when count(distinct substr(h.id_number, 7, 4)) = 1 then min(substr(h.id_number, 7, 4))::int end
-    from source_row h
-    where h.household_no = s.household_no and h.delivery_id = s.delivery_id
-      and h.relation = any(${[...SELF_RELATIONS]}::text[]) and h.id_status in ('valid', 'legacy15'))
+const HEAD_ID = sql<string | null>`
+  case
+    when s.head_id_status in ('valid', 'legacy15') then s.head_id_number
+    when s.household_no is not null and s.head_id_number is null then (
+      select case when count(distinct h.id_number) = 1 then min(h.id_number) end
+      from source_row h
+      where h.household_no = s.household_no and h.delivery_id = s.delivery_id and h.row_no <> s.row_no
+        and h.relation = any(${[...SELF_RELATIONS]}::text[]) and h.id_status in ('valid', 'legacy15'))
   end`;
 
 const PROBE_COLUMNS = (forPseudo: boolean): RawBuilder<unknown> => sql`
   l.delivery_id, l.row_no, d.file, s.source, s.name_norm, l.name_fold, l.name_sound, s.id_status, s.id_number,
   ${forPseudo ? sql`case when d.column_map ? 'birth_date' then s.birth_date::text end` : sql`s.birth_date::text`} as birth_date,
   ${forPseudo ? sql`case when d.column_map ? 'gender' then s.gender::text end` : sql`s.gender::text`} as gender,
-  case when s.head_id_status in ('valid', 'legacy15') then s.head_id_number end as head_id,
-  ${HEAD_BIRTH_YEAR} as head_birth_year,
+  ${HEAD_ID} as head_id,
   s.relation, s.household_no, s.township, s.village, dr.address, s.phone`;
 
 function toProbe(r: ProbeSqlRow, places: PlaceIndex): ProbeRow {
@@ -284,7 +286,6 @@ function toProbe(r: ProbeSqlRow, places: PlaceIndex): ProbeRow {
     birth: r.birth_date,
     gender: r.gender === 'M' || r.gender === 'F' ? r.gender : null,
     headId: r.head_id,
-    headBirthYear: r.head_birth_year,
     isSelf: r.relation !== null && SELF_RELATIONS.includes(r.relation),
     relation: relationKind(r.relation),
     roster: r.source === 'settlement' ? null : r.delivery_id,

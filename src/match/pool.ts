@@ -72,7 +72,6 @@ export function pooledProbe(rows: readonly ProbeRow[]): (ProbeRow & { rosters: n
     gender: identity[2] as 'M' | 'F' | null,
     relation: identity[3] as string | null,
     headId: identity[4] as string | null,
-    headBirthYear: loose(agreed(rows.map((r) => r.headBirthYear))),
     isSelf: rows.some((r) => r.isSelf),
     household: identity[5] as string | null,
     township: place ? place.split('\u0000')[0]! : null,

@@ -13,7 +13,7 @@ function probe(p: Partial<Probe>): Probe {
   const name = p.name ?? null;
   return {
     name, fold: name ? tools.fold(name) : null, idStatus: 'missing', idValue: null, birth: null, gender: null,
-    headId: null, headBirthYear: null, isSelf: false, relation: null, roster: null, household: null, township: null, village: null, phone: null, ...p,
+    headId: null, isSelf: false, relation: null, roster: null, household: null, township: null, village: null, phone: null, ...p,
   };
 }
 function profile(p: Partial<Profile>): Profile {
@@ -104,14 +104,11 @@ describe('relation to the head of household', () => {
     expect(compareRelation(probe({ relation: null }), profile({ relations: ['self'] }))).toBeNull();
     expect(compareRelation(probe({ relation: 'son' }), profile({ relations: [] }))).toBeNull();
   });
-  it('a son is 12–75 years younger than the head, by the head column (civil) or the household\'s head row (rural)', () => {
+  it('a son is 12–75 years younger than the head', () => {
     const born = (y: number) => profile({ births: [`${y}-05-05`], genders: ['M'] });
     // civil: the head's id in the row
     expect(compareHouseholdRole(probe({ relation: 'son', headId: HEAD }), born(1985))).toBe('fits');
     expect(compareHouseholdRole(probe({ relation: 'son', headId: HEAD }), born(1962))).toBe('impossible');
-    // rural: no head column, the year of birth of the row of its 户编号 that says 户主
-    expect(compareHouseholdRole(probe({ relation: 'son', headBirthYear: 1960 }), born(1962))).toBe('impossible');
-    expect(compareHouseholdRole(probe({ relation: 'son', headBirthYear: 1960 }), born(1990))).toBe('fits');
     // gender alone when no head is known; nothing when neither can be told
     expect(compareHouseholdRole(probe({ relation: 'son' }), profile({ births: ['1962-01-01'], genders: ['F'] }))).toBe('impossible');
     expect(compareHouseholdRole(probe({ relation: 'son' }), profile({ births: ['1962-01-01'] }))).toBeNull();

@@ -7,7 +7,7 @@ const LINK = 0.99;
 function probe(p: Partial<Probe>): Probe {
   return {
     name: null, fold: null, idStatus: 'missing', idValue: null, birth: null, gender: null,
-    headId: null, headBirthYear: null, isSelf: false, relation: null, roster: 7, household: 'H1', township: null, village: null, phone: null, ...p,
+    headId: null, isSelf: false, relation: null, roster: 7, household: 'H1', township: null, village: null, phone: null, ...p,
   };
 }
 /** A candidate list, best first; a total of 20 is sure (probability ≈ 1), 0 is a coin toss against nobody. */

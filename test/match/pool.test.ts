@@ -5,7 +5,7 @@ import type { ProbeRow } from '../../src/match/data.js';
 function row(p: Partial<ProbeRow>): ProbeRow {
   return {
     deliveryId: 1, rowNo: 2, file: 'civil/x.csv', source: 'civil',
-    name: '何浩然', fold: '何浩然', idStatus: 'missing', idValue: null, birth: null, gender: null, headId: null, headBirthYear: null,
+    name: '何浩然', fold: '何浩然', idStatus: 'missing', idValue: null, birth: null, gender: null, headId: null,
     isSelf: false, relation: null, roster: 1, household: null, township: null, village: null, phone: null, ...p,
   };
 }
@@ -15,11 +15,11 @@ describe('a cluster\'s rows pooled into one probe', () => {
     const p = pooledProbe([
       row({ roster: 1, birth: '2012-03-03', headId: '520203198001010011', township: '平寨镇', village: '河边村' }),
       row({ roster: 2, relation: 'son', gender: 'M', phone: '13900000001' }),
-      row({ roster: 3, household: '520203000009902', headBirthYear: 1980, name: '何浩然*' }),
+      row({ roster: 3, household: '520203000009902', name: '何浩然*' }),
     ]);
     expect(p).toMatchObject({
       name: '何浩然', birth: '2012-03-03', relation: 'son', gender: 'M', headId: '520203198001010011', household: '520203000009902',
-      headBirthYear: 1980, township: '平寨镇', village: '河边村', phone: '13900000001', rosters: [1, 2, 3],
+      township: '平寨镇', village: '河边村', phone: '13900000001', rosters: [1, 2, 3],
     });
   });
   it('is not made from rows that disagree on who they are', () => {

@@ -5,7 +5,7 @@ import type { Probe, Profile } from '../../src/match/compare.js';
 
 const tools = createNameTools();
 const probe = (name: string, birth: string): Probe => ({
-  name, fold: name, idStatus: 'missing', idValue: null, birth, gender: null, headId: null, headBirthYear: null, isSelf: false, relation: null, roster: null, household: 'h1',
+  name, fold: name, idStatus: 'missing', idValue: null, birth, gender: null, headId: null, isSelf: false, relation: null, roster: null, household: 'h1',
   township: null, village: null, phone: null,
 });
 const profile = (name: string, birth: string, household: string): Profile => ({
