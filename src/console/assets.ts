@@ -50,7 +50,18 @@ progress.run-progress { width: 100%; max-width: 360px; height: 14px; vertical-al
 td progress.run-progress { max-width: 160px; }
 tr.sub td.sub { padding-left: 28px; }
 details summary { cursor: pointer; }
-@media (max-width: 640px) { table.runs, table.steps { display: block; overflow-x: auto; } progress.run-progress { max-width: 100%; } }
+/* a phone (390 px): the page never scrolls sideways; a table too wide for it scrolls by itself */
+@media (max-width: 640px) {
+  nav.top { padding: 8px 12px; }
+  main { padding: 12px 12px 32px; }
+  main table:not(.worklist) { display: block; overflow-x: auto; }
+  input, select, textarea { max-width: 100%; }
+  .chart svg { max-width: 100%; height: auto; }
+  .side-by-side { grid-template-columns: minmax(0, 1fr); }
+  .details { grid-template-columns: minmax(0, max-content) minmax(0, 1fr); }
+  .details dd, .details dt { overflow-wrap: anywhere; }
+  progress.run-progress { max-width: 100%; }
+}
 .chart { background: #fff; border: 1px solid var(--line); margin: 8px 0 16px; }
 .login { max-width: 360px; margin: 48px auto; background: #fff; padding: 24px; border: 1px solid var(--line); border-radius: 4px; }
 .login input { width: 100%; margin: 4px 0 12px; }

@@ -15,6 +15,9 @@ export interface Viewer {
   csrfToken: string;
 }
 
+/** The console's name as staff read it (in Chinese: the product's name aidlink is for the technical side). */
+const BRAND = '医疗救助主动发现';
+
 const NAV: { href: string; label: string; permission: Permission }[] = [
   { href: '/', label: '首页', permission: 'view' },
   { href: '/deliveries', label: '数据文件', permission: 'view' },
@@ -47,14 +50,14 @@ export function page(opts: { title: string; viewer?: Viewer; active?: string; bo
   const v = opts.viewer;
   const nav = v
     ? html`<nav class="top">
-        <span class="brand">aidlink 医疗救助主动发现</span>
+        <span class="brand">${BRAND}</span>
         ${NAV.filter((n) => may(v.role, n.permission)).map((n) => html`<a href="${n.href}" class="${n.href === opts.active ? 'active' : ''}">${n.label}</a>`)}
         ${may(v.role, 'operations') ? html`<a href="${may(v.role, 'admin') ? '/admin/queues' : '/ops/queues'}">队列监控</a>` : ''}
         <span class="user">${v.username}（${ROLE_LABEL[v.role]}）
           <form method="post" action="/logout" class="inline">${csrfField(v)}<button type="submit" class="link">退出</button></form>
         </span>
       </nav>`
-    : html`<nav class="top"><span class="brand">aidlink 医疗救助主动发现</span></nav>`;
+    : html`<nav class="top"><span class="brand">${BRAND}</span></nav>`;
   const done = opts.done ? DONE_MESSAGE[opts.done] : undefined;
   return (
     '<!doctype html>' +
@@ -62,7 +65,7 @@ export function page(opts: { title: string; viewer?: Viewer; active?: string; bo
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${opts.title} · aidlink</title>
+        <title>${opts.title} · ${BRAND}</title>
         <link rel="stylesheet" href="/assets/console.css" />
         <script src="/assets/console.js" defer></script>
       </head>
