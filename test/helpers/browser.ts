@@ -47,7 +47,8 @@ export async function browserRig(): Promise<BrowserRig> {
   const env = queueEnv({ AIDLINK_INBOX: mkdtempSync(join(tmpdir(), 'aidlink-browser-inbox-')) });
   const db = await createTestDb({ poolSize: 30 });
   const app = testContext(db.store, env);
-  await syncInProcess(app, { inbox: SAMPLE_INBOX, requestedBy: 'test', report: true });
+  // as the nightly sync would have brought the county in
+  await syncInProcess(app, { inbox: SAMPLE_INBOX, requestedBy: 'schedule', report: true });
   for (const role of ROLES) await addUser(db.store, usernameOf(role), PASSWORD[role], role);
   const runner = await BullRunner.connect(app.config);
   const workers: RunningWorkers = await startWorkers(app, { concurrency: 1 });
@@ -57,6 +58,10 @@ export async function browserRig(): Promise<BrowserRig> {
   const base = address.replace('127.0.0.1', 'localhost');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
+    // the browser's own words (a date field's 年/月/日) in Chinese, as on the staff's computers: on
+    // Linux from LANGUAGE, with the Debian package chromium-l10n. Not LANG: a zh_CN locale this
+    // machine lacks leaves Chinese file names of uploads and downloads unreadable to Chromium
+    env: { ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)), LANGUAGE: 'zh_CN' },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   return {
