@@ -11,7 +11,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import type { Delivery, SourceKey } from '../db/schema.js';
+import type { Delivery, DeliveryStatus, SourceKey } from '../db/schema.js';
 import type { Store } from '../db/store.js';
 import { log } from '../log.js';
 import { dateFromFileName, dateFromTitle, resolveAsOf } from './as-of.js';
@@ -197,6 +197,13 @@ export async function peekDelivery(
   return asOf.ok ? { source: found.table.source, asOf: asOf.asOf, hash: inspection.hash } : null;
 }
 
+/**
+ * Deliveries in these states do not make their content received: one still loading (staged)
+ * is resumed, one refused (rejected) may be sent again corrected. The same content in any
+ * other state is a duplicate (ingestFile here, and the console's upload: upload.ts).
+ */
+export const NOT_RECEIVED: readonly DeliveryStatus[] = ['staged', 'rejected'];
+
 export async function ingestFile(store: Store, mapping: Mapping, path: string, opts: IngestOptions = {}): Promise<IngestOutcome> {
   const st = await stat(path).catch(() => undefined);
   if (!st?.isFile()) throw new IngestError(`not a file: ${path}`);
@@ -207,11 +214,11 @@ export async function ingestFile(store: Store, mapping: Mapping, path: string, o
   const inspection = await inspectFile(path);
   const byHash = () => store.k.selectFrom('delivery').selectAll().where('content_hash', '=', inspection.hash).executeTakeFirst();
   const seen = await byHash();
-  if (seen && seen.status !== 'staged' && seen.status !== 'rejected') return { outcome: 'duplicate', file, delivery: seen };
+  if (seen && !NOT_RECEIVED.includes(seen.status)) return { outcome: 'duplicate', file, delivery: seen };
 
   const locked = await store.tryWithLock(`aidlink:file:${inspection.hash}`, async (): Promise<IngestOutcome> => {
     const existing = await byHash(); // another process may have finished it meanwhile
-    if (existing && existing.status !== 'staged' && existing.status !== 'rejected') return { outcome: 'duplicate', file, delivery: existing };
+    if (existing && !NOT_RECEIVED.includes(existing.status)) return { outcome: 'duplicate', file, delivery: existing };
 
     const found = await findTable(path, inspection.kind, mapping, hint, opts.xlsxLimits);
     file = deliveryName(path, opts.inboxRoot, found.ok ? found.table.source : found.source);

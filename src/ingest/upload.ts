@@ -13,7 +13,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { DB, SourceKey } from '../db/schema.js';
 import { countyTime } from '../util/time.js';
-import { findTable } from './ingest.js';
+import { findTable, NOT_RECEIVED } from './ingest.js';
 import { mapColumns, recognisedCount } from './layout.js';
 import type { Mapping } from './mapping.js';
 import type { Problem } from './problems.js';
@@ -47,17 +47,13 @@ export interface Received {
   receivedAt: Date;
 }
 
-/**
- * The delivery this content was received as. Deliveries are one per content hash (ingest.ts);
- * a staged one is being loaded (ingest resumes it) and a rejected one is read again (perhaps
- * the mapping now knows its columns), so those two are not "received".
- */
+/** The delivery this content was received as (deliveries are one per content hash; ingest.ts NOT_RECEIVED). */
 export async function receivedBefore(k: Kysely<DB>, hash: string): Promise<Received | undefined> {
   const d = await k
     .selectFrom('delivery')
     .select(['id', 'received_at'])
     .where('content_hash', '=', hash)
-    .where('status', 'not in', ['staged', 'rejected'])
+    .where('status', 'not in', NOT_RECEIVED)
     .executeTakeFirst();
   return d && { id: d.id, receivedAt: d.received_at };
 }
