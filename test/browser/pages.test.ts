@@ -61,7 +61,15 @@ interface Seen {
   text: string;
   csp: string[];
 }
-const SEEN = `({ scrollWidth: document.documentElement.scrollWidth, text: document.body.innerText, csp: window.cspViolations || [] })`;
+/** What staff may see: folded parts opened, and the words of placeholders, tooltips and labels; a command shown as code is for copying as it is. */
+const SEEN = `(() => {
+  for (const d of document.querySelectorAll('details')) d.open = true;
+  const said = Array.from(document.querySelectorAll('[placeholder], [title], [aria-label], img[alt]'), (el) => ['placeholder', 'title', 'aria-label', 'alt'].map((a) => el.getAttribute(a) || '').join('\\n'));
+  const code = Array.from(document.querySelectorAll('code'), (el) => el.innerText).filter((c) => c.trim());
+  let text = document.body.innerText + '\\n' + said.join('\\n');
+  for (const c of code) text = text.split(c).join(' ');
+  return { scrollWidth: document.documentElement.scrollWidth, text, csp: window.cspViolations || [] };
+})()`;
 const WIDEST = `(() => {
   const limit = document.documentElement.clientWidth;
   const name = (el) => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
@@ -247,14 +255,16 @@ describe.skipIf(!haveChromium)('every console page, as every role, at a desk and
     // served at the test server's own address; the other host is never reached
     await page.route('http://other.invalid/**', (route) => route.abort());
     await page.route(`${rig.base}/probe-csp`, probe('<script>document.title = "x"</script>', CONSOLE_CSP));
-    await page.route(`${rig.base}/probe`, probe(`<pre>${'宽'.repeat(60)}</pre><p>Hello 世界 ID XLSX</p><img src="http://other.invalid/x.png" /><script>console.error("错误"); throw new Error("出错")</script>`));
+    await page.route(`${rig.base}/probe`, probe(`<pre>${'宽'.repeat(60)}</pre><p>Hello 世界 ID XLSX</p><details><summary>更多</summary>Folded</details><input placeholder="Search" /><code>aidlink explain-link</code><img src="http://other.invalid/x.png" /><script>console.error("错误"); throw new Error("出错")</script>`));
     const checks = async (path: string) => (await inspect(page, PHONE, { path })).map((f) => `${f.check}: ${f.detail.slice(0, 30)}`);
     // reported twice, to the console and to the page: each is enough
     const csp = await checks('/probe-csp');
     expect(csp).toContain('csp: script-src-elem inline');
     expect(csp.filter((f) => !f.startsWith('csp: '))).toEqual([]);
     const found = await checks('/probe');
-    expect(found.map((f) => f.split(':')[0]).sort()).toEqual(['console', 'console', 'console', 'english', 'host', 'overflow']);
+    expect(found.map((f) => f.split(':')[0]).sort()).toEqual(['console', 'console', 'console', 'english', 'english', 'english', 'host', 'overflow']);
+    // in the text, folded away, in a placeholder; not the allowed words, nor a command shown as code
+    expect(found.filter((f) => f.startsWith('english')).map((f) => f.split(' ')[1])).toEqual(['Hello', 'Folded', 'Search']);
     expect(found).toContainEqual('english: Hello (in “Hello 世界 ID XLSX”)');
     await context.close();
   });
