@@ -284,6 +284,9 @@ describe('console: identity review and the person page', () => {
       expect(r.body).toContain(formatYuan(person.base));
       expect(r.body).toContain('测算过程');
       expect(r.body).toContain('政策期间');
+      // the same steps as a case page's (assess/steps.ts), from the settlement's amounts to the gap
+      expect(r.body).toContain('进入医疗救助金额（救助基数）');
+      expect(r.body).toContain('差额');
       expect(r.body).toMatch(/href="\/cases\/\d+"/);
       expect(r.body).toMatch(/href="\/deliveries\/\d+"/);
       expect(r.body).toMatch(/href="\/review\/\d+\/\d+"/);

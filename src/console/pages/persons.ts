@@ -13,7 +13,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql, type Selectable } from 'kysely';
 import { z } from 'zod';
 import { FLAG_LABEL, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
-import type { CaseStatus, FlagTable, GoldenField, IdStatus, SpellTable } from '../../db/schema.js';
+import { calculationSteps, storedCalculation } from '../../assess/steps.js';
+import type { CaseStatus, EntitlementTable, FlagTable, GoldenField, IdStatus, SpellTable } from '../../db/schema.js';
 import type { Store } from '../../db/store.js';
 import { CASE_STATUS_LABEL } from '../../outreach/cases.js';
 import { CATEGORIES, CATEGORY_LABEL } from '../../policy/policy.js';
@@ -211,48 +212,23 @@ const MED_TYPE_LABEL: Record<string, string> = {
 };
 
 const medType = (m: string | null): string => (m ? `${m} ${MED_TYPE_LABEL[m] ?? ''}`.trim() : '—');
-const yuanOf = (v: unknown): string => (typeof v === 'number' ? `${yuan(v)} 元` : '—');
-const ratioOf = (bp: unknown): string => (typeof bp === 'number' ? `${bp / 100}%` : '—');
-
-const calcOption = z.object({ category: z.string(), deductible: z.number(), ratio: z.number(), remainingDeductible: z.number(), amount: z.number() });
-
-/** entitlement.calc (policy/calculate.ts `Calculation`), key by key, in the order of the calculation. */
-const CALC_FIELDS: [string, string, (v: unknown) => unknown][] = [
-  ['period', '政策期间', (v) => (typeof v === 'string' ? v.replace('/', ' 至 ') : '不在任何政策期间内')],
-  ['eligibleType', '医疗类别属救助范围', (v) => (v === true ? '是' : v === false ? '否' : '—')],
-  ['held', '就诊当日持有的救助类别', (v) => (Array.isArray(v) && v.length ? v.map((c) => categoryLabel(String(c))).join('、') : '无')],
-  [
-    'options',
-    '各类别测算',
-    (v) =>
-      Array.isArray(v) && v.length
-        ? html`<ul>${v.map((o) => {
-            const p = calcOption.safeParse(o);
-            return p.success
-              ? html`<li>${categoryLabel(p.data.category)}：起付线 ${yuanOf(p.data.deductible)}（尚余 ${yuanOf(p.data.remainingDeductible)}），比例 ${ratioOf(p.data.ratio)}，可救助 ${yuanOf(p.data.amount)}</li>`
-              : html`<li>${JSON.stringify(o)}</li>`;
-          })}</ul>`
-        : '无',
-  ],
-  ['deductibleUsedBefore', '本年此前已计起付线', yuanOf],
-  ['deductibleApplied', '本次计入起付线', yuanOf],
-  ['ratio', '采用的救助比例', ratioOf],
-  ['amount', '按比例计算的金额', yuanOf],
-  ['annualCap', '年度救助限额', yuanOf],
-  ['capLeftBefore', '本次之前剩余限额', yuanOf],
-];
-
-function calcList(calc: unknown): SafeHtml {
-  if (!calc || typeof calc !== 'object' || Array.isArray(calc)) return html`<span class="muted">—</span>`;
-  const c = calc as Record<string, unknown>;
-  const known = new Set(CALC_FIELDS.map(([k]) => k));
+/** 测算过程 of one settlement on the person's page: the same steps as a case page's (assess/steps.ts). */
+function calcList(e: PersonEntitlement): SafeHtml {
+  const parsed = storedCalculation.safeParse(e.calc);
+  const steps = calculationSteps({
+    total: e.total, inScope: e.in_scope, basicPaid: e.basic_paid, criticalPaid: e.critical_paid, otherPaid: e.other_paid,
+    base: Number(e.base), entitled: Number(e.entitled), paid: Number(e.paid), category: e.category, assessed: e.assessed,
+    calc: parsed.success ? parsed.data : undefined,
+  });
   return html`<details><summary>测算过程</summary><ul class="calc">
-    ${CALC_FIELDS.filter(([k]) => k in c).map(([k, label, fmt]) => html`<li>${label}：${fmt(c[k])}</li>`)}
-    ${Object.entries(c)
-      .filter(([k]) => !known.has(k))
-      .map(([k, val]) => html`<li>${k}: ${JSON.stringify(val)}</li>`)}
+    ${steps.map((x) => html`<li>${x.label}：${x.value}<span class="muted">（${x.how}）</span></li>`)}
   </ul></details>`;
 }
+
+/** An entitlement with the amounts its settlement row states (fen; null where the file left them empty). */
+type PersonEntitlement = Selectable<EntitlementTable> & {
+  total: number | null; in_scope: number | null; basic_paid: number | null; critical_paid: number | null; other_paid: number | null;
+};
 
 type Spell = Selectable<SpellTable>;
 type Flag = Selectable<FlagTable>;
@@ -401,7 +377,15 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
         .execute(),
       store.k.selectFrom('spell').selectAll().where('person_id', '=', id).where('superseded_at', 'is', null).orderBy('valid_from').orderBy('category').execute(),
       sql<{ as_of: string | null }>`select max(as_of)::text as as_of from delivery where status = 'accepted'`.execute(store.k).then((x) => x.rows[0]?.as_of ?? null),
-      store.k.selectFrom('entitlement').selectAll().where('person_id', '=', id).orderBy('service_date').orderBy('settlement_id').execute(),
+      store.k
+        .selectFrom('entitlement as e')
+        .leftJoin('settlement_row as sr', (j) => j.onRef('sr.delivery_id', '=', 'e.delivery_id').onRef('sr.row_no', '=', 'e.row_no'))
+        .selectAll('e')
+        .select(['sr.total', 'sr.in_scope', 'sr.basic_paid', 'sr.critical_paid', 'sr.other_paid'])
+        .where('e.person_id', '=', id)
+        .orderBy('e.service_date')
+        .orderBy('e.settlement_id')
+        .execute(),
       store.k.selectFrom('flag').selectAll().where('person_id', '=', id).orderBy('raised_at').orderBy('id').execute(),
       store.k.selectFrom('outreach_case').selectAll().where('person_id', '=', id).orderBy('opened_at').orderBy('id').execute(),
     ]);
@@ -484,7 +468,7 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
               { label: '进入救助金额（元）', cell: (e) => yuan(e.base), num: true },
               { label: '应救助（元）', cell: (e) => yuan(e.entitled), num: true },
               { label: '已支付（元）', cell: (e) => yuan(e.paid), num: true },
-              { label: '测算', cell: (e) => calcList(e.calc) },
+              { label: '测算', cell: (e) => calcList(e) },
               {
                 label: '当前标记',
                 cell: (e) => [
