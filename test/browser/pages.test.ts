@@ -42,6 +42,8 @@ const KNOWN_ISSUES: { page: string; check: Check; words?: string[]; width?: numb
   { page: '一个文件', check: 'english', words: ['civil'], reason: 'the title and the file name with the inbox folder (civil/…)' },
   { page: '一个文件', check: 'english', words: ['utf'], reason: 'the encoding shown as a code (csv · utf-8)' },
   { page: '一个文件', check: 'english', words: ['schedule'], reason: 'who started the import shown raw; runs.ts starterLabel says 夜间定时' },
+  { page: '问题最多的文件', check: 'english', words: ['civil', 'settlement', 'rural', 'disability'], reason: 'the title and the file name with the inbox folder (rural/…)' },
+  { page: '问题最多的文件', check: 'english', words: ['schedule'], reason: 'who started the import shown raw' },
   // review.ts
   { page: '身份核对', check: 'english', words: ['civil'], reason: 'a row’s file shown with its inbox folder (civil/…)' },
   { page: '核对一条', check: 'english', words: ['civil'], reason: 'a row’s file shown with its inbox folder (civil/…)' },
@@ -106,6 +108,8 @@ describe.skipIf(!haveChromium)('every console page, as every role, at a desk and
       where f.withdrawn_at is null and p.name is not null order by f.id limit 1`.execute(k);
     const outreachCase = await k.selectFrom('outreach_case').select('id').orderBy('id').executeTakeFirstOrThrow();
     const delivery = await k.selectFrom('delivery').select('id').where('status', '=', 'accepted').orderBy('id').executeTakeFirstOrThrow();
+    // and the file with the most problems: the delivery page at its fullest
+    const worst = await k.selectFrom('row_problem').select('delivery_id as id').groupBy('delivery_id').orderBy((eb) => eb.fn.countAll(), 'desc').orderBy('delivery_id').executeTakeFirstOrThrow();
     // a review row and a run as their lists link them (their addresses are the pages' own)
     const context = await rig.newContext();
     const page = await context.newPage();
@@ -127,6 +131,7 @@ describe.skipIf(!haveChromium)('every console page, as every role, at a desk and
       { name: '核对一条', path: reviewRow, permission: 'view' },
       { name: '数据文件', path: '/deliveries', permission: 'view' },
       { name: '一个文件', path: `/deliveries/${delivery.id}`, permission: 'view' },
+      { name: '问题最多的文件', path: `/deliveries/${worst.id}`, permission: 'view' },
       { name: '报告', path: '/reports', permission: 'view' },
       { name: '作业', path: '/runs', permission: 'view' },
       { name: '一个作业', path: run, permission: 'view' },
@@ -190,8 +195,10 @@ describe.skipIf(!haveChromium)('every console page, as every role, at a desk and
     // the test users' names are data staff chose, not the console's words
     const users = new Set(ROLES.map(usernameOf));
     const found = new Map<string, string>();
-    // a file's own name is as the bureau named it (civil_20250131.csv); the folder before it is the console's
-    for (const line of text.replace(/[^\s/（）()“”：:，,]+\.(?:csv|xlsx|xls)\b/gi, '〔文件名〕').split('\n')) {
+    // a file's own name and its sheets' are as the bureau named them (civil_20250131.csv, Sheet1);
+    // the folder before it is the console's
+    const data = text.replace(/[^\s/（）()“”：:，,]+\.(?:csv|xlsx|xls)\b/gi, '〔文件名〕').replace(/\bSheet\d+\b/g, '〔工作表〕');
+    for (const line of data.split('\n')) {
       for (const m of line.matchAll(/[A-Za-z][A-Za-z0-9]*/g)) {
         const w = m[0];
         if (!/[A-Za-z]{2}/.test(w) || ALLOWED_WORDS.has(w.replace(/\d+$/, '').toUpperCase()) || users.has(w) || found.has(w)) continue;
