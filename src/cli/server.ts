@@ -7,8 +7,8 @@ import { audit } from '../server/audit.js';
 import { table } from './format.js';
 import { log } from '../log.js';
 import { countyTime } from '../util/time.js';
-import type { UserRole } from '../db/schema.js';
-import { addUser, listUsers, ROLES, updateUser, UserError } from '../server/users.js';
+import type { AppRole } from '../db/schema.js';
+import { addUser, ALL_ROLES, listUsers, townshipFor, updateUser, UserError } from '../server/users.js';
 
 /** A password from stdin (`--password-stdin`, for scripts) or typed twice at a terminal without echo. */
 async function readPassword(fromStdin: boolean | undefined): Promise<string> {
@@ -46,7 +46,11 @@ async function readPassword(fromStdin: boolean | undefined): Promise<string> {
 }
 
 const roleOption = () =>
-  new Option('--role <role>', 'viewer: looks (id numbers masked); caseworker: also changes data, cases and starts runs; supervisor: also sees id numbers (audited) and the audit log; admin: also users and queues').choices(ROLES as UserRole[]);
+  new Option(
+    '--role <role>',
+    'viewer: looks (id numbers masked); caseworker: also changes data, cases and starts runs; supervisor: also sees id numbers (audited) and the audit log; admin: also users and queues; township (乡镇经办): only their township\'s cases once sent down (received, contacted, unreachable, notes), with --township',
+  ).choices(ALL_ROLES as AppRole[]);
+const townshipOption = () => new Option('--township <name>', "a township user's township, as the cases name it (e.g. 郎岱镇)");
 
 export function registerServerCommands(program: Command): void {
   program
@@ -89,13 +93,16 @@ export function registerServerCommands(program: Command): void {
     .description('add a user (the password is typed at the terminal, or given on stdin with --password-stdin)')
     .argument('<name>', 'user name: lower-case letters, digits, . - _')
     .addOption(roleOption().makeOptionMandatory())
+    .addOption(townshipOption())
     .option('--password-stdin', 'read the password from stdin')
-    .action(async (name: string, opts: { role: UserRole; passwordStdin?: boolean }) => {
+    .action(async (name: string, opts: { role: AppRole; township?: string; passwordStdin?: boolean }) => {
+      // refused before a password is asked for: a township user needs a township, no one else has one
+      townshipFor(opts.role, opts.township);
       const password = await readPassword(opts.passwordStdin);
       await withContext(async (ctx) => {
-        await addUser(ctx.store, name, password, opts.role);
-        await audit(ctx.store, { actor: actorDefault(), action: 'user_change', subject: `user:${name}`, detail: { added: opts.role } });
-        process.stdout.write(`user ${name} added (${opts.role})\n`);
+        await addUser(ctx.store, name, password, opts.role, opts.township);
+        await audit(ctx.store, { actor: actorDefault(), action: 'user_change', subject: `user:${name}`, detail: { added: opts.role, ...(opts.township ? { township: opts.township } : {}) } });
+        process.stdout.write(`user ${name} added (${opts.role}${opts.township ? `, ${opts.township}` : ''})\n`);
       });
     });
   user
@@ -105,7 +112,7 @@ export function registerServerCommands(program: Command): void {
       await withContext(async (ctx) => {
         const users = await listUsers(ctx.store);
         if (users.length === 0) process.stdout.write('no users yet: add one with `aidlink user add <name> --role admin`\n');
-        else process.stdout.write(table(['user', 'role', 'created', 'disabled'], users.map((u) => [u.username, u.role, countyTime(u.created_at), u.disabled_at ? countyTime(u.disabled_at) : ''])));
+        else process.stdout.write(table(['user', 'role', 'township', 'created', 'disabled'], users.map((u) => [u.username, u.role, u.township ?? '', countyTime(u.created_at), u.disabled_at ? countyTime(u.disabled_at) : ''])));
       });
     });
   user
@@ -123,16 +130,21 @@ export function registerServerCommands(program: Command): void {
     });
   user
     .command('set')
-    .description("change a user's role, or disable and enable them")
+    .description("change a user's role or township, or disable and enable them")
     .argument('<name>')
     .addOption(roleOption())
+    .addOption(townshipOption())
     .option('--disable', 'the user can no longer sign in')
     .option('--enable', 'the user can sign in again')
-    .action(async (name: string, opts: { role?: UserRole; disable?: boolean; enable?: boolean }) => {
+    .action(async (name: string, opts: { role?: AppRole; township?: string; disable?: boolean; enable?: boolean }) => {
       if (opts.disable && opts.enable) throw new InvalidArgumentError('say --disable or --enable, not both');
-      if (!opts.role && !opts.disable && !opts.enable) throw new InvalidArgumentError('say --role, --disable or --enable');
+      if (!opts.role && opts.township === undefined && !opts.disable && !opts.enable) throw new InvalidArgumentError('say --role, --township, --disable or --enable');
       await withContext(async (ctx) => {
-        const change = { ...(opts.role ? { role: opts.role } : {}), ...(opts.disable || opts.enable ? { disabled: Boolean(opts.disable) } : {}) };
+        const change = {
+          ...(opts.role ? { role: opts.role } : {}),
+          ...(opts.township !== undefined ? { township: opts.township } : {}),
+          ...(opts.disable || opts.enable ? { disabled: Boolean(opts.disable) } : {}),
+        };
         await updateUser(ctx.store, name, change);
         await audit(ctx.store, { actor: actorDefault(), action: 'user_change', subject: `user:${name}`, detail: change });
         process.stdout.write(`user ${name} changed\n`);

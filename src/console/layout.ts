@@ -3,7 +3,7 @@
  * role, forms that carry the CSRF token, tables, amounts in yuan, dates in county
  * time. Chinese throughout: the bureau's staff read it.
  */
-import type { SourceKey, UserRole } from '../db/schema.js';
+import type { AppRole, SourceKey } from '../db/schema.js';
 import { formatYuan } from '../ingest/normalise/money.js';
 import { countyTime } from '../util/time.js';
 import { may, ROLE_LABEL, type Permission } from '../server/users.js';
@@ -11,8 +11,10 @@ import { html, type SafeHtml } from './html.js';
 
 export interface Viewer {
   username: string;
-  role: UserRole;
+  role: AppRole;
   csrfToken: string;
+  /** township staff's township: the only cases they see */
+  township?: string | undefined;
 }
 
 /** The console's name as staff read it (in Chinese: the product's name aidlink is for the technical side). */
@@ -113,6 +115,9 @@ export function table<T>(columns: Column<T>[], rows: readonly T[], empty = '没�
 export function details(pairs: [string, unknown][]): SafeHtml {
   return html`<dl class="details">${pairs.map(([k, val]) => html`<dt>${k}</dt><dd>${val === null || val === undefined || val === '' ? '—' : val}</dd>`)}</dl>`;
 }
+
+/** A delivered file as staff know it: its name, without the inbox's folder (`civil/…` is ours, not theirs). */
+export const fileShown = (file: string): string => file.split('/').pop() ?? file;
 
 export const yuan = (fen: number | null | undefined): string => (fen === null || fen === undefined ? '—' : `${formatYuan(Number(fen))}`);
 export const when = (d: Date | string | null | undefined): string => (d ? countyTime(typeof d === 'string' ? new Date(d) : d) : '—');

@@ -17,7 +17,7 @@ export interface ConsoleDeps {
 /** The signed-in user as pages need them (name, role, the CSRF token for forms). */
 export function viewerOf(req: FastifyRequest): Viewer {
   const a = authOf(req);
-  return { username: a.user.username, role: a.user.role, csrfToken: a.session?.csrfToken ?? '' };
+  return { username: a.user.username, role: a.user.role, csrfToken: a.session?.csrfToken ?? '', township: a.user.township ?? undefined };
 }
 
 export function sendPage(reply: FastifyReply, body: string, status = 200): FastifyReply {

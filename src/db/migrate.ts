@@ -20,6 +20,7 @@ import * as m20261211T0900 from './migrations/20261211T0900_case_received.js';
 import * as m20261212T0900 from './migrations/20261212T0900_pooled_link.js';
 import * as m20261212T1100 from './migrations/20261212T1100_case_outcome.js';
 import * as m20261212T1200 from './migrations/20261212T1200_person_search.js';
+import * as m20261212T1300 from './migrations/20261212T1300_township_user.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '20261122T0900_ingest': m20261122T0900,
@@ -41,6 +42,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261212T0900_pooled_link': m20261212T0900,
   '20261212T1100_case_outcome': m20261212T1100,
   '20261212T1200_person_search': m20261212T1200,
+  '20261212T1300_township_user': m20261212T1300,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

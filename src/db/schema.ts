@@ -432,12 +432,16 @@ export interface ReportRunTable {
 }
 
 export type UserRole = 'viewer' | 'caseworker' | 'supervisor' | 'admin';
+/** A user's role: a ranked one, or township staff (乡镇经办), who stand outside the ranks (server/users.ts). */
+export type AppRole = UserRole | 'township';
 
 export interface AppUserTable {
   id: Generated<number>;
   username: string;
   password_hash: string;
-  role: UserRole;
+  role: AppRole;
+  /** township staff's township (their cases' `outreach_case.township`); set for them only */
+  township: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
   disabled_at: Timestamp | null;

@@ -51,6 +51,12 @@ export const TRANSITIONS: Record<CaseStatus, readonly CaseStatus[]> = {
   withdrawn: [],
 };
 
+/**
+ * The moves township staff (乡镇经办) may make: acknowledge a case sent down, then record whether
+ * they reached the person. Applying, paying and giving up are the county's to record.
+ */
+export const TOWNSHIP_MOVES: readonly CaseStatus[] = ['received', 'contacted', 'unreachable'];
+
 /** A case in these states is finished (closed_at set). */
 export const CLOSED_STATUSES: readonly CaseStatus[] = ['paid', 'declined', 'withdrawn'];
 

@@ -36,6 +36,12 @@ export interface WorklistFilter {
   /** settlement dates, inclusive (YYYY-MM-DD); a filter by date leaves out person-year flags */
   from?: string | undefined;
   to?: string | undefined;
+  /**
+   * Township staff's own view (乡镇经办): only this township's cases, and only those sent down
+   * (sentDown). Set by the console from the signed-in user, never from the query; it narrows
+   * whatever else the filter says.
+   */
+  staffOf?: string | undefined;
 }
 
 export interface WorklistOrder {
@@ -75,9 +81,29 @@ export interface WorklistPage {
 
 const place = (col: 'township' | 'village') => (col === 'township' ? sql`coalesce(c.township, ${sql.lit(UNKNOWN_TOWNSHIP)})` : sql`coalesce(c.village, ${sql.lit(UNKNOWN_VILLAGE)})`);
 
+/**
+ * The cases township staff of `township` see (`c` is outreach_case): their township's, sent down
+ * by the county — a 已下放 event, whatever happened since (a case the data closed while 待下放
+ * was never theirs).
+ */
+export function townshipConditions(township: string): RawBuilder<unknown>[] {
+  return [
+    sql`c.township = ${township}`,
+    sql`c.status <> 'pending'`,
+    sql`exists (select 1 from case_event e where e.case_id = c.id and e.to_status = 'dispatched')`,
+  ];
+}
+
+/** May township staff of `township` see case `caseId`? */
+export async function townshipSees(store: Store, township: string, caseId: number): Promise<boolean> {
+  const r = await sql<{ id: number }>`select c.id from outreach_case c where c.id = ${caseId} and ${sql.join(townshipConditions(township), sql` and `)}`.execute(store.k);
+  return r.rows.length > 0;
+}
+
 /** The cases a filter selects (`c` is outreach_case), as SQL conditions. */
 export function caseConditions(f: WorklistFilter): RawBuilder<unknown>[] {
   const conds: RawBuilder<unknown>[] = [sql`c.kind = any(${[...OUTREACH_FLAGS]}::text[])`];
+  if (f.staffOf !== undefined) conds.push(...townshipConditions(f.staffOf));
   if (f.township) conds.push(sql`${place('township')} = ${f.township}`);
   if (f.township && f.village) conds.push(sql`${place('village')} = ${f.village}`);
   if (f.kind) conds.push(sql`c.kind = ${f.kind}`);

@@ -2,7 +2,8 @@
  * Who is asking, and may they? Every request but the public ones (health, sign-in,
  * assets) carries a user: a console session (cookie) or, for API clients, HTTP
  * Basic credentials. A route says what it needs in its config (`permission`); the
- * operations view's prefixes are checked here too.
+ * operations view's prefixes are checked here too. Township staff stand outside the
+ * permissions: they may use the routes of TOWNSHIP_ROUTES and no other.
  *
  * Cross-site requests: the session cookie is SameSite=Strict, and every change made
  * with a session must also send the session's CSRF token (a form field or the
@@ -13,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../db/store.js';
-import { authenticate, may, PERMISSION, ROLE_LABEL, type Permission, type User } from './users.js';
+import { authenticate, isTownship, may, PERMISSION, ROLE_LABEL, type Permission, type User } from './users.js';
 import { attemptSignIn } from './throttle.js';
 import { csrfMatches, findSession, SESSION_COOKIE, type Session } from './sessions.js';
 
@@ -30,6 +31,23 @@ declare module 'fastify' {
 
 export const OPS_BOARD = '/ops/queues';
 export const ADMIN_BOARD = '/admin/queues';
+
+/**
+ * The routes township staff (乡镇经办) may use, as `METHOD pattern` (HEAD counts as GET): their
+ * worklist and its export, their cases (已接收, 已联系, 无法联系, notes), the township's
+ * 已接收 of a list, and signing out; GET / sends them to the worklist. Signing in and the
+ * assets are public. Every other route answers 403, whatever permission it asks for; the
+ * handlers of these keep them to their township's cases sent down (console/pages/worklist.ts).
+ */
+export const TOWNSHIP_ROUTES: ReadonlySet<string> = new Set([
+  'GET /worklist',
+  'GET /worklist.xlsx',
+  'GET /cases/:id',
+  'POST /cases/:id',
+  'POST /cases/:id/note',
+  'POST /worklist/receive',
+  'POST /logout',
+]);
 
 export interface Auth {
   user: User;
@@ -160,6 +178,19 @@ export function registerAuth(server: FastifyInstance, store: Store, opts: { sess
       if (attempt.ok) auth = { user: attempt.user };
     }
     if (!auth) return refuse(req, reply, 401, '请先登录（用户名和密码）');
+    if (isTownship(auth.user.role)) {
+      // township staff: an allowlist instead of the ranks; their township read afresh, as the user is
+      const route = `${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url ?? ''}`;
+      const u = await store.k.selectFrom('app_user').select('township').where('id', '=', auth.user.id).executeTakeFirst();
+      if (!u?.township) return refuse(req, reply, 403, '权限不足：当前用户没有设定所属乡镇，请联系管理员');
+      if (route === 'GET /') return reply.redirect('/worklist');
+      // an address with no route is the 404 page, which shows nothing
+      if (req.routeOptions.url !== undefined && !TOWNSHIP_ROUTES.has(route)) {
+        return refuse(req, reply, 403, `权限不足：“${ROLE_LABEL[auth.user.role]}”只能使用外展工作台，处理本乡镇已下放的个案`);
+      }
+      auths.set(req, { ...auth, user: { ...auth.user, township: u.township } });
+      return;
+    }
     const needed = neededFor(req);
     if (!may(auth.user.role, needed)) {
       return refuse(req, reply, 403, `权限不足：此操作需要“${ROLE_LABEL[PERMISSION[needed]]}”权限，当前用户为“${ROLE_LABEL[auth.user.role]}”`);

@@ -26,7 +26,8 @@ import { problemText } from '../../ingest/problem-text.js';
 import { deliveryProblems, qualitySheet, type DeliveryProblem } from '../../report/quality.js';
 import { writeQualityCsv, writeQualityXlsx } from '../../report/formats.js';
 import { html } from '../html.js';
-import { badge, csrfField, DELIVERY_STATUS_LABEL, details, page, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
+import { badge, csrfField, DELIVERY_STATUS_LABEL, details, fileShown, page, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
+import { starterLabel } from './runs.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
@@ -98,7 +99,7 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
           html`<h2>已收到的文件</h2>`,
           table(
             [
-              { label: '文件', cell: (r) => html`<a href="/deliveries/${r.id}">${r.file}</a>` },
+              { label: '文件', cell: (r) => html`<a href="/deliveries/${r.id}">${fileShown(r.file)}</a>` },
               { label: '来源', cell: (r) => SOURCE_LABEL[r.source ?? ''] ?? r.source ?? '—' },
               { label: '数据截至', cell: (r) => r.as_of ?? '—' },
               { label: '状态', cell: (r) => statusBadge(r.status) },
@@ -135,7 +136,7 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
     return sendPage(
       reply,
       page({
-        title: d.file,
+        title: fileShown(d.file),
         viewer: v,
         active: '/deliveries',
         done,
@@ -151,7 +152,7 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
             ['导出格式', formatTitle(app.mapping, d.profile)],
             // a stream of its own (a 低保 list beside a 特困 list); the source's main stream goes without saying
             ...(d.stream && d.stream !== d.source ? ([['名册系列', d.stream]] as [string, unknown][]) : []),
-            ['文件格式', [d.format, d.encoding, d.sheet].filter(Boolean).join(' · ')],
+            ['文件格式', [d.format?.toUpperCase(), d.encoding?.toUpperCase(), d.sheet].filter(Boolean).join(' · ')],
             ['接收时间', when(d.received_at)],
           ]),
           d.status === 'quarantined' && canChange
@@ -184,7 +185,7 @@ export async function registerDeliveries(server: FastifyInstance, deps: ConsoleD
             [
               { label: '时间', cell: (e) => when(e.at) },
               { label: '状态', cell: (e) => html`${e.from_status ? statusBadge(e.from_status) : ''} → ${statusBadge(e.to_status)}` },
-              { label: '操作人', cell: (e) => e.actor },
+              { label: '操作人', cell: (e) => starterLabel(e.actor) },
               { label: '说明', cell: (e) => e.reason ?? '' },
             ],
             events,

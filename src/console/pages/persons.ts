@@ -22,7 +22,7 @@ import { scrubText, shownAs } from '../../privacy.js';
 import { audit } from '../../server/audit.js';
 import { disclosureFor, may, ROLE_LABEL } from '../../server/users.js';
 import { html, query, type SafeHtml } from '../html.js';
-import { badge, csrfField, details, page, SOURCE_LABEL, table, when, yuan, type Viewer } from '../layout.js';
+import { badge, csrfField, details, fileShown, page, SOURCE_LABEL, table, when, yuan, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 import { findPersons, MAX_PERSON_ID, MAX_RESULTS, MIN_NAME_CHARS, MIN_TAIL_DIGITS, readSearch, type MatchKind, type ReadSearch } from '../person-search.js';
 
@@ -153,7 +153,7 @@ function registerUnmaskRefusal(server: FastifyInstance, store: Store): void {
 /** A golden field's value (masked by `show` when given), with where it came from as a tooltip. */
 export function goldenCell(g: GoldenField | undefined, show: (v: string) => string = (v) => v): SafeHtml | '' {
   if (!g || g.value === '') return '';
-  return html`<span title="${`${SOURCE_LABEL[g.source] ?? g.source}：${g.file} 第 ${g.row} 行（数据截至 ${g.as_of}）`}">${show(g.value)}</span>`;
+  return html`<span title="${`${SOURCE_LABEL[g.source] ?? g.source}：${fileShown(g.file)} 第 ${g.row} 行（数据截至 ${g.as_of}）`}">${show(g.value)}</span>`;
 }
 
 /** The golden household: `head:<id number>` (masked like any id number) or `no:<户编号>`. */
@@ -428,7 +428,7 @@ export function registerPersons(server: FastifyInstance, deps: ConsoleDeps): voi
           html`<h2>来源记录</h2>`,
           table(
             [
-              { label: '文件', cell: (x) => html`<a href="/deliveries/${x.delivery_id}">${x.file}</a>` },
+              { label: '文件', cell: (x) => html`<a href="/deliveries/${x.delivery_id}">${fileShown(x.file)}</a>` },
               { label: '数据截至', cell: (x) => x.as_of ?? '—' },
               { label: '行号', cell: (x) => x.row_no, num: true },
               { label: '来源', cell: (x) => SOURCE_LABEL[x.source] ?? x.source },

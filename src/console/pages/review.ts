@@ -15,7 +15,7 @@ import { audit } from '../../server/audit.js';
 import { may } from '../../server/users.js';
 import { evidenceSentence, verdictOf, whatToldApart } from '../evidence-words.js';
 import { html, type SafeHtml } from '../html.js';
-import { badge, page, pager, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
+import { badge, fileShown, page, pager, postButton, SOURCE_LABEL, table, when, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 import { GENDER_LABEL, golden, goldenCell, ID_STATUS_NOTE, localPercent, METHOD_LABEL, notFound, revealFor, unmaskLink, type Reveal } from './persons.js';
 
@@ -100,7 +100,7 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
           html`<p>以下记录与已有人员部分信息一致，但不足以自动认定为同一人，共 <strong>${total}</strong> 条待人工核对。打开一条记录，与候选人员逐项比对后作出判断。</p>`,
           table(
             [
-              { label: '文件', cell: (r) => html`<a href="/deliveries/${r.delivery_id}">${r.file}</a>` },
+              { label: '文件', cell: (r) => html`<a href="/deliveries/${r.delivery_id}">${fileShown(r.file)}</a>` },
               { label: '行号', cell: (r) => r.row_no, num: true },
               { label: '来源', cell: (r) => SOURCE_LABEL[r.source] ?? r.source },
               { label: '最可能人员的概率', cell: (r) => localPercent(candidatesOf(r.candidates)[0]?.probability), num: true },
@@ -190,13 +190,13 @@ export function registerReview(server: FastifyInstance, deps: ConsoleDeps): void
     return sendPage(
       reply,
       page({
-        title: `身份核对：${row.file} 第 ${rowNo} 行`,
+        title: `身份核对：${fileShown(row.file)} 第 ${rowNo} 行`,
         viewer: v,
         active: '/review',
         body: [
           html`<p>
             ${inReview ? badge('待人工核对', 'warn') : badge('已关联', 'ok')}
-            ${SOURCE_LABEL[row.source] ?? row.source}，<a href="/deliveries/${deliveryId}">${row.file}</a>${row.sheet ? `（${row.sheet}）` : ''}，数据截至 ${row.as_of ?? '—'}；
+            ${SOURCE_LABEL[row.source] ?? row.source}，<a href="/deliveries/${deliveryId}">${fileShown(row.file)}</a>${row.sheet ? `（${row.sheet}）` : ''}，数据截至 ${row.as_of ?? '—'}；
             ${inReview ? '多项信息比对未达自动关联标准' : row.pooled ? POOLED_LABEL : (METHOD_LABEL[row.method] ?? row.method)}。
           </p>`,
           unmaskLink(r, path),

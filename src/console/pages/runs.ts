@@ -22,7 +22,7 @@ import { audit } from '../../server/audit.js';
 import { localRedirect } from '../../server/redirect.js';
 import { may } from '../../server/users.js';
 import { html, type SafeHtml } from '../html.js';
-import { badge, page, postButton, when, type Viewer } from '../layout.js';
+import { badge, fileShown, page, postButton, when, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 // ---------------------------------------------------------------------------
@@ -97,6 +97,7 @@ export function starterLabel(requestedBy: string | undefined, s?: JobState): str
   if (kind === 'http') return `接口（${who}）`;
   if (by === 'schedule' || (s && /sync-nightly/.test(s.id))) return '夜间定时';
   if (s && s.id.startsWith('local-run/')) return by ? `本机运行（${by}）` : '本机运行';
+  if (by === 'system') return '系统';
   return by ? by : '—';
 }
 
@@ -105,8 +106,6 @@ const stateBadge = (s: string) => {
   return badge(label, tone);
 };
 
-/** A delivered file as staff know it: its name, without the inbox's folder. */
-const fileName = (about: string): string => about.split('/').pop() ?? about;
 
 const n = (v: unknown): string => (typeof v === 'number' ? v.toLocaleString('zh-CN') : '0');
 
@@ -245,7 +244,7 @@ export function progressOf(s: JobState): { text: string; fraction: number } {
   const unit = p.unit ? UNIT_LABEL[p.unit] ?? '' : '';
   const count = p.total !== undefined ? ` ${n(p.done ?? 0)}/${n(p.total)} ${unit}` : p.done !== undefined ? ` ${n(p.done)} ${unit}` : '';
   // the detail a runner reports is a file name (relative to the inbox), never personal data
-  const detail = p.detail && p.unit === 'files' ? ` · ${fileName(p.detail)}` : '';
+  const detail = p.detail && p.unit === 'files' ? ` · ${fileShown(p.detail)}` : '';
   return { text: `第 ${steps.indexOf(current) + 1}/${steps.length} 步 ${label}：${stage}${count.trimEnd()}${detail}`, fraction };
 }
 
@@ -280,7 +279,7 @@ function failureNotice(v: Viewer, s: JobState): SafeHtml {
   if (!f) return html``;
   const { why, todo } = explainFailure(f, `/runs/${s.id}`);
   return html`<div class="notice error" role="alert">
-    <p><strong>失败于“${STEP_LABEL[f.name as JobName] ?? '未知步骤'}”${f.about && f.name === 'ingest.file' ? html`（${fileName(f.about)}）` : ''}：</strong>${why}</p>
+    <p><strong>失败于“${STEP_LABEL[f.name as JobName] ?? '未知步骤'}”${f.about && f.name === 'ingest.file' ? html`（${fileShown(f.about)}）` : ''}：</strong>${why}</p>
     <p>怎么办：${todo}</p>
     ${may(v.role, 'operations') && f.error ? html`<details><summary>技术详情（供系统管理员）</summary><pre class="evidence">${scrubText(f.error)}</pre></details>` : ''}
   </div>`;
@@ -368,7 +367,7 @@ function stepsTable(s: JobState): SafeHtml {
       return [
         html`<tr>
           <td class="num">${i + 1}</td>
-          <td>${STEP_LABEL[j.name as JobName] ?? '其他步骤'}${j.name === 'ingest.file' && j.about ? html` <span class="muted">${fileName(j.about)}</span>` : ''}</td>
+          <td>${STEP_LABEL[j.name as JobName] ?? '其他步骤'}${j.name === 'ingest.file' && j.about ? html` <span class="muted">${fileShown(j.about)}</span>` : ''}</td>
           <td>${stateBadge(j.state)}${j.attempts > 1 ? html` <span class="muted">第 ${j.attempts} 次尝试</span>` : ''}</td>
           <td>${j.state === 'waiting' || j.state === 'waiting-children' ? '' : when(step.started)}</td>
           <td>${duration(step.ms)}</td>
@@ -377,7 +376,7 @@ function stepsTable(s: JobState): SafeHtml {
         ...step.files.map(
           (f) => html`<tr class="sub">
             <td></td>
-            <td class="sub">${STEP_LABEL['ingest.file']} <span class="muted">${fileName(f.about)}</span></td>
+            <td class="sub">${STEP_LABEL['ingest.file']} <span class="muted">${fileShown(f.about)}</span></td>
             <td>${stateBadge(f.state)}</td>
             <td>${when(f.createdAt)}</td>
             <td>${duration(f.finishedAt ? f.finishedAt.getTime() - f.createdAt.getTime() : undefined)}</td>
@@ -425,7 +424,7 @@ export function registerRuns(server: FastifyInstance, deps: ConsoleDeps): void {
                   const f = failedStep(s) ?? s;
                   const x = explainFailure(f);
                   return html`<tr>
-                    <td><a href="${runHref(s)}">${runLabel(s)}</a>${s.name === 'ingest.file' && s.about ? html` <span class="muted">${fileName(s.about)}</span>` : ''}</td>
+                    <td><a href="${runHref(s)}">${runLabel(s)}</a>${s.name === 'ingest.file' && s.about ? html` <span class="muted">${fileShown(s.about)}</span>` : ''}</td>
                     <td>${x.why}</td>
                     <td>${x.todo}</td>
                     <td>${when(s.finishedAt ?? s.createdAt)}</td>

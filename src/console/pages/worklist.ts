@@ -6,6 +6,8 @@
  * record its outcome (已支付 with the amount and day, 已放弃: each asks first) or add a note
  * (audited); the metrics page counts cases, contact
  * and conversion per township and month, with charts. Id numbers are always masked, phones for viewers.
+ * Township staff (乡镇经办) get the worklist, its export and the case page for their township's
+ * cases sent down only (staffOf), with 已接收, 已联系, 无法联系 and notes (docs/console.md).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql, type RawBuilder } from 'kysely';
@@ -14,17 +16,17 @@ import type { CaseStatus } from '../../db/schema.js';
 import type { Store } from '../../db/store.js';
 import { FLAG_LABEL, OUTREACH_FLAGS, REASON_LABEL, WITHDRAWN_LABEL } from '../../assess/labels.js';
 import { CATEGORIES, CATEGORY_LABEL, type Category } from '../../policy/policy.js';
-import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, CLOSED_STATUSES, countyToday, moveCase, noteCase, OUTCOMES, outcomesFrom, stepsTo, TRANSITIONS, type Payment } from '../../outreach/cases.js';
+import { CASE_STATUSES, CASE_STATUS_LABEL, CaseError, CLOSED_STATUSES, countyToday, moveCase, noteCase, OUTCOMES, outcomesFrom, stepsTo, TOWNSHIP_MOVES, TRANSITIONS, type Payment } from '../../outreach/cases.js';
 import { calculationSteps, categoryName, periodText, storedCalculation, type Step } from '../../assess/steps.js';
 import { parseMoney } from '../../ingest/normalise/money.js';
 import { parseDate } from '../../ingest/normalise/date.js';
 import { caseMetrics, noCases, openCount, totalOf, UNKNOWN_TOWNSHIP, UNKNOWN_VILLAGE, type CaseMetrics } from '../../outreach/metrics.js';
-import { bulkMove, caseConditions, listWorklist, SORT_DEFAULT_DIR, SORT_LABEL, WORKLIST_SORTS, type WorklistFilter, type WorklistOrder, type WorklistSort } from '../../outreach/worklist.js';
+import { bulkMove, caseConditions, listWorklist, SORT_DEFAULT_DIR, SORT_LABEL, townshipSees, WORKLIST_SORTS, type WorklistFilter, type WorklistOrder, type WorklistSort } from '../../outreach/worklist.js';
 import { categoriesText, worklistXlsx } from '../../outreach/worklist-export.js';
 import { scrubText, shownAs } from '../../privacy.js';
 import { countyStamp } from '../../util/time.js';
 import { audit } from '../../server/audit.js';
-import { disclosureFor, may } from '../../server/users.js';
+import { disclosureFor, isTownship, may, ROLE_LABEL, TOWNSHIP } from '../../server/users.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { html, query, type SafeHtml } from '../html.js';
 import { badge, csrfField, details, page, pager, percent, SOURCE_LABEL, table, when, yuan, type Column, type Viewer } from '../layout.js';
@@ -69,6 +71,20 @@ function actorText(actor: string): string {
   if (actor === 'system') return '系统（数据）';
   return actor.replace(/^(console|cli|http):/, '');
 }
+
+/**
+ * The township of township staff (乡镇经办), undefined for anyone else: they see that township's
+ * cases sent down and nothing else, whatever a query or form says (auth.ts keeps them to these routes).
+ */
+function staffOf(v: Viewer): string | undefined {
+  if (!isTownship(v.role)) return undefined;
+  // auth.ts refuses township staff without a township before any page
+  if (!v.township) throw new Error('township staff without a township');
+  return v.township;
+}
+
+/** A move township staff may not make: refused in words, before anything is read or changed. */
+const TOWNSHIP_MOVES_TEXT = `${ROLE_LABEL[TOWNSHIP]}只能将个案改为：${TOWNSHIP_MOVES.map((s) => CASE_STATUS_LABEL[s]).join('、')}（可添加备注）`;
 
 const flagText = (flag: string, reason: string | null): string => [FLAG_LABEL[flag] ?? flag, reason ? (REASON_LABEL[reason] ?? reason) : ''].filter(Boolean).join('：');
 
@@ -155,8 +171,9 @@ async function caseSettlements(store: Store, c: { scope: 'settlement' | 'person_
 
 const fenOrNull = (v: number | null): number | null => (v === null ? null : Number(v));
 
-/** 测算过程 of one settlement: where its figures and rules came from, then the steps. */
-function calculationOf(s: CaseSettlement): SafeHtml {
+/** 测算过程 of one settlement: where its figures and rules came from, then the steps; `links` to the files' pages (not for township staff, who may not open them). */
+function calculationOf(s: CaseSettlement, links: boolean): SafeHtml {
+  const fileLink = (id: number | null, file: string | null) => (links ? html`<a href="/deliveries/${id}">${file}</a>` : file);
   const parsed = storedCalculation.safeParse(s.calc);
   const calc = parsed.success ? parsed.data : undefined;
   const steps = calculationSteps({
@@ -165,14 +182,14 @@ function calculationOf(s: CaseSettlement): SafeHtml {
   });
   const spell = s.category
     ? s.spell_from
-      ? html`${categoryName(s.category)}，${SOURCE_LABEL[s.spell_source ?? ''] ?? s.spell_source}，${s.spell_from} 至 ${s.spell_to ?? '今'}${s.first_listed ? `，首次列入名册 ${s.first_listed}` : ''}${s.spell_file ? html`（<a href="/deliveries/${s.spell_delivery_id}">${s.spell_file}</a>）` : ''}`
+      ? html`${categoryName(s.category)}，${SOURCE_LABEL[s.spell_source ?? ''] ?? s.spell_source}，${s.spell_from} 至 ${s.spell_to ?? '今'}${s.first_listed ? `，首次列入名册 ${s.first_listed}` : ''}${s.spell_file ? html`（${fileLink(s.spell_delivery_id, s.spell_file)}）` : ''}`
       : categoryName(s.category)
     : '无';
   return html`<h3>结算 ${s.settlement_id}</h3>
     ${details([
       ['医疗机构', s.institution],
       ['出院（结算）日期', s.service_date],
-      ['结算数据来源', html`<a href="/deliveries/${s.delivery_id}">${s.file}</a> 第 ${s.row_no} 行`],
+      ['结算数据来源', html`${fileLink(s.delivery_id, s.file)} 第 ${s.row_no} 行`],
       ['适用政策', `${s.policy_name ?? '—'}；政策期间 ${periodText(calc?.period ?? null)}`],
       ['适用的救助类别时段', spell],
     ])}
@@ -194,6 +211,9 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
   // ——— 个案 ———
 
   async function casePage(v: Viewer, id: number, opts: { done?: string | undefined; error?: string | undefined } = {}): Promise<string | undefined> {
+    const staff = staffOf(v);
+    // another township's case, or one not sent down yet, does not exist for township staff
+    if (staff !== undefined && !(await townshipSees(store, staff, id))) return undefined;
     const c = (
       await sql<{
         id: number; status: CaseStatus; amount: number; recovered: number; paid_on: string | null; paid_at_open: number; opened_at: Date; closed_at: Date | null; closed_by: 'staff' | 'data' | null;
@@ -225,10 +245,11 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     const closedBy = c.closed_by === 'data' ? '数据自动结案' : c.closed_by === 'staff' ? `工作人员结案${closedEvent ? `（${actorText(closedEvent.actor)}）` : ''}` : null;
     const next = TRANSITIONS[c.status];
     // the form moves along the flow; an outcome that closes the case has a form of its own, which asks first
-    const steps = next.filter((s) => !OUTCOMES.includes(s));
-    const outcomes = outcomesFrom(c.status);
+    // township staff: their moves only, no outcomes (those are the county's)
+    const steps = next.filter((s) => !OUTCOMES.includes(s) && (staff === undefined || TOWNSHIP_MOVES.includes(s)));
+    const outcomes = staff === undefined ? outcomesFrom(c.status) : [];
     const via = (o: CaseStatus) => (stepsTo(c.status, o) ?? []).slice(0, -1).map((s) => CASE_STATUS_LABEL[s]);
-    const canChange = may(v.role, 'change');
+    const canChange = may(v.role, 'change') || staff !== undefined;
     const show = shownAs(disclosureFor(v.role, false));
 
     const flagPairs: [string, unknown][] = [
@@ -253,7 +274,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     flagPairs.push(['标记金额（元）', yuan(c.flag_amount)], ['标记时间', when(c.raised_at)]);
     if (c.withdrawn_at) flagPairs.push(['标记撤销', `${when(c.withdrawn_at)}（${WITHDRAWN_LABEL[c.withdrawn_reason ?? ''] ?? c.withdrawn_reason ?? ''}）`]);
 
-    const moves = [...new Set([...next, ...outcomes])].map((s) => CASE_STATUS_LABEL[s]).join('、');
+    const moves = staff === undefined ? [...new Set([...next, ...outcomes])].map((s) => CASE_STATUS_LABEL[s]).join('、') : steps.map((s) => CASE_STATUS_LABEL[s]).join('、') || '由县级经办记录后续结果';
     const action = `/cases/${id}`;
     return page({
       title: `个案 ${id}`,
@@ -265,7 +286,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         html`<p><a href="/worklist">返回外展工作台</a></p>`,
         html`<h2>人员</h2>`,
         details([
-          ['姓名', html`<a href="/persons/${c.person_id}">${c.name ?? '（无姓名）'}</a>`],
+          ['姓名', staff === undefined ? html`<a href="/persons/${c.person_id}">${c.name ?? '（无姓名）'}</a>` : (c.name ?? '（无姓名）')],
           ['身份证号', show.id(c.id_number)],
           ['联系电话', show.phone(c.phone)],
           ['乡镇', c.township ?? UNKNOWN_TOWNSHIP],
@@ -276,7 +297,7 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
         details(flagPairs),
         html`<h2>测算过程</h2>`,
         settlements.length
-          ? settlements.map(calculationOf)
+          ? settlements.map((x) => calculationOf(x, staff === undefined))
           : html`<p class="empty">没有可显示的结算测算（结算已不在数据中）</p>`,
         html`<h2>个案</h2>`,
         details([
@@ -390,9 +411,15 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     const p = idParam.safeParse(req.params);
     if (!p.success) return sendPage(reply, notFound(v), 404);
     const id = p.data.id;
+    const staff = staffOf(v);
+    if (staff !== undefined && !(await townshipSees(store, staff, id))) return sendPage(reply, notFound(v), 404);
     const b = moveBody.safeParse(req.body ?? {});
     if (!b.success) {
       const r = await refusal(req, id, '请选择要改为的状态（备注不超过 2000 字）');
+      return sendPage(reply, r.body, r.status);
+    }
+    if (staff !== undefined && !TOWNSHIP_MOVES.includes(b.data.to)) {
+      const r = await refusal(req, id, TOWNSHIP_MOVES_TEXT);
       return sendPage(reply, r.body, r.status);
     }
     const before = await store.k.selectFrom('outreach_case').select('status').where('id', '=', id).executeTakeFirst();
@@ -432,6 +459,8 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
     const p = idParam.safeParse(req.params);
     if (!p.success) return sendPage(reply, notFound(v), 404);
     const id = p.data.id;
+    const staff = staffOf(v);
+    if (staff !== undefined && !(await townshipSees(store, staff, id))) return sendPage(reply, notFound(v), 404);
     const b = noteBody.safeParse(req.body ?? {});
     if (!b.success) {
       const r = await refusal(req, id, '请填写备注（不超过 2000 字）');
@@ -575,9 +604,14 @@ const bulkBody = worklistFilter.extend({
 
 type WorklistParams = z.infer<typeof worklistFilter> & { sort?: WorklistSort | undefined; dir?: 'asc' | 'desc' | undefined };
 
-/** A filter as it is applied: a village only within a township (names repeat across townships). */
-function filterOf(q: z.infer<typeof worklistFilter>): WorklistFilter {
-  return { ...q, village: q.township ? q.village : undefined };
+/**
+ * A filter as it is applied for `v`: a village only within a township (names repeat across
+ * townships); township staff's own township and only cases sent down, whatever was asked.
+ */
+function filterOf<Q extends z.infer<typeof worklistFilter>>(v: Viewer, asked: Q): { q: Q; filter: WorklistFilter } {
+  const staff = staffOf(v);
+  const q = staff === undefined ? asked : { ...asked, township: staff };
+  return { q, filter: { ...q, village: q.township ? q.village : undefined, staffOf: staff } };
 }
 
 /** The list's query string, for links, the export and the way back after a bulk move. */
@@ -601,18 +635,17 @@ function filterText(f: WorklistFilter, o: WorklistOrder): string {
 
 /** @param county the county's name, for the printed list's title (the policy file's `county`) */
 function registerPersonWorklist(server: FastifyInstance, store: Store, county: string | undefined): void {
-  async function parse(req: FastifyRequest) {
+  async function parse(req: FastifyRequest, v: Viewer) {
     const parsed = worklistQuery.safeParse(req.query ?? {});
     if (!parsed.success) return undefined;
-    const q = parsed.data;
-    const filter = filterOf(q);
+    const { q, filter } = filterOf(v, parsed.data);
     const order: WorklistOrder = { sort: q.sort, dir: q.dir ?? SORT_DEFAULT_DIR[q.sort] };
     return { q, filter, order };
   }
 
   server.get('/worklist', async (req, reply) => {
     const v = viewerOf(req);
-    const p = await parse(req);
+    const p = await parse(req, v);
     if (!p) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
     const { q, filter, order } = p;
     const { township, village } = filter;
@@ -620,7 +653,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
     const [townships, villages, byStatus, list] = await Promise.all([
       caseTownships(store),
       township
-        ? sql<{ village: string }>`select distinct coalesce(village, ${UNKNOWN_VILLAGE}) as village from outreach_case c where coalesce(c.township, ${UNKNOWN_TOWNSHIP}) = ${township} order by 1`.execute(store.k)
+        ? sql<{ village: string }>`select distinct coalesce(village, ${UNKNOWN_VILLAGE}) as village from outreach_case c where ${sql.join(caseConditions({ township, status: 'all', staffOf: filter.staffOf }), sql` and `)} order by 1`.execute(store.k)
         : Promise.resolve({ rows: [] as { village: string }[] }),
       // cases by status under the same filter but the status: each card leads to a list of exactly that many cases
       sql<{ status: CaseStatus; n: number }>`select c.status, count(*)::int as n from outreach_case c where ${sql.join(caseConditions({ ...filter, status: 'all' }), sql` and `)} group by 1`.execute(store.k),
@@ -638,6 +671,9 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
     // lists never unmask id numbers; phones in full for those who make the calls
     const show = shownAs(disclosureFor(v.role, false));
     const canChange = may(v.role, 'change');
+    const staff = filter.staffOf;
+    // township staff tick persons to acknowledge (已接收) and export their list; nothing more
+    const canPick = canChange || staff !== undefined;
     const sortHead = (label: string, sort: WorklistSort, num = false) => {
       const current = order.sort === sort;
       const dir = current ? (order.dir === 'asc' ? 'desc' : 'asc') : SORT_DEFAULT_DIR[sort];
@@ -652,8 +688,8 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
 
     const rows = list.rows.map(
       (r) => html`<tr>
-        ${canChange ? html`<td class="pick"><input type="checkbox" name="person" value="${r.personId}" id="p${r.personId}" aria-label="选择 ${r.name ?? r.personId}" /></td>` : ''}
-        <td data-label="姓名" class="name"><a href="/persons/${r.personId}">${r.name ?? '（无姓名）'}</a></td>
+        ${canPick ? html`<td class="pick"><input type="checkbox" name="person" value="${r.personId}" id="p${r.personId}" aria-label="选择 ${r.name ?? r.personId}" /></td>` : ''}
+        <td data-label="姓名" class="name">${staff === undefined ? html`<a href="/persons/${r.personId}">${r.name ?? '（无姓名）'}</a>` : (r.name ?? '（无姓名）')}</td>
         <td data-label="乡镇">${r.township}</td>
         <td data-label="村">${r.village}</td>
         <td data-label="身份证号">${show.id(r.idNumber) || '—'}</td>
@@ -663,13 +699,15 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
         <td data-label="应补金额（元）" class="num">${yuan(r.owed)}</td>
         <td data-label="最早结算日期">${r.oldest ?? '—'}</td>
         <td data-label="状态">${r.statuses.map((s) => html`${statusBadge(s.status)}${s.n > 1 ? ` ×${s.n}` : ''} `)}</td>
-        <td data-label="个案">${r.caseIds.slice(0, 3).map((id) => html`<a href="/cases/${id}">第 ${id} 号</a> `)}${r.caseIds.length > 3 ? html`<a href="/persons/${r.personId}">等 ${r.caseIds.length} 个</a>` : ''}</td>
+        <td data-label="个案">${staff === undefined
+          ? html`${r.caseIds.slice(0, 3).map((id) => html`<a href="/cases/${id}">第 ${id} 号</a> `)}${r.caseIds.length > 3 ? html`<a href="/persons/${r.personId}">等 ${r.caseIds.length} 个</a>` : ''}`
+          : r.caseIds.map((id) => html`<a href="/cases/${id}">第 ${id} 号</a> `)}</td>
       </tr>`,
     );
     const listTable = list.rows.length
       ? html`<table class="worklist">
           <thead><tr>
-            ${canChange ? html`<th class="pick"><span class="sr-only">选择</span></th>` : ''}
+            ${canPick ? html`<th class="pick"><span class="sr-only">选择</span></th>` : ''}
             <th>姓名</th>${sortHead('乡镇', 'place')}<th>村</th><th>身份证号</th><th>联系电话</th><th>救助类别</th>
             ${sortHead('标记数', 'flags', true)}${sortHead('应补金额（元）', 'owed', true)}${sortHead('最早结算日期', 'oldest')}<th>状态</th><th>个案</th>
           </tr></thead>
@@ -692,7 +730,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
           moved,
           html`<form method="get" action="/worklist" class="filters">
             <div class="form-row">
-              ${townshipSelect(townships, township)}
+              ${staff === undefined ? townshipSelect(townships, township) : html`<span>乡镇：${staff}</span>`}
               ${township
                 ? html`<label for="village">村</label>
                     <select id="village" name="village">
@@ -725,26 +763,28 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
                 ${WORKLIST_SORTS.map((s) => html`<option value="${s}" ${s === order.sort ? 'selected' : ''}>${SORT_LABEL[s]}</option>`)}
               </select>
               <button type="submit">筛选</button>
-              ${Object.values(params).some(Boolean) ? html`<a href="/worklist">清除</a>` : ''}
+              ${Object.entries(params).some(([k, x]) => x && !(staff !== undefined && k === 'township')) ? html`<a href="/worklist">清除</a>` : ''}
             </div>
             ${township ? '' : html`<p class="muted">选择乡镇并点“筛选”后，可再按村筛选。</p>`}
           </form>`,
           html`<div class="cards">
             ${card(openCount(counts), '未结案', 'open')}
-            ${CASE_STATUSES.map((s) => card(counts[s], statusBadge(s), s))}
+            ${CASE_STATUSES.filter((s) => staff === undefined || s !== 'pending').map((s) => card(counts[s], statusBadge(s), s))}
           </div>`,
-          canChange ? html`<p class="actions"><a class="button secondary" href="/worklist.xlsx${query({ ...params })}">导出筛选结果（Excel）</a></p>` : '',
+          canPick ? html`<p class="actions"><a class="button secondary" href="/worklist.xlsx${query({ ...params })}">导出筛选结果（Excel）</a></p>` : '',
           summary,
-          canChange && list.rows.length
-            ? html`<form method="post" action="/worklist/dispatch" class="bulk" data-confirm="确定更改所选人员的个案状态吗？更改后不能撤回。">
+          canPick && list.rows.length
+            ? html`<form method="post" action="${canChange ? '/worklist/dispatch' : '/worklist/receive'}" class="bulk" data-confirm="确定更改所选人员的个案状态吗？更改后不能撤回。">
                 ${csrfField(v)}${hidden}
                 ${listTable}
                 <div class="form-row bulk-actions">
                   ${list.persons > list.rows.length
                     ? html`<label><input type="checkbox" name="all" value="1" /> 选择筛选出的全部 ${list.persons} 人（所有页）</label>`
                     : ''}
-                  <button type="submit">下放所选人员（待下放 → 已下放）</button>
-                  <button type="submit" class="secondary" formaction="/worklist/receive">乡镇确认接收（已下放 → 已接收）</button>
+                  ${canChange
+                    ? html`<button type="submit">下放所选人员（待下放 → 已下放）</button>
+                        <button type="submit" class="secondary" formaction="/worklist/receive">乡镇确认接收（已下放 → 已接收）</button>`
+                    : html`<button type="submit">确认接收所选人员的个案（已下放 → 已接收）</button>`}
                 </div>
               </form>`
             : listTable,
@@ -757,7 +797,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
   // an export holds phones and leaves the system: caseworkers and up, as report downloads; audited
   server.get('/worklist.xlsx', { config: { permission: 'change' } }, async (req, reply) => {
     const v = viewerOf(req);
-    const p = await parse(req);
+    const p = await parse(req, v);
     if (!p) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
     const list = await listWorklist(store, p.filter, p.order);
     const createdAt = new Date();
@@ -775,7 +815,11 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
     const v = viewerOf(req);
     const b = bulkBody.safeParse(req.body ?? {});
     if (!b.success) return sendPage(reply, invalidQuery(v, '/worklist'), 400);
-    const filter = filterOf(b.data);
+    const { q, filter } = filterOf(v, b.data);
+    if (filter.staffOf !== undefined && !TOWNSHIP_MOVES.includes(to)) {
+      return sendPage(reply, page({ title: '不能进行此操作', viewer: v, active: '/worklist', error: TOWNSHIP_MOVES_TEXT, body: html`<p><a href="/worklist">返回外展工作台</a></p>` }), 400);
+    }
+    // only the cases the filter shows move: for township staff, their township's sent down
     const moved = await bulkMove(store, filter, b.data.all === '1' ? 'all' : b.data.person, to, `console:${v.username}`);
     // one audit row per case, as for a single move, written in one statement per 5,000
     for (let i = 0; i < moved.length; i += 5000) {
@@ -784,7 +828,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
         .values(moved.slice(i, i + 5000).map((m) => ({ actor: v.username, action: 'case_update', subject: `case:${m.id}`, detail: JSON.stringify({ from: m.from, to, bulk: true }), ip: req.ip })))
         .execute();
     }
-    return reply.redirect(`/worklist${query({ ...listParams(b.data), moved: moved.length, movedTo: to })}`, 303);
+    return reply.redirect(`/worklist${query({ ...listParams(q), moved: moved.length, movedTo: to })}`, 303);
   }
   server.post('/worklist/dispatch', { config: { permission: 'change' } }, (req, reply) => bulk(req, reply, 'dispatched'));
   server.post('/worklist/receive', { config: { permission: 'change' } }, (req, reply) => bulk(req, reply, 'received'));
