@@ -157,10 +157,10 @@ export interface User {
 
 /** The user these credentials belong to, or undefined (unknown name, wrong password, disabled). */
 export async function authenticate(store: Store, username: string, password: string): Promise<User | undefined> {
-  const u = await store.k.selectFrom('app_user').select(['id', 'username', 'role', 'township', 'password_hash', 'disabled_at']).where('username', '=', username).executeTakeFirst();
+  const u = await store.k.selectFrom('app_user').select(['id', 'username', 'role', 'password_hash', 'disabled_at']).where('username', '=', username).executeTakeFirst();
   // an unknown name costs as much as a wrong password: the timing does not tell which names exist
   const ok = await verifyPassword(password, u?.password_hash ?? DUMMY_HASH);
-  return u && ok && !u.disabled_at ? { id: u.id, username: u.username, role: u.role, township: u.township } : undefined;
+  return u && ok && !u.disabled_at ? { id: u.id, username: u.username, role: u.role } : undefined;
 }
 
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
