@@ -147,6 +147,7 @@ describe('console: the township role (乡镇经办)', () => {
     expect(first.body).not.toMatch(FULL_ID);
     expect(first.body).not.toContain('href="/persons/');
     expect(first.body).not.toContain('/worklist/dispatch');
+    expect(first.body).not.toContain('<option value="pending"');
     expect(first.body).toContain('action="/worklist/receive"');
   });
 

@@ -173,7 +173,7 @@ const fenOrNull = (v: number | null): number | null => (v === null ? null : Numb
 
 /** 测算过程 of one settlement: where its figures and rules came from, then the steps; `links` to the files' pages (not for township staff, who may not open them). */
 function calculationOf(s: CaseSettlement, links: boolean): SafeHtml {
-  const fileLink = (id: number | null, file: string | null) => (links ? html`<a href="/deliveries/${id}">${file}</a>` : file);
+  const fileLink = (id: number | null, file: string) => (links ? html`<a href="/deliveries/${id}">${file}</a>` : file);
   const parsed = storedCalculation.safeParse(s.calc);
   const calc = parsed.success ? parsed.data : undefined;
   const steps = calculationSteps({
@@ -752,7 +752,7 @@ function registerPersonWorklist(server: FastifyInstance, store: Store, county: s
               <select id="status" name="status">
                 <option value="open" ${filter.status === 'open' ? 'selected' : ''}>未结案（全部进行中）</option>
                 <option value="all" ${filter.status === 'all' ? 'selected' : ''}>全部</option>
-                ${CASE_STATUSES.map((s) => html`<option value="${s}" ${s === filter.status ? 'selected' : ''}>${CASE_STATUS_LABEL[s]}</option>`)}
+                ${CASE_STATUSES.filter((s) => staff === undefined || s !== 'pending').map((s) => html`<option value="${s}" ${s === filter.status ? 'selected' : ''}>${CASE_STATUS_LABEL[s]}</option>`)}
               </select>
             </div>
             <div class="form-row">
