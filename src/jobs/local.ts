@@ -70,6 +70,9 @@ export class LocalRunner implements JobRunner {
     const tree = () => {
       const top = states[states.length - 1]!;
       top.children = [...states.slice(0, -1).reverse(), ...top.children.filter((c) => c.name === 'ingest.file')];
+      // the run began with its first stage, as a BullMQ flow's parent is made when the run is asked for:
+      // its time is the whole run's, not the last stage's
+      top.createdAt = states[0]!.createdAt;
       return top;
     };
     try {

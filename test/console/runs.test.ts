@@ -5,6 +5,7 @@
  * in Chinese; a running one has a progress bar the page's own Content Security Policy
  * allows (no inline style, no inline script). Synthetic sample county only.
  */
+import { localRunOf } from '../../src/jobs/record.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +102,12 @@ describe('console: 作业', () => {
     // durations: one per step, and the run's
     expect((r.body.match(/<td>(?:不到 1 秒|\d+ 秒|\d+ 分 \d+ 秒)<\/td>/g) ?? []).length).toBeGreaterThanOrEqual(SYNC_STEPS.length);
     expect(r.body).toMatch(/用时 (?:不到 1 秒|\d+ 秒|\d+ 分 \d+ 秒)/);
+    // the run's time is the whole run's: it began with its first step, not with its last
+    const recorded = await rig.db.store.k.selectFrom('audit_log').select(['id', 'detail']).where('action', '=', 'run_local').orderBy('id').execute();
+    const run = recorded.map((x) => localRunOf(x)!).find((x) => x.state.children.some((c) => c.name === 'sync.scan'))!;
+    const steps = run.state.children.filter((c) => c.name !== 'ingest.file');
+    expect(steps.length).toBeGreaterThan(0);
+    for (const c of steps) expect(run.state.createdAt.getTime()).toBeLessThanOrEqual(c.createdAt.getTime());
     expect(r.body).toContain('data-finished="completed"');
     expect(r.body).not.toContain('data-live');
     expect(englishWords(r.body)).toEqual([]);
