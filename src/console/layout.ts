@@ -6,7 +6,7 @@
 import type { AppRole, SourceKey } from '../db/schema.js';
 import { formatYuan } from '../ingest/normalise/money.js';
 import { countyTime } from '../util/time.js';
-import { may, ROLE_LABEL, type Permission } from '../server/users.js';
+import { isTownship, may, ROLE_LABEL, type Permission } from '../server/users.js';
 import { html, type SafeHtml } from './html.js';
 
 export interface Viewer {
@@ -32,6 +32,9 @@ const NAV: { href: string; label: string; permission: Permission }[] = [
   { href: '/audit', label: '审计日志', permission: 'audit' },
 ];
 
+/** Township staff have one page (server/auth.ts TOWNSHIP_ROUTES): their township's worklist. */
+const TOWNSHIP_NAV: readonly { href: string; label: string }[] = [{ href: '/worklist', label: '外展工作台' }];
+
 /** Fixed messages shown after a redirect (`?done=…`): a link cannot put words of its own on the page. */
 export const DONE_MESSAGE: Record<string, string> = {
   released: '已放行该名册，数据已生效。',
@@ -53,7 +56,7 @@ export function page(opts: { title: string; viewer?: Viewer; active?: string; bo
   const nav = v
     ? html`<nav class="top">
         <span class="brand">${BRAND}</span>
-        ${NAV.filter((n) => may(v.role, n.permission)).map((n) => html`<a href="${n.href}" class="${n.href === opts.active ? 'active' : ''}">${n.label}</a>`)}
+        ${(isTownship(v.role) ? TOWNSHIP_NAV : NAV.filter((n) => may(v.role, n.permission))).map((n) => html`<a href="${n.href}" class="${n.href === opts.active ? 'active' : ''}">${n.label}</a>`)}
         ${may(v.role, 'operations') ? html`<a href="${may(v.role, 'admin') ? '/admin/queues' : '/ops/queues'}">队列监控</a>` : ''}
         <span class="user">${v.username}（${ROLE_LABEL[v.role]}）
           <form method="post" action="/logout" class="inline">${csrfField(v)}<button type="submit" class="link">退出</button></form>

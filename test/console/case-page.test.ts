@@ -78,7 +78,9 @@ describe('console: the case page, its calculation and its outcomes', () => {
     expect(r.body).toContain(`href="/persons/${e.person_id}"`);
     const text = decode(r.body);
     expect(text).toContain(`结算 ${e.settlement_id}`);
-    expect(text).toContain(e.file);
+    // the file by its name, without the inbox folder (layout.ts fileShown)
+    expect(text).toContain(e.file.split('/').pop()!);
+    expect(text).not.toContain(e.file);
     expect(text).toContain(`${e.policy}；政策期间 ${e.calc.period.replace('/', ' 至 ')}`);
     // the spell the calculation used, with its dates
     const spell = (

@@ -134,6 +134,10 @@ describe('console: the township role (乡镇经办)', () => {
     }
     const first = await tw.get('/worklist');
     expect(summaryOf(first.body)).toEqual(want);
+    // the top navigation offers their one page, and none they may not open
+    const nav = first.body.slice(first.body.indexOf('<nav class="top">'), first.body.indexOf('</nav>'));
+    expect(nav).toContain('href="/worklist"');
+    for (const href of ['/deliveries', '/review', '/persons', '/reports', '/stats', '/runs']) expect(nav).not.toContain(`href="${href}"`);
     // nothing pending, even when asked for
     expect(summaryOf((await tw.get('/worklist?status=pending')).body).persons).toBe(0);
     // phones in full (they make the calls), id numbers never; no links to pages they may not open

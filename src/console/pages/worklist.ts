@@ -29,7 +29,7 @@ import { audit } from '../../server/audit.js';
 import { disclosureFor, isTownship, may, ROLE_LABEL, TOWNSHIP } from '../../server/users.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { html, query, type SafeHtml } from '../html.js';
-import { badge, csrfField, details, page, pager, percent, SOURCE_LABEL, table, when, yuan, type Column, type Viewer } from '../layout.js';
+import { badge, csrfField, details, fileShown, page, pager, percent, SOURCE_LABEL, table, when, yuan, type Column, type Viewer } from '../layout.js';
 import { sendPage, viewerOf, type ConsoleDeps } from '../page-kit.js';
 
 type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'muted';
@@ -173,7 +173,7 @@ const fenOrNull = (v: number | null): number | null => (v === null ? null : Numb
 
 /** 测算过程 of one settlement: where its figures and rules came from, then the steps; `links` to the files' pages (not for township staff, who may not open them). */
 function calculationOf(s: CaseSettlement, links: boolean): SafeHtml {
-  const fileLink = (id: number | null, file: string) => (links ? html`<a href="/deliveries/${id}">${file}</a>` : file);
+  const fileLink = (id: number | null, file: string) => (links ? html`<a href="/deliveries/${id}">${fileShown(file)}</a>` : fileShown(file));
   const parsed = storedCalculation.safeParse(s.calc);
   const calc = parsed.success ? parsed.data : undefined;
   const steps = calculationSteps({
