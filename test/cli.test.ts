@@ -3,6 +3,7 @@
  * on the embedded database, with the output formats the issue names.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,6 +232,36 @@ describe('aidlink on the embedded database', () => {
     expect(lines[lines.length - 1]).toMatch(new RegExp(`^合计,,${report![1]} 人,`));
     expect((await aidlink(['jobs'], { AIDLINK_DATA_DIR: dir })).out).toContain('no queues: REDIS_URL is not set');
   });
+
+  it('opens the console on the demo county (demo --serve): the printed user signs in and sees the worklist; SIGTERM stops it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aidlink-demo-serve-'));
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(process.execPath, [BIN, 'demo', '--persons', '300', '--seed', '7', '--serve'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...runLogEnv(), CI: 'true', AIDLINK_DATA_DIR: dir, AIDLINK_HTTP_PORT: String(port), AIDLINK_COOKIE_SECURE: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', () => undefined);
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      const deadline = Date.now() + 150_000;
+      let line: RegExpExecArray | null = null;
+      while (!(line = /the console on the demo county: (\S+)\/ — sign in as demo, password (\S+) /.exec(out)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      expect(line, out).not.toBeNull();
+      const [, base, password] = line!;
+      expect(base).toBe(`http://127.0.0.1:${port}`);
+      const login = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: 'demo', password: password! }) });
+      expect(login.status).toBe(303);
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const worklist = await fetch(`${base}/worklist`, { headers: { cookie } });
+      expect(worklist.status).toBe(200);
+      expect(await worklist.text()).toContain('外展工作台');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 200_000);
 
   it('ingests the sample with no DATABASE_URL, and a second run changes nothing', async () => {
     const env = { AIDLINK_DATA_DIR: mkdtempSync(join(tmpdir(), 'aidlink-embedded-')) };

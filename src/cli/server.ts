@@ -5,7 +5,6 @@ import { Writable } from 'node:stream';
 import { actorDefault, withContext } from './common.js';
 import { audit } from '../server/audit.js';
 import { table } from './format.js';
-import { log } from '../log.js';
 import { countyTime } from '../util/time.js';
 import type { AppRole } from '../db/schema.js';
 import { addUser, ALL_ROLES, listUsers, townshipFor, updateUser, UserError } from '../server/users.js';
@@ -58,33 +57,13 @@ export function registerServerCommands(program: Command): void {
     .description('the staff console, the HTTP API and the operations view (bull-board), for users added with `aidlink user add`; without REDIS_URL the server runs the jobs itself (in-process)')
     .action(async () => {
       const { openContext } = await import('../context.js');
-      const { buildServer } = await import('../server/app.js');
-      const ctx = await openContext();
-      // with REDIS_URL the jobs go to the queues for the workers; without, this process runs them, one run after another
-      const runner = ctx.config.REDIS_URL ? await (await import('../jobs/bull.js')).BullRunner.connect(ctx.config) : new (await import('../server/in-process.js')).InProcessServerRunner(ctx);
-      const server = await buildServer(ctx, runner);
-      if ((await listUsers(ctx.store)).filter((u) => u.role === 'admin' && !u.disabled_at).length === 0) {
-        log.warn('no admin user yet: add one with `aidlink user add <name> --role admin`');
-      }
-      const address = await server.listen({ host: ctx.config.AIDLINK_HTTP_HOST, port: ctx.config.AIDLINK_HTTP_PORT });
+      const { serve } = await import('../server/serve.js');
+      const { address, queued } = await serve(await openContext());
       process.stdout.write(
-        runner.kind === 'bullmq'
+        queued
           ? `listening on ${address} (operations view: ${address}/ops/queues, admin: ${address}/admin/queues)\n`
           : `listening on ${address} (jobs run in this process: no REDIS_URL, no queues, no schedule)\n`,
       );
-      let stopping = false;
-      const stop = () => {
-        if (stopping) return;
-        stopping = true;
-        void (async () => {
-          await server.close();
-          await runner.close();
-          await ctx.close();
-          process.exit(0);
-        })();
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
     });
 
   const user = program.command('user').description('who may use the HTTP server');

@@ -3,6 +3,7 @@
  * by src/cli/main.ts when this folder is there (a source checkout), never in the image.
  */
 import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { loadConfig } from '../../src/config.js';
@@ -13,6 +14,9 @@ import { printSync } from '../../src/cli/jobs.js';
 import { createProgress } from '../../src/cli/progress.js';
 import { table } from '../../src/cli/format.js';
 import { generateCounty } from './generate.js';
+import { openContext } from '../../src/context.js';
+import { serve } from '../../src/server/serve.js';
+import { addUser, listUsers, updateUser } from '../../src/server/users.js';
 
 export function registerDemoCommands(program: Command): void {
   program
@@ -40,7 +44,8 @@ export function registerDemoCommands(program: Command): void {
     .description('generate a synthetic county and sync it: ingest, match, spells, assessment (embedded database unless DATABASE_URL is set)')
     .option('--persons <n>', 'people in the county', parsePositiveInt, 5000)
     .option('--seed <s>', 'random seed', parsePositiveInt, 42)
-    .action(async (opts: { persons: number; seed: number }) => {
+    .option('--serve', 'then open the console on the demo county (a user `demo` is made with a password printed here, on the embedded database only)')
+    .action(async (opts: { persons: number; seed: number; serve?: boolean }) => {
       const config = loadConfig();
       const dir = resolve(join(config.AIDLINK_DATA_DIR, 'demo-county'));
       // the demo's own folder: regenerated every time (the same seed gives the same files,
@@ -60,5 +65,23 @@ export function registerDemoCommands(program: Command): void {
         printSync(r);
         process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: npm run aidlink -- files | review list | export flags --out flags.csv\n`);
       });
+      if (opts.serve) await serveDemo();
     });
+}
+
+/** The demo's user (an administrator, to see every page), on the embedded database alone: never in a real county's. */
+const DEMO_USER = 'demo';
+
+/** The console on the demo county: the server as `aidlink serve` runs it, and how to sign in. */
+async function serveDemo(): Promise<void> {
+  const ctx = await openContext();
+  let signIn = 'sign in with a user of that database (aidlink user add)';
+  if (ctx.store.engine === 'pglite') {
+    const password = randomBytes(12).toString('base64url');
+    if ((await listUsers(ctx.store)).some((u) => u.username === DEMO_USER)) await updateUser(ctx.store, DEMO_USER, { password, role: 'admin' });
+    else await addUser(ctx.store, DEMO_USER, password, 'admin');
+    signIn = `sign in as ${DEMO_USER}, password ${password} (made for this demo; synthetic data only)`;
+  }
+  const { address } = await serve(ctx);
+  process.stdout.write(`\nthe console on the demo county: ${address}/ — ${signIn}. Ctrl-C stops it.\n`);
 }
