@@ -72,7 +72,7 @@ describe.skipIf(!haveChromium)('the console in a browser', () => {
     await page.click('form.upload button[type=submit]');
     // the ingest job's page follows it, then opens the delivery
     await page.waitForURL(/\/deliveries\/\d+$/, { timeout: 60_000 });
-    expect(await page.locator('h1').textContent()).toBe('settlement/医保结算明细_202611.csv');
+    expect(await page.locator('h1').textContent()).toBe('医保结算明细_202611.csv');
     const problems = page.locator('table').filter({ hasText: '严重程度' }).locator('tbody tr');
     expect(await problems.count()).toBeGreaterThanOrEqual(2);
     expect(await problems.first().textContent()).toMatch(/证件号码/);
