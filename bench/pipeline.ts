@@ -19,6 +19,9 @@
  *      own process on 127.0.0.1, a caseworker signed in, then 20 keep-alive connections against
  *      GET /worklist and GET /health for --http-seconds each after a 2 s warm-up (bench/http-load.ts):
  *      requests per second, latency, every non-2xx answer, and the server's RSS;
+ *   6. last, the console at the worklist's scale (bench/console.ts, `npm run bench:console`): server
+ *      time of worklist pages at 50,000 open flags and of sending 1,000 cases down, against the
+ *      issue's targets;
  *
  * and writes BENCHMARKS.md with the figures and the command that made them. Timings are noisy
  * on a shared machine: compare ratios within one run, not numbers across runs.
@@ -653,19 +656,34 @@ assessment redo only the persons the sync's changes touched (docs/assessment.md)
 backfill, which is everyone's. Ingest parses and validates every cell and keeps each problem with its
 file, row and column, where \`psql \\copy\` loads bare text.
 ${pending.length ? `\n**Not measured in this run** (the run was stopped or is still going): ${pending.join('; ')}.\n` : ''}`;
-  writeFileSync(report, md + keptSections(main.http !== undefined));
+  writeFileSync(report, md + (consoleSection ? `\n${consoleSection}` : '') + keptSections(main.http !== undefined, consoleSection !== undefined));
   log(`wrote ${report}`);
+}
+
+/** The console at the worklist's scale (bench/console.ts), once the syncs are measured: its markdown section. */
+let consoleSection: string | undefined;
+function runConsoleBench(): string | undefined {
+  log('the console: the worklist at 50,000 open flags');
+  const r = spawnSync(process.execPath, [join(root, 'bin/run.mjs'), join(root, 'bench/console.ts'), '--section'], { cwd: root, encoding: 'utf8', maxBuffer: 16 * 1024 ** 2 });
+  if (r.status !== 0) {
+    log(`the console bench failed: ${(r.stderr || r.stdout).slice(-500)}`);
+    return undefined;
+  }
+  return r.stdout;
 }
 
 /**
  * Sections of the report this run does not measure, kept from the file as it was: matching alone
- * (\`npm run bench:match\`, written by hand from its output), and the HTTP server when --skip-server.
+ * (\`npm run bench:match\`, written by hand from its output), the HTTP server when --skip-server, the
+ * console until its bench has run (last).
  */
-function keptSections(httpMeasured: boolean): string {
+function keptSections(httpMeasured: boolean, consoleMeasured: boolean): string {
   if (!existsSync(report)) return '';
   const old = readFileSync(report, 'utf8');
   const sections = old.split(/^(?=## )/m).slice(1);
-  const kept = sections.filter((x) => x.startsWith('## Matching alone') || (!httpMeasured && x.startsWith('## HTTP server')));
+  const kept = sections.filter(
+    (x) => x.startsWith('## Matching alone') || (!httpMeasured && x.startsWith('## HTTP server')) || (!consoleMeasured && x.startsWith('## Console')),
+  );
   return kept.length ? `\n${kept.map((x) => (x.includes('(kept from an earlier run)') ? x : x.replace(/\n/, ' (kept from an earlier run)\n'))).join('').trimEnd()}\n` : '';
 }
 
@@ -695,6 +713,8 @@ async function main(): Promise<void> {
     growth.push(await runQueued(counties.get(p)!, false));
     writeReport(main, embedded, growth, command, startedAt, pending());
   }
+  consoleSection = runConsoleBench();
+  if (consoleSection) writeReport(main, embedded, growth, command, startedAt, pending());
 }
 
 await main();
