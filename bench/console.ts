@@ -1,5 +1,5 @@
 /**
- * npm run bench:console [-- --section]
+ * npm run bench:console [-- --section]   (LOG_LEVEL=warn to keep the server's request log out)
  *
  * The console at the worklist's scale (issue 19): a county of 50,000 open flags (30,000
  * persons; test/helpers/worklist-county.ts) on this machine's PostgreSQL. Measures the
@@ -9,8 +9,19 @@
  * its report; without it, a plain table.
  */
 import type { FastifyInstance } from 'fastify';
-import { consoleRig, type ConsoleClient } from '../test/helpers/console.js';
+import pg from 'pg';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { openStore } from '../src/db/store.js';
+import { BullRunner } from '../src/jobs/bull.js';
+import { buildServer } from '../src/server/app.js';
+import { addUser } from '../src/server/users.js';
+import { testContext } from '../test/helpers/context.js';
+import { dropQueues, queueEnv } from '../test/helpers/queues.js';
+import { signIn, type ConsoleClient } from '../test/helpers/sign-in.js';
 import { fillWorklistCounty, WORKLIST_COUNTY } from '../test/helpers/worklist-county.js';
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const dbName = 'aidlink_bench_console';
 
 const PAGE_TARGET_MS = 300;
 const DISPATCH_TARGET_MS = 1000;
@@ -35,11 +46,25 @@ async function dispatchMs(server: FastifyInstance, c: ConsoleClient, persons: nu
   return ms;
 }
 
+// a database of its own, migrated, the county written into it; the server as the console runs it (fastify's inject)
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`drop database if exists ${dbName} with (force)`);
+await admin.query(`create database ${dbName}`);
+const dbUrl = new URL(adminUrl);
+dbUrl.pathname = `/${dbName}`;
+const store = await openStore({ databaseUrl: dbUrl.toString(), poolSize: 8 });
+await migrateToLatest(store);
+const env = queueEnv({ AIDLINK_COOKIE_SECURE: 'false' });
+const app = testContext(store, env);
 const t0 = performance.now();
-const rig = await consoleRig({ prepare: fillWorklistCounty });
+await fillWorklistCounty(app);
 const filled = (performance.now() - t0) / 1000;
+await addUser(store, 'caseworker1', 'caseworker-password-1', 'caseworker');
+const runner = await BullRunner.connect(app.config);
+const server = await buildServer(app, runner);
 try {
-  const caseworker = await rig.as('caseworker');
+  const caseworker = await signIn(server, 'caseworker1', 'caseworker-password-1');
   const pages: [string, string][] = [
     ['first page, by amount owed', '/worklist'],
     ['one township', '/worklist?township=%E9%95%873'],
@@ -51,7 +76,7 @@ try {
     const ms = await medianMs(caseworker, url);
     rows.push([what, ms.toFixed(0), (ms / PAGE_TARGET_MS).toFixed(2)]);
   }
-  const moved = await dispatchMs(rig.server, caseworker, 1000);
+  const moved = await dispatchMs(server, caseworker, 1000);
   rows.push(['send 1,000 cases down (one request)', moved.toFixed(0), (moved / DISPATCH_TARGET_MS).toFixed(2), `${Math.round(1000 / (moved / 1000)).toLocaleString('en')} cases/s`]);
 
   const section = process.argv.includes('--section');
@@ -64,5 +89,10 @@ try {
   ];
   process.stdout.write(out.join('\n') + '\n');
 } finally {
-  await rig.close();
+  await server.close();
+  await runner.close();
+  await dropQueues(env.AIDLINK_QUEUE_PREFIX!);
+  await store.close();
+  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.end();
 }

@@ -664,7 +664,10 @@ ${pending.length ? `\n**Not measured in this run** (the run was stopped or is st
 let consoleSection: string | undefined;
 function runConsoleBench(): string | undefined {
   log('the console: the worklist at 50,000 open flags');
-  const r = spawnSync(process.execPath, [join(root, 'bin/run.mjs'), join(root, 'bench/console.ts'), '--section'], { cwd: root, encoding: 'utf8', maxBuffer: 16 * 1024 ** 2 });
+  // its stdout is the section: the server's request log stays out of it
+  const r = spawnSync(process.execPath, [join(root, 'bin/run.mjs'), join(root, 'bench/console.ts'), '--section'], {
+    cwd: root, encoding: 'utf8', maxBuffer: 16 * 1024 ** 2, env: { ...process.env, LOG_LEVEL: 'warn' },
+  });
   if (r.status !== 0) {
     log(`the console bench failed: ${(r.stderr || r.stdout).slice(-500)}`);
     return undefined;

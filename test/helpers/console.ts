@@ -3,7 +3,7 @@
  * its own (no port: fastify's inject), a user of each role, and signed-in clients
  * that carry their session cookie and CSRF token as a browser would.
  */
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,17 +15,11 @@ import { addUser } from '../../src/server/users.js';
 import { createTestDb, type TestDb } from './db.js';
 import { testContext } from './context.js';
 import { dropQueues, queueEnv } from './queues.js';
+import { signIn, type ConsoleClient } from './sign-in.js';
+
+export { signIn, type ConsoleClient };
 
 export const PASSWORD: Record<UserRole, string> = { viewer: 'viewer-password-1', caseworker: 'caseworker-password-1', supervisor: 'supervisor-password-1', admin: 'admin-password-1' };
-
-export interface ConsoleClient {
-  username: string;
-  cookie: string;
-  csrf: string;
-  get(url: string): Promise<LightMyRequestResponse>;
-  /** a form post, with the CSRF token added unless `csrf: false` */
-  post(url: string, form?: Record<string, string>, opts?: { csrf?: boolean }): Promise<LightMyRequestResponse>;
-}
 
 export interface ConsoleRig {
   db: TestDb;
@@ -38,27 +32,6 @@ export interface ConsoleRig {
   close(): Promise<void>;
 }
 
-export async function signIn(server: FastifyInstance, username: string, password: string): Promise<ConsoleClient> {
-  const login = await server.inject({ method: 'POST', url: '/login', payload: new URLSearchParams({ username, password }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-  if (login.statusCode !== 303) throw new Error(`sign-in of ${username} failed: ${login.statusCode} ${login.body.slice(0, 200)}`);
-  const set = login.cookies.find((c) => c.name === 'aidlink_session');
-  if (!set) throw new Error('no session cookie');
-  const cookie = `aidlink_session=${set.value}`;
-  const home = await server.inject({ url: '/', headers: { cookie } });
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(home.body)?.[1];
-  if (!csrf) throw new Error('no CSRF token on the home page');
-  const send = (opts: InjectOptions) => server.inject({ ...opts, headers: { cookie, ...(opts.headers ?? {}) } });
-  return {
-    username,
-    cookie,
-    csrf,
-    get: (url) => send({ url }),
-    post: (url, form = {}, opts = {}) =>
-      send({ method: 'POST', url, payload: new URLSearchParams({ ...(opts.csrf === false ? {} : { _csrf: csrf }), ...form }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
-  };
-}
-
-/** A console on a fresh database; `prepare` fills the database before users are added (a sync, say). */
 export async function consoleRig(opts: { prepare?: (app: AppContext) => Promise<void>; env?: Record<string, string> } = {}): Promise<ConsoleRig> {
   const env = queueEnv({ AIDLINK_INBOX: mkdtempSync(join(tmpdir(), 'aidlink-console-inbox-')), AIDLINK_COOKIE_SECURE: 'false', ...opts.env });
   const db = await createTestDb({ poolSize: 12 });
