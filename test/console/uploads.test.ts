@@ -5,8 +5,8 @@
  * sheet sent back to the agency.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { consoleRig, type ConsoleClient, type ConsoleRig } from '../helpers/console.js';
 import { CIVIL_HEADER, civilRow, csvBytes, inbox, makeId } from '../helpers/fixtures.js';
 import { SAMPLE_INBOX } from '../helpers/sample.js';
@@ -14,6 +14,7 @@ import { ingestFile } from '../../src/ingest/ingest.js';
 import { problemText } from '../../src/ingest/problem-text.js';
 import { cell, file as fileProblem, row as rowProblem, UNSUPPORTED_MESSAGE, type CellRef, type Problem } from '../../src/ingest/problems.js';
 import { maskIdNumber } from '../../src/privacy.js';
+import { filesUnder } from '../helpers/files.js';
 
 const SETTLEMENT = readFileSync(join(SAMPLE_INBOX, 'settlement', '医保结算明细_202610.csv'));
 /** A civil roster's row whose id number fails its check digit, with a phone too short and a category nobody knows. */
@@ -26,14 +27,6 @@ let caseworker: ConsoleClient;
 let viewer: ConsoleClient;
 let rosterId: number;
 
-/** Every file under a folder, relative to it. */
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)))
-    .sort();
-}
 
 /** The upload form as a browser sends it: token, source, then the file. */
 function upload(source: string, filename: string, content: Buffer) {
@@ -85,15 +78,15 @@ describe('uploading a settlement file', () => {
   const uploadsDir = () => join(rig.app.config.AIDLINK_DATA_DIR, 'uploads');
 
   it('as 民政 is refused, naming the source it fits, and leaves nothing behind', async () => {
-    const before = walk(inboxDir());
+    const before = filesUnder(inboxDir());
     const r = await upload('civil', '医保结算明细_202610.csv', SETTLEMENT);
     expect(r.statusCode).toBe(400);
     expect(notice(r.body)).toBe('这个文件的表头像是医保结算明细，请选择「医保结算明细」重新上传');
     // the choice is kept, so the uploader changes only the source
     expect(r.body).toContain('<option value="civil" selected>');
-    expect(walk(inboxDir())).toEqual(before);
+    expect(filesUnder(inboxDir())).toEqual(before);
     expect(existsSync(join(inboxDir(), 'civil', '医保结算明细_202610.csv'))).toBe(false);
-    expect(walk(uploadsDir())).toEqual([]);
+    expect(filesUnder(uploadsDir())).toEqual([]);
   });
 
   it('with 自动识别 is received as a settlement file', async () => {
@@ -102,8 +95,8 @@ describe('uploading a settlement file', () => {
     expect(r.headers.location).toMatch(/^\/runs\//);
     const job = decodeURIComponent(/^\/runs\/([^?]+)/.exec(String(r.headers.location))![1]!);
     expect((await rig.runner.get(job))?.about).toBe('settlement/医保结算明细_202610.csv');
-    expect(walk(join(inboxDir(), 'settlement'))).toEqual(['医保结算明细_202610.csv']);
-    expect(walk(uploadsDir())).toEqual([]);
+    expect(filesUnder(join(inboxDir(), 'settlement'))).toEqual(['医保结算明细_202610.csv']);
+    expect(filesUnder(uploadsDir())).toEqual([]);
   });
 
   it('a second time says it was received already and links to the delivery', async () => {
@@ -111,13 +104,13 @@ describe('uploading a settlement file', () => {
     const done = await ingestFile(rig.app.store, rig.app.mapping, join(inboxDir(), 'settlement', '医保结算明细_202610.csv'), { inboxRoot: inboxDir() });
     expect(done.outcome).toBe('ingested');
     const id = done.outcome === 'ingested' ? done.delivery.id : 0;
-    const before = walk(inboxDir());
+    const before = filesUnder(inboxDir());
     // under another name and source: the content is what counts
     const r = await upload('civil', '结算明细（重发）.csv', SETTLEMENT);
     expect(r.statusCode).toBe(409);
     expect(notice(r.body)).toMatch(new RegExp(`^这个文件已经收到过（\\d{4}年\\d{1,2}月\\d{1,2}日 \\d{2}:\\d{2}，第 ${id} 批），不再重复导入 <a href="/deliveries/${id}">查看该文件</a>$`));
-    expect(walk(inboxDir())).toEqual(before);
-    expect(walk(uploadsDir())).toEqual([]);
+    expect(filesUnder(inboxDir())).toEqual(before);
+    expect(filesUnder(uploadsDir())).toEqual([]);
   });
 });
 

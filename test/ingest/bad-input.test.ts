@@ -10,10 +10,10 @@
  *       the database is fingerprinted before and after the bad input.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
 import { sql } from 'kysely';
@@ -36,6 +36,7 @@ import { writeNewlyEligibleReport } from '../../src/report/newly-eligible.js';
 import type { Delivery } from '../../src/db/schema.js';
 import type { Store } from '../../src/db/store.js';
 import { parseCsv } from '../helpers/csv.js';
+import { filesUnder } from '../helpers/files.js';
 
 const mapping = loadMapping();
 const GOOD_CIVIL = join(SAMPLE_INBOX, 'civil', 'civil_20250131.csv');
@@ -218,14 +219,6 @@ async function writeStreamed(path: string, head: string, unit: Buffer, times: nu
   await once(out, 'finish');
 }
 
-/** Every file under a folder, relative to it. */
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)))
-    .sort();
-}
 
 /** The worksheet parts of an XLSX file, read independently of exceljs. */
 function sheetParts(file: string): Promise<string[]> {
@@ -637,13 +630,13 @@ describe('hostile file names in console uploads', () => {
     ['an empty file', 'filename="civil_20250228.csv"', /文件是空的/],
   ])('%s', async (what, disposition, landed) => {
     const before = await fingerprint(rig.db.store);
-    const filesBefore = walk(sandbox);
+    const filesBefore = filesUnder(sandbox);
     const r = await upload(disposition, what === 'an empty file' ? Buffer.alloc(0) : roster());
-    const added = walk(sandbox).filter((f) => !filesBefore.includes(f));
+    const added = filesUnder(sandbox).filter((f) => !filesBefore.includes(f));
     // nothing outside the inbox, and never where the name pointed
     for (const f of added) expect(f.startsWith('inbox/civil/'), f).toBe(true);
     for (const p of ['/etc/passwd.csv', '/etc/abs.csv', join(sandbox, 'etc'), join(inboxDir, '..', 'x.csv'), join(inboxDir, '..', '..', 'y.csv')]) expect(existsSync(p), p).toBe(false);
-    expect(walk(join(sandbox, 'data', 'uploads'))).toEqual([]); // no temporary file left behind
+    expect(filesUnder(join(sandbox, 'data', 'uploads'))).toEqual([]); // no temporary file left behind
     if (landed instanceof RegExp) {
       expect(r.statusCode).toBe(400);
       const notice = /class="notice error">([^<]*)</.exec(r.body)?.[1];
