@@ -8,13 +8,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import ExcelJS from 'exceljs';
-import type { InjectOptions } from 'fastify';
 import { syncInProcess } from '../../src/jobs/local.js';
 import type { CaseStatus } from '../../src/db/schema.js';
 import { ROUTES } from '../../src/server/app.js';
 import { TOWNSHIP_ROUTES } from '../../src/server/auth.js';
 import { addUser, updateUser, UserError } from '../../src/server/users.js';
-import { consoleRig, type ConsoleClient, type ConsoleRig } from '../helpers/console.js';
+import { consoleRig, signIn, type ConsoleClient, type ConsoleRig } from '../helpers/console.js';
 import { SAMPLE_INBOX } from '../helpers/sample.js';
 
 const FULL_ID = /(?<!\d)\d{17}[\dX](?!\d)/;
@@ -41,24 +40,6 @@ describe('console: the township role (乡镇经办)', () => {
   let mine: string;
   let other: string;
   const k = () => rig.db.store.k;
-
-  /** signed in as a browser would; the CSRF token from the worklist (township staff have no home page) */
-  async function signInTownship(username: string): Promise<ConsoleClient> {
-    const login = await rig.server.inject({ method: 'POST', url: '/login', payload: new URLSearchParams({ username, password: PASSWORD }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    expect(login.statusCode).toBe(303);
-    const cookie = `aidlink_session=${login.cookies.find((c) => c.name === 'aidlink_session')!.value}`;
-    const list = await rig.server.inject({ url: '/worklist', headers: { cookie } });
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(list.body)?.[1];
-    if (!csrf) throw new Error('no CSRF token on the worklist');
-    const send = (opts: InjectOptions) => rig.server.inject({ ...opts, headers: { cookie, ...(opts.headers ?? {}) } });
-    return {
-      username,
-      cookie,
-      csrf,
-      get: (url) => send({ url }),
-      post: (url, form = {}) => send({ method: 'POST', url, payload: new URLSearchParams({ _csrf: csrf, ...form }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
-    };
-  }
 
   /** a caseworker sends down the cases of the five persons owed most in `township` */
   async function dispatch(township: string): Promise<void> {
@@ -97,7 +78,7 @@ describe('console: the township role (乡镇经办)', () => {
     await dispatch(mine);
     await dispatch(other);
     await addUser(rig.db.store, 'township1', PASSWORD, 'township', mine);
-    tw = await signInTownship('township1');
+    tw = await signIn(rig.server, 'township1', PASSWORD, '/worklist');
   }, 120_000);
   afterAll(() => rig?.close());
 

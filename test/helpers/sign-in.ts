@@ -10,15 +10,16 @@ export interface ConsoleClient {
   post(url: string, form?: Record<string, string>, opts?: { csrf?: boolean }): Promise<LightMyRequestResponse>;
 }
 
-export async function signIn(server: FastifyInstance, username: string, password: string): Promise<ConsoleClient> {
+/** @param csrfPage a page that carries the session's CSRF token for this user (township staff have no home page: /worklist) */
+export async function signIn(server: FastifyInstance, username: string, password: string, csrfPage = '/'): Promise<ConsoleClient> {
   const login = await server.inject({ method: 'POST', url: '/login', payload: new URLSearchParams({ username, password }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   if (login.statusCode !== 303) throw new Error(`sign-in of ${username} failed: ${login.statusCode} ${login.body.slice(0, 200)}`);
   const set = login.cookies.find((c) => c.name === 'aidlink_session');
   if (!set) throw new Error('no session cookie');
   const cookie = `aidlink_session=${set.value}`;
-  const home = await server.inject({ url: '/', headers: { cookie } });
+  const home = await server.inject({ url: csrfPage, headers: { cookie } });
   const csrf = /name="_csrf" value="([^"]+)"/.exec(home.body)?.[1];
-  if (!csrf) throw new Error('no CSRF token on the home page');
+  if (!csrf) throw new Error(`no CSRF token on ${csrfPage}`);
   const send = (opts: InjectOptions) => server.inject({ ...opts, headers: { cookie, ...(opts.headers ?? {}) } });
   return {
     username,
