@@ -276,6 +276,22 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
 
     const moves = staff === undefined ? [...new Set([...next, ...outcomes])].map((s) => CASE_STATUS_LABEL[s]).join('、') : steps.map((s) => CASE_STATUS_LABEL[s]).join('、') || '由县级经办记录后续结果';
     const action = `/cases/${id}`;
+    /** A final outcome in one action: asked first (data-confirm), the steps before it named, recorded with one actor and note. */
+    const outcomeForm = (to: 'paid' | 'declined', fields: SafeHtml | '', noteLabel: string, cls = '') => {
+      const label = CASE_STATUS_LABEL[to];
+      const steps = via(to);
+      return html`<form method="post" action="${action}" data-confirm="${`确定记录为“${label}”吗？${steps.length ? `将同时记录${steps.join('、')}。` : ''}个案将结案，不能再更改状态。`}">
+        ${csrfField(v)}<input type="hidden" name="to" value="${to}" />
+        <h3>记录${label}（结案）</h3>
+        ${fields}
+        <div class="form-row">
+          <label for="${to}-note">${noteLabel}</label><br />
+          <textarea id="${to}-note" name="note" rows="2" cols="60" maxlength="2000"></textarea>
+        </div>
+        ${steps.length ? html`<p class="muted">个案当前为“${CASE_STATUS_LABEL[c.status]}”：将依次记录${steps.join(' → ')} → ${label}，操作人和备注相同。</p>` : ''}
+        <button type="submit" class="${cls}">记录${label}</button>
+      </form>`;
+    };
     return page({
       title: `个案 ${id}`,
       viewer: v,
@@ -330,34 +346,18 @@ export function registerWorklist(server: FastifyInstance, deps: ConsoleDeps): vo
                   </form>`
                 : ''}
               ${outcomes.includes('paid')
-                ? html`<form method="post" action="${action}" data-confirm="${`确定记录为“已支付”吗？${via('paid').length ? `将同时记录${via('paid').join('、')}。` : ''}个案将结案，不能再更改状态。`}">
-                    ${csrfField(v)}<input type="hidden" name="to" value="paid" />
-                    <h3>记录已支付（结案）</h3>
-                    <div class="form-row">
+                ? outcomeForm(
+                    'paid',
+                    html`<div class="form-row">
                       <label for="paid-amount">支付金额（元）</label>
                       <input id="paid-amount" name="amount" inputmode="decimal" pattern="\\d+(\\.\\d{1,2})?" required placeholder="如 1234.50" />
                       <label for="paid-on">支付日期</label>
                       <input id="paid-on" name="paid_on" type="date" max="${countyToday()}" required />
-                    </div>
-                    <div class="form-row">
-                      <label for="paid-note">备注（可选）</label><br />
-                      <textarea id="paid-note" name="note" rows="2" cols="60" maxlength="2000"></textarea>
-                    </div>
-                    ${via('paid').length ? html`<p class="muted">个案当前为“${CASE_STATUS_LABEL[c.status]}”：将依次记录${via('paid').join(' → ')} → 已支付，操作人和备注相同。</p>` : ''}
-                    <button type="submit">记录已支付</button>
-                  </form>`
+                    </div>`,
+                    '备注（可选）',
+                  )
                 : ''}
-              ${outcomes.includes('declined')
-                ? html`<form method="post" action="${action}" data-confirm="${`确定记录为“已放弃”吗？${via('declined').length ? `将同时记录${via('declined').join('、')}。` : ''}个案将结案，不能再更改状态。`}">
-                    ${csrfField(v)}<input type="hidden" name="to" value="declined" />
-                    <h3>记录已放弃（结案）</h3>
-                    <div class="form-row">
-                      <label for="declined-note">备注（可选，如放弃原因）</label><br />
-                      <textarea id="declined-note" name="note" rows="2" cols="60" maxlength="2000"></textarea>
-                    </div>
-                    <button type="submit" class="secondary">记录已放弃</button>
-                  </form>`
-                : ''}
+              ${outcomes.includes('declined') ? outcomeForm('declined', '', '备注（可选，如放弃原因）', 'secondary') : ''}
               ${next.length || outcomes.length ? '' : html`<p class="muted">个案已结束，不能再更改状态；仍可添加备注。</p>`}
               <form method="post" action="${action}/note">
                 ${csrfField(v)}
