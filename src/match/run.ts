@@ -328,6 +328,18 @@ async function estimate(tx: Tx, tools: NameTools, places: Awaited<ReturnType<typ
   return estimateWeights(pairs(), share, persons, tools, frequency);
 }
 
+/**
+ * What a row (or a pooled cluster) is, from its candidates' probabilities, best first: the
+ * best one's at LINK_PROBABILITY; a question for staff when some candidate is likely enough
+ * (REVIEW_PROBABILITY) or all of them together are as likely as not; else nobody known.
+ */
+function verdictOf(probs: readonly number[]): 'link' | 'review' | 'new' {
+  const best = probs[0];
+  if (best === undefined) return 'new';
+  if (best >= LINK_PROBABILITY) return 'link';
+  return best >= REVIEW_PROBABILITY || probs.reduce((a, b) => a + b, 0) >= 0.5 ? 'review' : 'new';
+}
+
 function decideFloating(
   probes: readonly ProbeRow[],
   candidates: Map<number, string[]>,
@@ -365,10 +377,11 @@ function decideFloating(
     const explain = (k: number) => ({ total: open[k]!.total, probability: probs[k]!, prior: weights.prior, evidence: open[k]!.evidence });
     const top = (withEvidence: boolean) =>
       open.slice(0, 3).map((s, k) => ({ key: s.key, score: s.total, probability: Math.round(probs[k]! * 1e6) / 1e6, ...(withEvidence ? { evidence: s.evidence } : {}) }));
-    if (best && probs[0]! >= LINK_PROBABILITY) {
+    const verdict = verdictOf(probs);
+    if (best && verdict === 'link') {
       return { personKey: best.key, state: 'linked', method: 'scored', score: best.total, evidence: explain(0), candidates: null };
     }
-    if (best && (probs[0]! >= REVIEW_PROBABILITY || probs.reduce((a, b) => a + b, 0) >= 0.5)) {
+    if (best && verdict === 'review') {
       return { personKey: null, state: 'review', method: 'scored', score: best.total, evidence: explain(0), candidates: top(true) };
     }
     return { personKey: null, state: 'linked', method: 'new', score: best?.total ?? null, evidence: best ? explain(0) : null, candidates: open.length ? top(false) : null };
@@ -536,10 +549,10 @@ async function decideClusters(
           return { key: k, total: score(weights, compareContext(p, q), compareAll(p, q, tools), p.fold, frequency).total };
         })
         .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1));
-      const probs = posteriors(totals.map((t) => t.total));
-      if (totals.length > 0 && probs[0]! >= LINK_PROBABILITY) {
+      const verdict = verdictOf(posteriors(totals.map((t) => t.total)));
+      if (verdict === 'link') {
         for (const i of group) decided[i] = { ...kept(i), personKey: totals[0]!.key, state: 'linked', method: 'scored', unclaimed: false, pooled: true };
-      } else if (totals.length === 0 || (probs[0]! < REVIEW_PROBABILITY && probs.reduce((a, b) => a + b, 0) < 0.5)) {
+      } else if (verdict === 'new') {
         found(group);
       } else return;
       decidedTogether += group.filter(inReview).length;
